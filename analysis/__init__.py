@@ -1,0 +1,2 @@
+"""tearline's analysis side: captures and browser evidence as pandas DataFrames,
+diagnosis rules, and reports. Imports no mitmproxy."""

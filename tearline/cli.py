@@ -1,0 +1,77 @@
+"""The ``tearline`` command: a thin click group over the library.
+
+Each subcommand lives in the module that owns its concept and is imported
+only when it runs (``COMMANDS``), so ``tearline --help`` stays fast and a
+command's heavy imports (pandas, matplotlib) are paid only by that command.
+
+Errors: a ``TearlineError`` raised anywhere below becomes ``Error: <one line>``
+on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from tearline import __version__
+from tearline.errors import TearlineError
+
+# name -> "module:attribute" of a click.Command. One literal table.
+COMMANDS: dict[str, str] = {
+    "summary": "analysis.summary:summary_command",
+    "faults": "tearline.faults.cli:faults_command",
+    "diagnose": "analysis.diagnose_cli:diagnose_command",
+    "explain": "analysis.symptoms:explain_command",
+    "report": "analysis.report_cli:report_command",
+    "demo": "tearline.lab.demo:demo_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TearlineError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tearline")
+def cli() -> None:
+    """Find out why WebSocket and streaming connections die.
+
+    Record with `mitmdump -s addons/ws_trace.py`, inject faults with
+    `-s addons/faults.py`, then read the capture with the commands below.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="tearline")
+    except TearlineError as e:  # raised outside invoke (e.g. while building a command)
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
