@@ -19,14 +19,15 @@ import click
 from tearline import __version__
 from tearline.errors import TearlineError
 
-# name -> "module:attribute" of a click.Command. One literal table.
-COMMANDS: dict[str, str] = {
-    "summary": "analysis.summary:summary_command",
-    "faults": "tearline.faults.cli:faults_command",
-    "diagnose": "analysis.diagnose_cli:diagnose_command",
-    "explain": "analysis.symptoms:explain_command",
-    "report": "analysis.report_cli:report_command",
-    "demo": "tearline.lab.demo:demo_command",
+# name -> ("module:attribute" of a click.Command, one-line help for `tearline --help`).
+# One literal table; `tearline --help` reads it without importing the commands.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "summary": ("analysis.summary:summary_command", "One line per stream of a capture: kind, URL, counts, end."),
+    "faults": ("tearline.faults.cli:faults_command", "List the faults tearline can inject; check a scenario."),
+    "diagnose": ("analysis.diagnose_cli:diagnose_command", "Name the root cause of every stream's end."),
+    "explain": ("analysis.symptoms:explain_command", "What a Chrome error, net error or close code means."),
+    "report": ("analysis.report_cli:report_command", "Write a self-contained HTML timeline report (and PNG)."),
+    "demo": ("tearline.lab.demo:demo_command", "Reproduce the bundled incident end to end and report it."),
 }
 
 
@@ -37,14 +38,19 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module_name, _, attr = target.partition(":")
+        module_name, _, attr = entry[0].partition(":")
         module = importlib.import_module(module_name)
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
