@@ -1,0 +1,333 @@
+"""Record real browser evidence for the importer tests (private to engineer 4's tests).
+
+Real parts only: a WebSocket server (``websockets``) and an HTTP server with SSE
+and streamed endpoints on 127.0.0.1, headless Chromium driven by Playwright
+with ``--log-net-log`` (NetLog), a CDP session (DevTools events as JSONL),
+``record_har_path`` (HAR) and the page console (text lines with ISO times).
+
+``record_browser(dirpath)`` runs one scripted page visit and returns the paths:
+the page opens a WebSocket (the server sends 3 messages then closes with 4001
+"bye"), a second WebSocket the server drops without a close frame, an
+EventSource (3 events), a fetch() of a chunked body the server cuts
+(ERR_INCOMPLETE_CHUNKED_ENCODING), a fetch() SSE that stays open, then the page
+navigates away (the open stream is cancelled: ERR_ABORTED).
+
+``record_killed_netlog(dirpath)`` runs Chromium directly and SIGKILLs it
+mid-run, leaving a NetLog without its closing brackets, and Chromium's own
+``--enable-logging=stderr`` console lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1",
+]
+
+CDP_EVENTS = (
+    "Network.requestWillBeSent",
+    "Network.responseReceived",
+    "Network.dataReceived",
+    "Network.loadingFinished",
+    "Network.loadingFailed",
+    "Network.eventSourceMessageReceived",
+    "Network.webSocketCreated",
+    "Network.webSocketWillSendHandshakeRequest",
+    "Network.webSocketHandshakeResponseReceived",
+    "Network.webSocketFrameSent",
+    "Network.webSocketFrameReceived",
+    "Network.webSocketFrameError",
+    "Network.webSocketClosed",
+    "Page.frameNavigated",
+    "Page.frameStartedLoading",
+    "Page.lifecycleEvent",
+    "Page.navigatedWithinDocument",
+    "Runtime.consoleAPICalled",
+    "Runtime.exceptionThrown",
+    "Log.entryAdded",
+    "Inspector.targetCrashed",
+)
+
+PAGE = """<!doctype html><html><head><title>tearline evidence</title></head><body><pre id=log></pre>
+<script>
+const WS = "ws://127.0.0.1:%(ws_port)d";
+function log(m) { console.log(m); document.getElementById('log').textContent += m + "\\n"; }
+window.done = {ws: false, drop: false, es: false, cut: false};
+const ws = new WebSocket(WS + "/close4001");
+ws.onopen = () => { ws.send("hello"); ws.send("again"); };
+ws.onmessage = (e) => log("ws message " + e.data);
+ws.onclose = (e) => { log("ws close " + e.code + " " + e.reason + " clean=" + e.wasClean); window.done.ws = true; };
+const wd = new WebSocket(WS + "/drop");
+wd.onclose = (e) => { log("drop close " + e.code + " clean=" + e.wasClean); window.done.drop = true; };
+const es = new EventSource("/sse?n=3");
+let got = 0;
+es.onmessage = (e) => { log("sse " + e.data); if (++got == 3) { es.close(); window.done.es = true; } };
+fetch("/cut").then(r => r.text()).then(t => log("cut ok?!"), e => { log("cut failed " + e); window.done.cut = true; });
+fetch("/sse?n=1000&interval=0.2", {method: "POST", headers: {Accept: "text/event-stream"}, body: "{}"})
+  .then(r => { const rd = r.body.getReader(); const pump = () => rd.read().then(x => { if (!x.done) pump(); }); pump(); });
+</script></body></html>
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    ws_port = 0
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def do_POST(self) -> None:
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        try:
+            if path in ("/", "/page"):
+                body = (PAGE % {"ws_port": self.ws_port}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path == "/other":
+                body = b"<!doctype html><title>other</title>elsewhere"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path == "/sse":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(int(params.get("n", "3"))):
+                    self._send_chunk(b"id: %d\ndata: event %d\n\n" % (i, i))
+                    time.sleep(float(params.get("interval", "0.05")))
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            elif path == "/cut":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self._send_chunk(b"partial body ")
+                time.sleep(0.1)
+                self._send_chunk(b"and more")
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            else:
+                self.send_error(404)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+
+
+@dataclass
+class Servers:
+    http_port: int
+    ws_port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@contextlib.contextmanager
+def run_servers() -> Iterator[Servers]:
+    """A threaded HTTP server and a websockets server on 127.0.0.1, both stopped on exit."""
+    import websockets.asyncio.server as wss
+
+    ws_port = free_port()
+    handler = type("H", (_Handler,), {"ws_port": ws_port})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    http_thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    http_thread.start()
+
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    ready = threading.Event()
+
+    async def ws_handler(conn: Any) -> None:
+        path = conn.request.path
+        if path == "/close4001":
+            for i in range(3):
+                await conn.send(f"server message {i}")
+                await asyncio.sleep(0.05)
+            with contextlib.suppress(Exception):
+                await conn.recv()
+            await conn.close(4001, "bye")
+        elif path == "/drop":
+            await conn.send("about to drop")
+            await asyncio.sleep(0.2)
+            conn.transport.abort()
+        else:
+            with contextlib.suppress(Exception):
+                async for msg in conn:
+                    await conn.send(msg)
+
+    async def main() -> None:
+        async with wss.serve(ws_handler, "127.0.0.1", ws_port):
+            ready.set()
+            await stop.wait()
+
+    ws_thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    ws_thread.start()
+    ready.wait(30)
+    try:
+        yield Servers(http_port=httpd.server_address[1], ws_port=ws_port)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        ws_thread.join(30)
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@dataclass
+class Recording:
+    netlog: Path
+    cdp: Path
+    har: Path
+    console: Path
+    base: str
+    ws_port: int
+    started: float
+    ended: float
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_browser(dirpath: Path, servers: Servers | None = None) -> Recording:
+    """One scripted visit in headless Chromium; every evidence file closed cleanly."""
+    from playwright.sync_api import sync_playwright
+
+    dirpath.mkdir(parents=True, exist_ok=True)
+    netlog = dirpath / "netlog.json"
+    cdp_path = dirpath / "cdp.jsonl"
+    har = dirpath / "session.har"
+    console = dirpath / "console.log"
+    with contextlib.ExitStack() as stack:
+        srv = servers or stack.enter_context(run_servers())
+        started = time.time()
+        cdp_fh = stack.enter_context(open(cdp_path, "w", encoding="utf-8"))
+        con_fh = stack.enter_context(open(console, "w", encoding="utf-8"))
+        pw = stack.enter_context(sync_playwright())
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROME_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
+            timeout=120_000,
+        )
+        try:
+            context = browser.new_context(record_har_path=str(har))
+            page = context.new_page()
+            page.on(
+                "console",
+                lambda m: con_fh.write(f"{_iso(time.time())} [{m.type}] {m.text}\n"),
+            )
+            cdp = context.new_cdp_session(page)
+            for method in CDP_EVENTS:
+                cdp.on(
+                    method,
+                    lambda params, method=method: cdp_fh.write(
+                        json.dumps({"method": method, "params": params}) + "\n"
+                    ),
+                )
+            for domain in ("Network", "Page", "Runtime", "Log"):
+                cdp.send(f"{domain}.enable")
+            page.goto(srv.base + "/", timeout=60_000)
+            page.wait_for_function(
+                "window.done.ws && window.done.drop && window.done.es && window.done.cut",
+                timeout=60_000,
+            )
+            page.wait_for_timeout(500)  # let the open fetch stream deliver a few events
+            page.goto(srv.base + "/other", timeout=60_000)
+            page.wait_for_timeout(300)
+            context.close()
+        finally:
+            browser.close()
+        ended = time.time()
+    return Recording(netlog, cdp_path, har, console, srv.base, srv.ws_port, started, ended)
+
+
+@dataclass
+class KilledRun:
+    netlog: Path
+    stderr_log: Path
+
+
+def record_killed_netlog(dirpath: Path, servers: Servers, *, seconds: float = 4.0) -> KilledRun:
+    """Chromium with --log-net-log and --enable-logging=stderr, SIGKILLed after ``seconds``."""
+    dirpath.mkdir(parents=True, exist_ok=True)
+    netlog = dirpath / "killed-netlog.json"
+    stderr_log = dirpath / "chrome-stderr.log"
+    profile = dirpath / "profile"
+    with open(stderr_log, "wb") as err:
+        proc = subprocess.Popen(
+            [
+                CHROMIUM,
+                *CHROME_ARGS,
+                f"--user-data-dir={profile}",
+                f"--log-net-log={netlog}",
+                "--net-log-capture-mode=Everything",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--remote-debugging-port=0",
+                servers.base + "/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + seconds + 60
+            # wait until the page has produced console output (the WebSocket closed), then kill
+            while time.monotonic() < deadline:
+                time.sleep(0.25)
+                if time.monotonic() > deadline - 60 and b"ws close" in stderr_log.read_bytes():
+                    break
+            time.sleep(0.5)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    return KilledRun(netlog, stderr_log)
