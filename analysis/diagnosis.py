@@ -1,0 +1,200 @@
+"""``diagnose(records)``: one clock, one list of streams, the cause of each stream's end.
+
+The pipeline, each step in its own module:
+
+1. ``analysis.align``: refine each source's clock offset from streams seen by two sources;
+2. ``analysis.streams``: match every source's view of each stream into one list, set noise aside;
+3. ``analysis.rules``: run the rule table on each stream; the most confident finding is the cause,
+   the others (one per cause kind) are the alternatives.
+
+The result is an ``analysis.model.Diagnosis`` (see there for the JSON and the
+``timeline`` columns). Pure: no file is read here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from analysis.align import apply_offsets, estimate_offsets
+from analysis.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
+from analysis.observation import Observation, SourceRecord
+from analysis.rules import Context, run_rules
+from analysis.streams import Stream, build_streams
+
+__all__ = ["TIMELINE_COLUMNS", "diagnose", "known_timeouts", "timeline_frame"]
+
+TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text")
+MAX_ALTERNATIVES = 4
+
+
+def known_timeouts(records: Iterable[SourceRecord]) -> dict[str, float]:
+    """Timer values (seconds) found in the records' metadata, e.g. a capture header's options.
+
+    Any numeric key whose name contains ``timeout`` counts; ``*_ms`` keys are milliseconds.
+    """
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+            return
+        name = prefix.rsplit(".", 1)[-1].lower()
+        if "timeout" not in name or isinstance(value, bool):
+            return
+        seconds: float | None = None
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str):
+            s = value.strip().lower()
+            for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+                if s.endswith(suffix):
+                    try:
+                        seconds = float(s[: -len(suffix)]) * mult
+                    except ValueError:
+                        seconds = None
+                    break
+        if seconds is not None and name.endswith("_ms"):
+            seconds /= 1000.0
+        if seconds is not None and math.isfinite(seconds) and seconds > 0:
+            out[prefix] = seconds
+
+    for rec in records:
+        walk(rec.name, rec.meta, 0)
+    return out
+
+
+def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -> pd.DataFrame:
+    """All observations on the aligned clock, with the stream id each belongs to (None for global ones)."""
+    owner: dict[int, str] = {}
+    for s in streams:
+        for p in s.parts:
+            for o in p.obs:
+                owner[id(o)] = s.id
+    rows = [
+        (
+            o.t,
+            o.source,
+            owner.get(id(o)),
+            o.leg,
+            o.kind,
+            o.direction,
+            float(o.size) if o.size is not None else math.nan,
+            float(o.code) if o.code is not None else math.nan,
+            o.text if o.text is not None else (o.error or o.reason or o.url),
+        )
+        for rec in records
+        for o in rec.observations
+    ]
+    df = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
+    if len(df):
+        df = df.sort_values("t", kind="stable").reset_index(drop=True)
+    return df
+
+
+def _pick(causes: list[Cause]) -> tuple[Cause, tuple[Cause, ...]]:
+    if not causes:
+        unknown = Cause(
+            kind="unknown",
+            actor="unknown",
+            summary="The evidence does not say how this stream ended.",
+            confidence=0.0,
+            rule="none",
+        )
+        return unknown, ()
+    seen = {causes[0].kind}
+    alts: list[Cause] = []
+    for c in causes[1:]:
+        if c.kind not in seen:
+            seen.add(c.kind)
+            alts.append(c)
+    return causes[0], tuple(alts[:MAX_ALTERNATIVES])
+
+
+def _diagnose_stream(
+    stream: Stream, global_obs: list[Observation], timeouts: dict[str, float], end: float | None
+) -> StreamDiagnosis:
+    ctx = Context(stream=stream, global_obs=global_obs, timeouts=timeouts, recording_end=end)
+    best, alts = _pick(run_rules(ctx))
+    ended = stream.ended_at
+    abnormal = best.kind != "clean_close" and not (best.kind == "unknown" and ended is None)
+    return StreamDiagnosis(
+        id=stream.id,
+        url=stream.url,
+        kind=stream.kind,
+        opened_at=stream.opened_at,
+        ended_at=ended,
+        cause=best,
+        alternatives=alts,
+        abnormal=abnormal,
+        sources=stream.sources,
+        stats=stream.stats(),
+    )
+
+
+def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
+    """Name the most likely cause of every stream's end in ``records`` (one per evidence file)."""
+    alignment = estimate_offsets(records)
+    aligned = apply_offsets(records, alignment)
+    streams, noise, global_obs = build_streams(aligned)
+    timeouts = known_timeouts(aligned)
+    end = max((o.t for r in aligned for o in r.observations), default=None)
+    results = [_diagnose_stream(s, global_obs, timeouts, end) for s in streams]
+    sources = [
+        SourceSummary(
+            name=rec.name,
+            path=rec.path,
+            observations=len(rec.observations),
+            clock=rec.clock,
+            offset=alignment.offsets[i],
+            residual_skew=alignment.residual_skew[i],
+            warnings=tuple(rec.warnings),
+        )
+        for i, rec in enumerate(records)
+    ]
+    notes: list[str] = []
+    if noise:
+        reasons: dict[str, int] = {}
+        for n in noise:
+            reasons[n.noise or "?"] = reasons.get(n.noise or "?", 0) + 1
+        notes.append(
+            "Set aside as background noise, not failures: "
+            + ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
+            + "."
+        )
+    for i, rec in enumerate(records):
+        measured = alignment.measured[i]
+        if (
+            measured is not None
+            and i != alignment.reference
+            and alignment.offsets[i] == 0.0
+            and measured != 0.0
+        ):
+            notes.append(
+                f"{rec.name} ({rec.path}): clocks agree with the reference within {abs(measured) * 1000:.0f} ms; not shifted."
+            )
+    if not streams:
+        notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
+    crashes = [o for o in global_obs if o.kind == "page_crash"]
+    for c in crashes:
+        notes.append(
+            f"The renderer crashed at {c.t:.3f} ({c.text or 'sad tab'}): a browser crash, not a network error."
+        )
+    return Diagnosis(
+        streams=results,
+        sources=sources,
+        timeline=timeline_frame(aligned, streams),
+        notes=notes,
+    )
+
+
+def evidence_line(e: Evidence) -> str:
+    """One evidence line for a person: ``[source t] text (where)``."""
+    where = f" ({e.where})" if e.where else ""
+    return f"[{e.source}] {e.text}{where}"
