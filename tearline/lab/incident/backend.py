@@ -329,8 +329,8 @@ class RunningBackend:
 
 
 @contextmanager
-def run_backend(log_path: Path) -> Iterator[RunningBackend]:
-    """Run the back end on a free 127.0.0.1 port in a thread; stop it (and every stream) on exit."""
+def run_backend(log_path: Path, port: int = 0) -> Iterator[RunningBackend]:
+    """Run the back end on 127.0.0.1 (``port`` 0: a free one) in a thread; stop it and every stream on exit."""
     ready = threading.Event()
     state: dict[str, Any] = {}
 
@@ -346,7 +346,7 @@ def run_backend(log_path: Path) -> Iterator[RunningBackend]:
                 finally:
                     conns.discard(writer)
 
-            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            server = await asyncio.start_server(handle, "127.0.0.1", port)
             state["port"] = server.sockets[0].getsockname()[1]
             state["stop"] = asyncio.Event()
             state["loop"] = asyncio.get_running_loop()
@@ -371,3 +371,21 @@ def run_backend(log_path: Path) -> Iterator[RunningBackend]:
         yield RunningBackend(port=state["port"], log_path=Path(log_path), stop=stop)
     finally:
         stop()
+
+
+def main() -> None:
+    """``python -m tearline.lab.incident.backend [--port N] [--log FILE]``: serve until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The incident's AG-UI back end and static pages.")
+    parser.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1 (default 8001)")
+    parser.add_argument("--log", type=Path, default=Path("backend.log"), help="JSON lines log file")
+    args = parser.parse_args()
+    with run_backend(args.log, args.port) as backend:
+        print(f"serving http://{backend.address}/chat.html?sse=finish&ws=finish (log: {args.log})")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Static pages of the incident's front end (a package only so that its files ship with tearline)."""
