@@ -1,9 +1,270 @@
-"""The faithful relay (stub; being built): relays each connection end as it happened."""
+"""The faithful relay: pass each connection end from one leg to the other as it happened.
+
+mitmproxy on its own rewrites the failures tearline diagnoses (docs/relay.md):
+
+- an upstream WebSocket that drops TCP without a close frame reaches the browser
+  as a clean **1000** close frame (wsproto sends the local-only 1006 as 1000);
+- an upstream RST reaches the client as a FIN (the error is swallowed);
+- an upstream that dies before answering becomes a **502** page made by mitmproxy;
+- a client reset reaches the upstream as a FIN, a client that vanishes from a
+  WebSocket as a **1000** close frame.
+
+This addon (name ``tearline_relay``) acts at the point where mitmproxy would
+launder the end, in stream order (after the messages and chunks that came before it):
+
+=====================  =========================================  ==================================
+where the end is seen  phase                                      what the other leg gets
+=====================  =========================================  ==================================
+WebSocket layer        no close frame yet from that side          FIN -> FIN, RST -> RST
+``error`` hook         upstream ended before response headers     FIN -> FIN, RST -> RST (no 502)
+``error`` hook         inside a streamed chunked/length body      FIN -> cut (FIN, no terminator),
+                                                                  RST -> RST
+``response`` hook      close-delimited streamed body              FIN -> FIN (complete), RST -> RST
+client's reader        request in flight / response streaming     FIN -> FIN, RST -> RST
+client's reader        idle connection (no request)               RST -> RST (mitmproxy FINs itself)
+=====================  =========================================  ==================================
+
+Close frames are relayed by mitmproxy unchanged (code and reason); the relay only
+records them. A socket error other than a reset (or a kernel timeout) is relayed
+as a RST, the closest abortive end. With HTTP/2 to the client a single stream
+cannot be reset from an addon, so upstream body cuts are left to mitmproxy
+(RST_STREAM) and recorded with action ``none``. Buffered (not streamed) bodies
+cut upstream reach the client as an empty response (FIN/RST), not a partial one.
+
+Each relayed end is recorded as a ``tearline.events.Relay`` event through the
+``ws_trace`` addon's ``emit`` when it is loaded (otherwise nothing is recorded).
+How a connection ended comes from ``addons.conn_watch``; acting on connections
+from ``addons.mitm_io``.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Generator
+from typing import Any
+
+from mitmproxy import ctx, http
+from mitmproxy.connection import Client, Connection, ConnectionState
+from mitmproxy.net.http import http1
+from mitmproxy.proxy import events as pevents
+
+from addons import conn_watch, mitm_io
+from tearline import events
+
+__all__ = ["PHASES", "RULES", "Relay", "decide"]
+
+log = logging.getLogger(__name__)
+
+_ABORTIVE = {"rst": "rst", "error": "rst", "timeout": "rst"}
+
+RULES: dict[str, dict[str, str]] = {
+    "ws-open": {"fin": "fin", **_ABORTIVE},  # WebSocket, no close frame from the ending side
+    "before-headers": {"fin": "fin", **_ABORTIVE},  # upstream ended before its response headers
+    "body": {"fin": "cut", **_ABORTIVE},  # inside a framed (chunked / Content-Length) streamed body
+    "body-eof": {"fin": "fin", **_ABORTIVE},  # close-delimited body: a FIN completes it
+    "request": {"fin": "fin", **_ABORTIVE},  # client ended while its request/response was live
+    "idle": dict(_ABORTIVE),  # client ended an idle connection: mitmproxy FINs the upstream itself
+    "h2-stream": {},  # HTTP/2 to the client: per-stream reset not reachable, mitmproxy decides
+}
+"""phase -> {how the leg ended (conn_watch ``how``): action on the other leg (``RELAY_ACTIONS``)}."""
+
+PHASES: tuple[str, ...] = tuple(RULES)
+
+_TCP = {"fin": "fin", "cut": "fin", "rst": "rst"}  # action -> how mitm_io closes the other leg
+
+
+def decide(phase: str, end: str) -> str:
+    """What the other leg gets when one leg ended ``end`` in ``phase`` (pure; see ``RULES``).
+
+    Returns one of ``"fin"``, ``"rst"``, ``"cut"`` (FIN without the body's
+    terminator) or ``"none"`` (leave it to mitmproxy).
+    """
+    if phase not in RULES:
+        raise ValueError(f"unknown relay phase {phase!r}; one of {', '.join(PHASES)}")
+    return RULES[phase].get(end, "none")
+
+
+def _peer_end(conn: Connection) -> str | None:
+    """How the *peer* ended ``conn`` (fin/rst/error/timeout), None if open or we closed it."""
+    reason = conn_watch.end_reason(conn)
+    if reason is None or reason.by != "peer":
+        return None
+    return reason.how
+
+
+def _is_open(conn: Connection) -> bool:
+    return conn.state is not ConnectionState.CLOSED and conn_watch.end_reason(conn) is None
+
 
 class Relay:
-    """mitmproxy addon "tearline_relay": passes RST, FIN and close frames through unchanged."""
+    """mitmproxy addon ``tearline_relay``: relays RST, FIN, cuts and close frames faithfully."""
 
     name = "tearline_relay"
+
+    def __init__(self) -> None:
+        self._flows: dict[str, dict[str, http.HTTPFlow]] = {}  # client conn id -> live flows by id
+        self._ws_abrupt: set[str] = set()  # flow ids whose WebSocket end the relay passed on
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        conn_watch.install()
+        conn_watch.subscribe(self._conn_ended)
+
+    def done(self) -> None:
+        conn_watch.unsubscribe(self._conn_ended)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        self._flows.setdefault(flow.client_conn.id, {})[flow.id] = flow
+
+    def client_disconnected(self, client: Client) -> None:
+        self._flows.pop(client.id, None)
+
+    def _forget(self, flow: http.HTTPFlow) -> None:
+        live = self._flows.get(flow.client_conn.id)
+        if live is not None:
+            live.pop(flow.id, None)
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _emit(self, **fields: Any) -> None:
+        trace = ctx.master.addons.get("ws_trace")
+        event = events.Relay(ts=time.time(), mono=time.monotonic(), **fields)
+        log.debug("tearline relay: %s", event)
+        if trace is not None and hasattr(trace, "emit"):
+            trace.emit(event)
+
+    # --- upstream ends of HTTP streams (in stream order: these hooks block the stream) ---
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._server_end(flow, "error")
+        finally:
+            self._forget(flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is not None:
+            return  # the WebSocket layer takes over; see websocket_start
+        try:
+            self._server_end(flow, "response")
+        finally:
+            self._forget(flow)
+
+    def _server_end(self, flow: http.HTTPFlow, hook: str) -> None:
+        end = _peer_end(flow.server_conn)
+        if end is None or not _is_open(flow.client_conn):
+            return
+        if flow.request.http_version not in ("HTTP/1.1", "HTTP/1.0"):
+            phase = "h2-stream"
+        elif hook == "response":
+            resp = flow.response
+            if resp is None or not resp.stream:
+                return  # mitmproxy sends the buffered body next; closing now would lose it
+            try:
+                eof_body = http1.expected_http_body_size(flow.request, resp) == -1
+            except ValueError:
+                eof_body = False
+            if not eof_body:
+                return  # a framed body completed; the upstream closing afterwards is not this stream's end
+            phase = "body-eof"
+        elif flow.response is not None and flow.response.stream:
+            phase = "body"
+        else:
+            phase = "before-headers"
+        action = decide(phase, end)
+        if action in _TCP and hook == "error":
+            mitm_io.close_conn(flow, flow.client_conn, _TCP[action])  # type: ignore[arg-type]
+        elif action == "rst":
+            mitm_io.close_conn(flow, flow.client_conn, "rst")
+        # response hook + fin: mitmproxy ends the close-delimited body with a FIN itself
+        self._emit(conn=flow.client_conn.id, stream=flow.id, leg="client", observed=end, action=action)
+
+    # --- client ends (seen by conn_watch before mitmproxy handles them) ---------------------
+
+    def _conn_ended(self, conn: Any, reason: Any) -> None:
+        if not isinstance(conn, Client) or reason.by != "peer":
+            return
+        handler = mitm_io.handler_for_client(conn.id)
+        if handler is None:
+            return
+        live = self._flows.get(conn.id, {})
+        for other in list(handler.transports):
+            if other is conn or not _is_open(other):
+                continue
+            flow = next((f for f in live.values() if f.server_conn is other), None)
+            if flow is not None and flow.websocket is not None:
+                lay = mitm_io.ws_layer_for(flow)
+                if lay is not None and lay._handle_event != lay.start:  # type: ignore[comparison-overlap]
+                    continue  # the WebSocket layer relays it in message order
+            action = decide("request" if flow is not None else "idle", reason.how)
+            if action in _TCP:
+                mitm_io.close_transport(handler, other, _TCP[action])  # type: ignore[arg-type]
+            if flow is not None or action != "none":
+                self._emit(
+                    conn=other.id,
+                    stream=flow.id if flow is not None else None,
+                    leg="server",
+                    observed=reason.how,
+                    action=action,
+                )
+
+    # --- WebSockets ---------------------------------------------------------------------
+
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        lay = mitm_io.ws_layer_for(flow)
+        if lay is None:
+            log.warning("tearline relay: no WebSocket layer found for %s; ends not relayed", flow.id)
+            return
+        original = lay.relay_messages
+        relay = self
+
+        def relay_messages(event: pevents.Event) -> Generator[Any, Any, None]:
+            if isinstance(event, pevents.ConnectionClosed):
+                try:
+                    relay._ws_conn_closed(flow, lay, event.connection)
+                except Exception as e:  # never break the proxy core
+                    log.error("tearline relay: WebSocket end not relayed: %r", e)
+            yield from original(event)
+
+        # start() installs self.relay_messages as the handler when this hook returns
+        lay.relay_messages = relay_messages  # type: ignore[method-assign]
+
+    def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
+        side = "client" if conn == lay.context.client else "server"
+        if not mitm_io.ws_open(lay, side):  # type: ignore[arg-type]
+            return  # that side sent a close frame first (mitmproxy relays it), or it already ended
+        end = _peer_end(conn)
+        if end is None:
+            return
+        other, other_leg = (
+            (lay.context.server, "server") if side == "client" else (lay.context.client, "client")
+        )
+        action = decide("ws-open", end)
+        handler = mitm_io.handler_for(flow)
+        if action in _TCP and handler is not None:
+            mitm_io.close_transport(handler, other, _TCP[action])  # type: ignore[arg-type]
+        self._ws_abrupt.add(flow.id)
+        self._emit(conn=other.id, stream=flow.id, leg=other_leg, observed=end, action=action)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._forget(flow)
+        if flow.id in self._ws_abrupt:
+            self._ws_abrupt.discard(flow.id)
+            return
+        ws = flow.websocket
+        if ws is None or ws.closed_by_client is None or ws.close_code in (None, 1006):
+            return  # ended by tearline itself (a fault) or without a frame we relayed
+        target = flow.server_conn if ws.closed_by_client else flow.client_conn
+        self._emit(
+            conn=target.id,
+            stream=flow.id,
+            leg="server" if ws.closed_by_client else "client",
+            observed="close",
+            action="close",
+            code=ws.close_code,
+            reason=ws.close_reason or "",
+        )
+
+
+addons = [Relay()]

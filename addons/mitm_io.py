@@ -1,0 +1,301 @@
+"""Acting on live connections below mitmproxy's public API: sockets, the WebSocket layer, reads.
+
+Verified with mitmproxy **12.3.1** (wsproto 1.3.2, Python 3.12). mitmproxy has no
+public API to reset a connection, to close one side of a WebSocket with a chosen
+code, to stop reading a socket, or to learn whether a peer ended with FIN or RST;
+this is the ONE module of tearline that reaches into its internals for that. Every
+internal it touches is named here, so an upgrade is checked in one place:
+
+- ``Proxyserver.connections[client.id]`` -> the ``ConnectionHandler`` of a client
+  connection (``proxy/mode_servers.py:218``, ``addons/proxyserver.py:137``);
+- ``ConnectionHandler.transports[conn]`` -> ``ConnectionIO(handler, reader, writer)``
+  (``proxy/server.py:91``); ``writer.transport`` is the asyncio transport and
+  ``writer.get_extra_info("socket")`` the socket (raw TCP, *below* TLS);
+- ``ConnectionHandler.close_connection`` and ``.server_event`` (``proxy/server.py``);
+- the layer tree from ``handler.layer`` (``NextLayer.layer``, ``child_layer``,
+  ``HttpLayer.streams``/``connections``) down to the flow's ``WebsocketLayer``
+  (``client_ws``/``server_ws`` wsproto connections, ``relay_messages``, ``done``).
+
+Nothing here imports tearline's event vocabulary or records anything: callers
+(``addons.relay``, the fault addon) decide and record. Functions that find nothing
+to act on (flow no longer live, connection already gone) return False and do nothing.
+
+How a connection ended (FIN or RST from the peer) is ``addons.conn_watch``'s job;
+a connection closed here is reported there as ``closed`` by ``proxy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from collections.abc import Generator, Iterator
+from typing import Any, Literal
+
+import wsproto
+import wsproto.events
+from mitmproxy import ctx, http
+from mitmproxy.connection import Connection, ConnectionState
+from mitmproxy.proxy import events as pevents
+from mitmproxy.proxy import layer as player
+from mitmproxy.proxy.layers.http._http1 import Http1Client
+from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
+from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
+from mitmproxy.websocket import WebSocketMessage
+from wsproto.connection import ConnectionState as WsState
+from wsproto.frame_protocol import Opcode
+
+__all__ = [
+    "MITMPROXY_VERSION",
+    "WS_ACTIONS",
+    "close_conn",
+    "close_transport",
+    "cut_body",
+    "handler_for",
+    "handler_for_client",
+    "http1_body_state",
+    "io_for",
+    "pause_reading",
+    "resume_reading",
+    "ws_layer_for",
+    "ws_open",
+    "ws_terminate",
+]
+
+MITMPROXY_VERSION = "12.3.1"
+"""The mitmproxy release this module was verified with (tests/test_mitm_io.py)."""
+
+How = Literal["fin", "rst"]
+WsAction = Literal["close", "fin", "rst", "keep"]
+WS_ACTIONS: tuple[str, ...] = ("close", "fin", "rst", "keep")
+
+
+# --- finding things -------------------------------------------------------------------
+
+
+def handler_for_client(client_id: str) -> ConnectionHandler | None:
+    """The ``ConnectionHandler`` of the client connection with this id, or None when it is gone."""
+    ps = ctx.master.addons.get("proxyserver")
+    return ps.connections.get(client_id) if ps is not None else None
+
+
+def handler_for(flow: Any) -> ConnectionHandler | None:
+    """The ``ConnectionHandler`` serving ``flow``'s client connection, or None when it is gone."""
+    return handler_for_client(flow.client_conn.id)
+
+
+def io_for(flow: Any, conn: Connection) -> ConnectionIO | None:
+    """``conn``'s transport entry (reader, writer, task) on ``flow``'s handler, or None."""
+    h = handler_for(flow)
+    return h.transports.get(conn) if h is not None else None
+
+
+def _children(lay: Any) -> Iterator[Any]:
+    for attr in ("layer", "child_layer"):
+        child = getattr(lay, attr, None)
+        if isinstance(child, player.Layer):
+            yield child
+    for attr in ("streams", "connections"):
+        table = getattr(lay, attr, None)
+        if isinstance(table, dict):
+            yield from (v for v in table.values() if isinstance(v, player.Layer) or hasattr(v, "child_layer"))
+
+
+def _walk(root: Any) -> Iterator[Any]:
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        lay = todo.pop()
+        if lay is None or id(lay) in seen:
+            continue
+        seen.add(id(lay))
+        yield lay
+        todo.extend(_children(lay))
+
+
+def ws_layer_for(flow: Any) -> WebsocketLayer | None:
+    """The live ``WebsocketLayer`` relaying ``flow``, or None (not a WebSocket, or gone)."""
+    h = handler_for(flow)
+    if h is None:
+        return None
+    for lay in _walk(h.layer):
+        if isinstance(lay, WebsocketLayer) and lay.flow is flow:
+            return lay
+    return None
+
+
+def ws_open(lay: WebsocketLayer, side: Literal["client", "server"]) -> bool:
+    """True while no close frame has been received from ``side`` and the layer still relays."""
+    if lay._handle_event == lay.done:  # type: ignore[comparison-overlap]
+        return False
+    ws = getattr(lay, "client_ws" if side == "client" else "server_ws", None)
+    return ws is not None and ws.state is WsState.OPEN
+
+
+def http1_body_state(flow: Any) -> Literal["headers", "body", "body-eof", "idle"] | None:
+    """Where the upstream HTTP/1 reader of ``flow`` is.
+
+    ``"headers"``: waiting for response headers; ``"body"``: inside a body whose
+    end is framed (chunked or Content-Length), so an EOF now cuts it; ``"body-eof"``:
+    inside a body delimited by connection close, which an EOF completes; ``"idle"``:
+    no response in progress. None when the upstream is not HTTP/1 or is gone.
+    """
+    h = handler_for(flow)
+    if h is None:
+        return None
+    for lay in _walk(h.layer):
+        if isinstance(lay, Http1Client) and lay.conn is flow.server_conn:
+            if lay.state == lay.read_body:
+                return "body-eof" if type(lay.body_reader).__name__ == "Http10Reader" else "body"
+            if lay.state == lay.read_headers and lay.stream_id is not None:
+                return "headers"
+            return "idle"
+    return None
+
+
+# --- acting on connections ----------------------------------------------------------------------
+
+
+def close_transport(handler: ConnectionHandler, conn: Connection, how: How = "fin") -> bool:
+    """Like ``close_conn``, given the connection handler instead of a flow."""
+    io = handler.transports.get(conn)
+    if io is None or not isinstance(io.writer, asyncio.StreamWriter):
+        return False
+    writer = io.writer
+    if how == "rst":
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # close() with linger 0 -> RST; unsent buffered data is dropped
+    else:
+        writer.close()  # flush what mitmproxy already wrote, then FIN
+    # mark CLOSED and cancel its reader task (closing the writer ourselves makes the close deterministic)
+    conn.state = ConnectionState.CLOSED
+    if io.handler is not None:
+        io.handler.cancel("closed by tearline")
+    return True
+
+
+def close_conn(flow: Any, conn: Connection, how: How = "fin") -> bool:
+    """End ``conn`` (``flow.client_conn`` or ``flow.server_conn``) at TCP level, now.
+
+    ``how="fin"``: flush what mitmproxy already queued, then an orderly close (FIN).
+    ``how="rst"``: SO_LINGER 0 and abort, so the peer gets a TCP RST (ECONNRESET);
+    queued unsent data is discarded, as with a real reset. Below TLS: no close_notify.
+    Returns False when the connection is already gone.
+    """
+    if how not in ("fin", "rst"):
+        raise ValueError(f"how must be 'fin' or 'rst', not {how!r}")
+    h = handler_for(flow)
+    return h is not None and close_transport(h, conn, how)
+
+
+def pause_reading(flow: Any, conn: Connection) -> bool:
+    """Stop reading ``conn``'s socket: the kernel buffers fill and the peer's sends block.
+
+    Real TCP backpressure, unlike holding a hook (which keeps reading into RAM).
+    Up to one read already taken (<= 64 KiB plus the StreamReader buffer) may still
+    be relayed. Note that mitmproxy's idle timer (``tcp_timeout``) counts a paused
+    connection as idle. Undo with ``resume_reading``.
+    """
+    io = io_for(flow, conn)
+    if io is None or not isinstance(io.writer, asyncio.StreamWriter):
+        return False
+    io.writer.transport.pause_reading()  # type: ignore[attr-defined]
+    if isinstance(io.reader, asyncio.StreamReader):
+        # StreamReader would resume the transport itself when its buffer drains, but only if *it* paused
+        io.reader._paused = False  # type: ignore[attr-defined]
+    return True
+
+
+def resume_reading(flow: Any, conn: Connection) -> bool:
+    """Undo ``pause_reading``: read ``conn``'s socket again."""
+    io = io_for(flow, conn)
+    if io is None or not isinstance(io.writer, asyncio.StreamWriter):
+        return False
+    transport = io.writer.transport
+    if not transport.is_closing():
+        transport.resume_reading()  # type: ignore[attr-defined]
+    return True
+
+
+def cut_body(flow: http.HTTPFlow, how: How = "fin", server: Literal["fin", "rst", "keep"] = "fin") -> bool:
+    """End a streamed response body without its terminator (no ``0\\r\\n\\r\\n``).
+
+    The client's TCP connection is closed ``how`` (what mitmproxy already queued is
+    flushed first for ``"fin"``), so an HTTP/1 client sees an incomplete body
+    (Chrome: ``ERR_INCOMPLETE_CHUNKED_ENCODING``; with ``"rst"``,
+    ``ERR_CONNECTION_RESET``). The upstream is closed ``server`` (``"keep"`` leaves it,
+    but mitmproxy tears it down once the client connection is gone). With HTTP/2 to
+    the client this ends *every* stream on that connection: per-stream RST_STREAM is
+    not reachable. Returns False when the client connection is already gone.
+    """
+    if not close_conn(flow, flow.client_conn, how):
+        return False
+    if server != "keep":
+        close_conn(flow, flow.server_conn, server)
+    return True
+
+
+def ws_terminate(
+    flow: http.HTTPFlow,
+    *,
+    client: WsAction = "close",
+    server: WsAction = "close",
+    code: int = 1000,
+    reason: str = "",
+    close_wait: float = 0.5,
+) -> asyncio.Task[None] | None:
+    """End a live WebSocket, choosing per side what that peer gets.
+
+    Actions per side: ``"close"`` a close frame with ``code``/``reason`` then, after
+    ``close_wait`` seconds (time for the peer's answer; 0 = at once), FIN;
+    ``"fin"`` TCP closed with no close frame (a browser reports 1006,
+    ``wasClean=false``); ``"rst"`` TCP reset; ``"keep"`` leave that side alone
+    (meaningful for the server while the client stays up; when the client
+    connection ends mitmproxy closes the upstream too).
+
+    The flow's ``WebsocketLayer`` is switched to its ``done`` state first, so later
+    frames are ignored and mitmproxy's 1006->1000 rewrite never runs; the close
+    frames travel down the normal layer stack (TLS applied). ``websocket_end``
+    still fires, with ``flow.websocket.close_code`` = ``code`` when a frame was
+    sent, else 1006. Safe to call from inside a ``websocket_message`` hook: the
+    termination runs right after the current message. Returns the task doing it,
+    or None when the flow has no live WebSocket layer.
+    """
+    for action in (client, server):
+        if action not in WS_ACTIONS:
+            raise ValueError(f"WebSocket action must be one of {', '.join(WS_ACTIONS)}, not {action!r}")
+    lay, h = ws_layer_for(flow), handler_for(flow)
+    if lay is None or h is None or not hasattr(lay, "client_ws") or lay._handle_event == lay.done:  # type: ignore[comparison-overlap]
+        return None
+    handler: ConnectionHandler = h
+    layer: WebsocketLayer = lay
+
+    def _terminate(_event: pevents.Event) -> Generator[Any, Any, None]:
+        layer._handle_event = layer.done  # type: ignore[method-assign]
+        sides = ((layer.client_ws, client), (layer.server_ws, server))
+        for ws, action in sides:
+            if action == "close" and ws.state in (WsState.OPEN, WsState.REMOTE_CLOSING):
+                yield ws.send2(wsproto.events.CloseConnection(code=code, reason=reason))
+        loop = asyncio.get_running_loop()
+        for ws, action in sides:
+            if action == "close" and close_wait > 0:
+                loop.call_later(close_wait, close_transport, handler, ws.conn, "fin")
+            elif action != "keep":
+                close_transport(handler, ws.conn, "rst" if action == "rst" else "fin")
+        assert flow.websocket is not None
+        sent_frame = "close" in (client, server)
+        flow.websocket.close_code = code if sent_frame else 1006
+        flow.websocket.close_reason = reason if sent_frame else ""
+        flow.websocket.closed_by_client = None
+        flow.websocket.timestamp_end = time.time()
+        yield WebsocketEndHook(flow)
+        flow.live = False
+
+    layer._handle_event = _terminate  # type: ignore[method-assign]
+    poke = WebSocketMessageInjected(flow, WebSocketMessage(Opcode.TEXT, True, b"", injected=True))
+    return asyncio.get_running_loop().create_task(handler.server_event(poke))
