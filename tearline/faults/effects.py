@@ -1,0 +1,135 @@
+"""The decisions a fault returns. The edge (``addons/faults.py``) carries them out.
+
+A fault never does I/O: it looks at where it fired and returns a tuple of these
+frozen values. Units are in each field's comment. ``to`` names the leg(s) an
+effect acts on: ``"client"`` (the browser's connection), ``"server"`` (the
+upstream's) or ``"both"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "HOW",
+    "TO",
+    "Abort",
+    "Close",
+    "Delay",
+    "Drop",
+    "Effect",
+    "Forward",
+    "Respond",
+    "Stall",
+    "Throttle",
+    "Truncate",
+    "describe",
+]
+
+To = Literal["client", "server", "both"]
+TO: tuple[str, ...] = ("client", "server", "both")
+HOW: tuple[str, ...] = ("fin", "rst")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Forward:
+    """Pass the message or chunk on unchanged."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Drop:
+    """Do not pass the message (or SSE event, or chunk) on."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Delay:
+    """Pass it on ``ms`` milliseconds after it arrived, after everything that arrived before it."""
+
+    ms: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Close:
+    """A WebSocket close frame (``code``, ``reason``) to ``to``, then TCP close; the other leg gets FIN."""
+
+    code: int
+    reason: str = ""
+    to: To = "client"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Abort:
+    """End the connection(s) with no close frame and no terminating chunk.
+
+    ``how``: ``"fin"`` (orderly EOF) or ``"rst"`` (TCP reset, SO_LINGER 0). The
+    other leg, if not named by ``to``, gets FIN.
+    """
+
+    how: Literal["fin", "rst"] = "fin"
+    to: To = "client"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Truncate:
+    """Forward only the first ``keep`` bytes of the current chunk, then end the body without its
+    terminating chunk by closing the browser's connection with ``how`` (``"fin"``/``"rst"``)."""
+
+    keep: int
+    how: Literal["fin", "rst"] = "fin"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Respond:
+    """Answer the request from the proxy: HTTP ``status`` with ``body``; never sent upstream.
+
+    ``status`` None means refuse: close the browser's connection with no response at all.
+    """
+
+    status: int | None
+    body: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Stall:
+    """Stop forwarding toward ``to`` while keeping the connection open, with TCP backpressure
+    (the sender's socket stops being read). ``ms``: how long; None = until the fault is disarmed."""
+
+    ms: int | None
+    to: To = "both"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Throttle:
+    """Pass data of ``direction`` on at no more than ``bytes_per_s`` bytes per second."""
+
+    bytes_per_s: int
+    direction: Literal["client", "server"] = "server"
+
+
+Effect = Forward | Drop | Delay | Close | Abort | Truncate | Respond | Stall | Throttle
+
+
+def describe(effect: Effect) -> str:
+    """A short human text for an effect, as recorded in ``fault_fired`` (e.g. ``"close 4001 'bye'"``)."""
+    match effect:
+        case Close(code=code, reason=reason):
+            return f"close {code}" + (f" {reason!r}" if reason else "")
+        case Abort(how=how):
+            return how
+        case Truncate(keep=keep, how=how):
+            return f"cut body after {keep} bytes of chunk, {how}"
+        case Respond(status=None):
+            return "refused (connection closed, no response)"
+        case Respond(status=status):
+            return f"responded {status}"
+        case Stall(ms=ms):
+            return "stall " + (f"{ms} ms" if ms is not None else "until disarmed")
+        case Delay(ms=ms):
+            return f"delay {ms:g} ms"
+        case Throttle(bytes_per_s=rate):
+            return f"throttle {rate} bytes/s"
+        case Drop():
+            return "drop"
+        case _:
+            return "forward"
