@@ -1,0 +1,106 @@
+"""Clock refinement: offsets from streams seen by two sources, residual skew."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.align import APPLY_THRESHOLD, apply_offsets, estimate_offsets
+from analysis.observation import Observation, SourceRecord
+
+T0 = 1_780_000_000.0
+
+
+def opened(source: str, key: str, t: float, url: str) -> Observation:
+    kind = "ws_created" if url.startswith("ws") else "request_start"
+    return Observation(source=source, kind=kind, t=t, stream_key=key, url=url)
+
+
+def test_skewed_proxy_capture_is_shifted_onto_the_browser_clock() -> None:
+    urls = ["ws://h/a", "http://h/b", "ws://h/c"]
+    net = SourceRecord(
+        name="netlog",
+        path="n",
+        observations=[opened("netlog", str(i), T0 + 5 * i, u) for i, u in enumerate(urls)],
+    )
+    # the proxy host's clock is 30.2 s behind; its requests arrive 2-6 ms after the browser sent them
+    cap = SourceRecord(
+        name="capture",
+        path="c",
+        observations=[
+            opened("capture", f"f{i}", T0 + 5 * i - 30.2 + 0.002 * (i + 1), u) for i, u in enumerate(urls)
+        ],
+    )
+    al = estimate_offsets([net, cap])
+    assert al.reference == 0 and al.offsets[0] == 0.0
+    assert al.offsets[1] == pytest.approx(30.2 - 0.004, abs=1e-6)
+    assert al.residual_skew[1] == pytest.approx(0.002, abs=1e-6)
+    assert al.pairs[1] == 3
+    shifted = apply_offsets([net, cap], al)
+    assert shifted[0] is net
+    assert shifted[1].observations[0].t == pytest.approx(T0 - 0.002, abs=1e-6)
+    assert shifted[1].offset == pytest.approx(al.offsets[1])
+
+
+def test_latency_below_threshold_is_not_applied() -> None:
+    net = SourceRecord(name="netlog", path="n", observations=[opened("netlog", "1", T0, "ws://h/a")])
+    cdp = SourceRecord(
+        name="cdp", path="c", observations=[opened("cdp", "x", T0 + APPLY_THRESHOLD / 5, "ws://h/a")]
+    )
+    al = estimate_offsets([cdp, net])
+    assert al.reference == 1  # the NetLog is the reference whatever the order
+    assert al.offsets == (0.0, 0.0)
+    assert al.measured[0] == pytest.approx(-APPLY_THRESHOLD / 5)
+    assert apply_offsets([cdp, net], al)[0] is cdp
+
+
+def test_reconnect_outlier_does_not_drag_the_offset() -> None:
+    net = SourceRecord(
+        name="netlog",
+        path="n",
+        observations=[opened("netlog", "1", T0, "ws://h/a"), opened("netlog", "2", T0 + 20, "ws://h/a")],
+    )
+    cap = SourceRecord(
+        name="capture",
+        path="c",
+        observations=[
+            opened("capture", "f1", T0 + 2.0, "ws://h/a"),
+            opened("capture", "f2", T0 + 22.0, "ws://h/a"),
+        ],
+    )
+    al = estimate_offsets([net, cap])
+    assert al.offsets[1] == pytest.approx(-2.0)
+    assert al.residual_skew[1] == pytest.approx(0.0)
+
+
+def test_unmatched_source_has_no_residual() -> None:
+    net = SourceRecord(name="netlog", path="n", observations=[opened("netlog", "1", T0, "ws://h/a")])
+    har = SourceRecord(name="har", path="h", observations=[opened("har", "0", T0, "ws://h/other")])
+    al = estimate_offsets([net, har])
+    assert al.residual_skew == (0.0, None) and al.offsets == (0.0, 0.0)
+
+
+def test_caddy_is_matched_by_its_end_time() -> None:
+    net = SourceRecord(
+        name="netlog",
+        path="n",
+        observations=[
+            opened("netlog", "1", T0, "http://h/run"),
+            Observation(source="netlog", kind="request_done", t=T0 + 3, stream_key="1"),
+        ],
+    )
+    caddy = SourceRecord(
+        name="caddy",
+        path="c",
+        observations=[
+            Observation(
+                source="caddy", kind="access", t=T0 + 3 - 0.5, url="http://h/run", status=200, reason="3.0"
+            )
+        ],
+    )
+    al = estimate_offsets([net, caddy])
+    assert al.offsets[1] == pytest.approx(0.5)
+
+
+def test_no_records() -> None:
+    al = estimate_offsets([])
+    assert al.reference is None and al.offsets == ()

@@ -1,0 +1,133 @@
+"""The stream table: matching across sources, noise, counts, df_streams."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from analysis.observation import Observation, SourceRecord
+from analysis.streams import STREAM_COLUMNS, build_streams, df_streams, url_path
+
+T0 = 1_780_000_000.0
+
+
+def o(source: str, kind: str, dt: float, key: str | None = "1", **kw: Any) -> Observation:
+    return Observation(source=source, kind=kind, t=T0 + dt, stream_key=key, **kw)
+
+
+def rec(name: str, *obs: Observation) -> SourceRecord:
+    return SourceRecord(name=name, path=f"{name}.file", observations=list(obs))
+
+
+def test_url_path_ignores_scheme_host_and_fragment() -> None:
+    assert (
+        url_path("ws://ai.localhost:8080/ws?x=1#f") == url_path("http://127.0.0.1:9999/ws?x=1") == "/ws?x=1"
+    )
+    assert url_path(None) is None
+
+
+def test_same_stream_in_three_sources_is_one_stream_with_counts() -> None:
+    net = rec(
+        "netlog",
+        o("netlog", "ws_created", 0.0, key="7", url="ws://ai.localhost:8080/ws"),
+        *[o("netlog", "ws_frame_received", 0.1 * i, key="7", size=10, text="text") for i in range(1, 6)],
+        o("netlog", "ws_frame_received", 0.55, key="7", size=0, text="ping"),
+        o("netlog", "ws_frame_sent", 0.3, key="7", size=4, text="text"),
+        o("netlog", "ws_closed", 1.0, key="7", code=1000),
+    )
+    cdp = rec(
+        "cdp",
+        o("cdp", "ws_created", 0.004, key="A.1", url="ws://ai.localhost:8080/ws"),
+        o("cdp", "ws_closed", 1.001, key="A.1"),
+    )
+    cap = rec(
+        "capture",
+        o("capture", "request_start", 0.01, key="flow", url="http://127.0.0.1:4444/ws", leg="client"),
+        o("capture", "ws_closed", 0.99, key="flow", code=1000, leg="client"),
+    )
+    caddy = rec(
+        "caddy", o("caddy", "access", 1.0, key=None, url="http://ai.localhost/ws", status=101, reason="1.0")
+    )
+    streams, noise, _ = build_streams([net, cdp, cap, caddy])
+    assert len(streams) == 1 and not noise
+    s = streams[0]
+    assert s.id == "s1" and s.kind == "ws" and s.url == "ws://ai.localhost:8080/ws"
+    assert set(s.sources) == {"netlog", "cdp", "capture", "caddy"}
+    st = s.stats()
+    assert st["messages_server"] == 5 and st["bytes_server"] == 50  # the ping is not a message
+    assert st["messages_client"] == 1 and st["last_server"] == T0 + 0.5
+    assert len(st["ends"]) == 4
+    assert s.opened_at == T0 and s.ended_at == T0 + 1.0
+
+
+def test_reconnects_to_the_same_url_stay_separate_streams() -> None:
+    net = rec(
+        "netlog",
+        o("netlog", "ws_created", 0.0, key="1", url="ws://h/ws"),
+        o("netlog", "ws_closed", 1.0, key="1", code=1006),
+        o("netlog", "ws_created", 10.0, key="2", url="ws://h/ws"),
+        o("netlog", "ws_closed", 11.0, key="2", code=1006),
+    )
+    cdp = rec(
+        "cdp",
+        o("cdp", "ws_created", 10.01, key="b", url="ws://h/ws"),
+        o("cdp", "ws_created", 0.01, key="a", url="ws://h/ws"),
+    )
+    streams, _, _ = build_streams([net, cdp])
+    assert [s.id for s in streams] == ["s1", "s2"]
+    assert [p.key for p in streams[0].parts] == ["1", "a"]
+    assert [p.key for p in streams[1].parts] == ["2", "b"]
+
+
+def test_background_noise_is_set_aside() -> None:
+    net = rec(
+        "netlog",
+        o("netlog", "request_start", 0.0, key="1", url="http://www.localhost/favicon.ico"),
+        o("netlog", "request_start", 0.0, key="2", url="http://nowhere.example/"),
+        o("netlog", "request_failed", 0.1, key="2", error="ERR_NAME_NOT_RESOLVED", code=-105),
+        o("netlog", "request_start", 0.0, key="3", url="http://[::1]:8080/x"),
+        o("netlog", "request_failed", 0.1, key="3", error="ERR_CONNECTION_REFUSED", code=-102),
+        o("netlog", "request_start", 0.0, key="4", url="http://www.localhost/app.js"),
+        o("netlog", "response_headers", 0.05, key="4", status=200),
+        o("netlog", "data_received", 0.06, key="4", size=1000),
+        o("netlog", "request_done", 0.07, key="4"),
+        o("netlog", "ws_created", 0.0, key="5", url="ws://h/ws"),
+        o("netlog", "request_failed", 2.0, key="5", error="ERR_WS_UPGRADE", code=-173),
+    )
+    streams, noise, _ = build_streams([net])
+    assert [s.url for s in streams] == ["ws://h/ws"]
+    assert streams[0].ended_at is None  # ERR_WS_UPGRADE is not an end
+    why = sorted(n.noise or "" for n in noise)
+    assert why == ["failed DNS lookup", "favicon", "not a streaming request", "refused IPv6 attempt"]
+
+
+def test_sse_and_streaming_fetch_and_5xx_are_streams() -> None:
+    net = rec(
+        "netlog",
+        o("netlog", "request_start", 0.0, key="1", url="http://h/sse"),
+        o("netlog", "response_headers", 0.1, key="1", status=200, text="content-type: text/event-stream"),
+        o("netlog", "request_start", 0.0, key="2", url="http://h/stream"),
+        *[o("netlog", "data_received", 0.2 * i, key="2", size=5) for i in range(1, 5)],
+        o("netlog", "request_start", 0.0, key="3", url="http://h/run"),
+        o("netlog", "response_headers", 0.1, key="3", status=502),
+    )
+    streams, _, _ = build_streams([net])
+    assert {s.url: s.kind for s in streams} == {
+        "http://h/sse": "sse",
+        "http://h/stream": "http-stream",
+        "http://h/run": "http-stream",
+    }
+
+
+def test_df_streams_documented_columns() -> None:
+    net = rec(
+        "netlog",
+        o("netlog", "ws_created", 0.0, key="7", url="ws://h/ws"),
+        o("netlog", "ws_frame_received", 0.5, key="7", size=10, text="text"),
+    )
+    streams, _, _ = build_streams([net])
+    df = df_streams(streams)
+    assert list(df.columns) == list(STREAM_COLUMNS)
+    row = df.iloc[0]
+    assert row["kind"] == "ws" and row["messages_server"] == 1 and math.isnan(row["ended_at"])
+    assert df_streams([]).empty
