@@ -88,13 +88,19 @@ NET_ERROR_NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
             "the frame was detached or the renderer crashed",
         ),
     ),
-    "ERR_TIMED_OUT": ("an operation timed out", ("a WebSocket opening handshake took over 240 s", "a generic timer")),
+    "ERR_TIMED_OUT": (
+        "an operation timed out",
+        ("a WebSocket opening handshake took over 240 s", "a generic timer"),
+    ),
     "ERR_BLOCKED_BY_CLIENT": ("the browser itself blocked the request", ("an ad blocker or extension",)),
     "ERR_NETWORK_CHANGED": (
         "the network changed and Chrome dropped its sockets",
         ("Wi-Fi/VPN/IP change (NetLog NETWORK_CHANGED)",),
     ),
-    "ERR_CONTEXT_SHUT_DOWN": ("the browser profile or network context shut down", ("browser exit mid-stream",)),
+    "ERR_CONTEXT_SHUT_DOWN": (
+        "the browser profile or network context shut down",
+        ("browser exit mid-stream",),
+    ),
     "ERR_BLOCKED_BY_RESPONSE": ("a response header policy blocked it", ("X-Frame-Options, CORP, COEP",)),
     "ERR_CONNECTION_CLOSED": (
         "the connection was closed (TCP FIN) before the response ended",
@@ -114,14 +120,23 @@ NET_ERROR_NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "ERR_CONNECTION_ABORTED": ("data sent was never acknowledged", ("a firewall silently dropping packets",)),
     "ERR_CONNECTION_FAILED": ("the connection attempt failed", ("network path problems",)),
-    "ERR_NAME_NOT_RESOLVED": ("DNS lookup failed", ("a typo in the host", "no DNS entry", "background noise")),
+    "ERR_NAME_NOT_RESOLVED": (
+        "DNS lookup failed",
+        ("a typo in the host", "no DNS entry", "background noise"),
+    ),
     "ERR_INTERNET_DISCONNECTED": ("the machine is offline", ()),
-    "ERR_SSL_PROTOCOL_ERROR": ("the TLS handshake failed", ("TLS to a plain-HTTP port", "broken TLS interception")),
+    "ERR_SSL_PROTOCOL_ERROR": (
+        "the TLS handshake failed",
+        ("TLS to a plain-HTTP port", "broken TLS interception"),
+    ),
     "ERR_TUNNEL_CONNECTION_FAILED": (
         "an explicit proxy refused the CONNECT tunnel",
         ("the forward proxy could not reach the upstream",),
     ),
-    "ERR_CONNECTION_TIMED_OUT": ("the TCP connect attempt timed out", ("SYN unanswered: firewall or dead host",)),
+    "ERR_CONNECTION_TIMED_OUT": (
+        "the TCP connect attempt timed out",
+        ("SYN unanswered: firewall or dead host",),
+    ),
     "ERR_PROXY_CONNECTION_FAILED": (
         "Chrome could not reach its configured proxy",
         ("--proxy-server set but the proxy (mitmproxy) is not listening",),
@@ -130,19 +145,31 @@ NET_ERROR_NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
         "a WebSocket framing rule was broken",
         ("a masked frame from the server", "bad RSV bits or extension", "a proxy corrupting frames"),
     ),
-    "ERR_WS_THROTTLE_QUEUE_TOO_LARGE": ("too many pending WebSocket connections", ("a runaway reconnect loop",)),
+    "ERR_WS_THROTTLE_QUEUE_TOO_LARGE": (
+        "too many pending WebSocket connections",
+        ("a runaway reconnect loop",),
+    ),
     "ERR_WS_UPGRADE": (
         "not an error: the request became a WebSocket (the success marker of a handshake in a NetLog)",
         (),
     ),
-    "ERR_CERT_AUTHORITY_INVALID": ("the certificate's issuer is not trusted", ("mitmproxy's CA not installed",)),
-    "ERR_CERT_COMMON_NAME_INVALID": ("the certificate does not name this host", ("a wrong certificate or SNI",)),
+    "ERR_CERT_AUTHORITY_INVALID": (
+        "the certificate's issuer is not trusted",
+        ("mitmproxy's CA not installed",),
+    ),
+    "ERR_CERT_COMMON_NAME_INVALID": (
+        "the certificate does not name this host",
+        ("a wrong certificate or SNI",),
+    ),
     "ERR_CERT_DATE_INVALID": ("the certificate is expired or not yet valid", ("clock skew", "expired cert")),
     "ERR_INVALID_RESPONSE": (
         "the response could not be used",
         ("a WebSocket handshake got a non-101 answer (e.g. Caddy 502/404)", "an unparsable response"),
     ),
-    "ERR_INVALID_CHUNKED_ENCODING": ("the chunked body framing was invalid", ("a proxy or injector corrupted it",)),
+    "ERR_INVALID_CHUNKED_ENCODING": (
+        "the chunked body framing was invalid",
+        ("a proxy or injector corrupted it",),
+    ),
     "ERR_EMPTY_RESPONSE": (
         "the server closed the connection without sending any response",
         ("the upstream or proxy crashed after the request", "a keep-alive race", "an upstream killed"),
@@ -160,8 +187,14 @@ NET_ERROR_NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
             "invalid response headers",
         ),
     ),
-    "ERR_HTTP2_SERVER_REFUSED_STREAM": ("the server refused the stream", ("a server shutting down or reloading",)),
-    "ERR_HTTP2_PING_FAILED": ("an HTTP/2 PING went unanswered", ("a silently dead connection (NAT/LB state lost)",)),
+    "ERR_HTTP2_SERVER_REFUSED_STREAM": (
+        "the server refused the stream",
+        ("a server shutting down or reloading",),
+    ),
+    "ERR_HTTP2_PING_FAILED": (
+        "an HTTP/2 PING went unanswered",
+        ("a silently dead connection (NAT/LB state lost)",),
+    ),
     "ERR_CONTENT_LENGTH_MISMATCH": (
         "the connection closed before Content-Length bytes arrived",
         ("a non-chunked body cut short: upstream died or a proxy truncated it",),
@@ -174,7 +207,10 @@ NET_ERROR_NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
             "a server write timeout",
         ),
     ),
-    "ERR_QUIC_PROTOCOL_ERROR": ("an HTTP/3 (QUIC) stream or connection error", ("UDP path change", "a middlebox")),
+    "ERR_QUIC_PROTOCOL_ERROR": (
+        "an HTTP/3 (QUIC) stream or connection error",
+        ("UDP path change", "a middlebox"),
+    ),
     "ERR_HTTP_1_1_REQUIRED": ("the server demands HTTP/1.1", ("WebSocket over HTTP/2 not supported there",)),
     "ERR_INVALID_HTTP_RESPONSE": ("expected HTTP, got something else", ("a wrong port or protocol",)),
     "ERR_HTTP2_RST_STREAM_NO_ERROR_RECEIVED": ("the server reset the stream with NO_ERROR", ()),
@@ -233,7 +269,9 @@ CLOSE_CODES: dict[int, CloseCode] = {
         on_wire=False,
     ),
     1007: CloseCode("Invalid Frame Payload Data", "a text frame was not valid UTF-8", ()),
-    1008: CloseCode("Policy Violation", "the application refused the client", ("authentication or authorisation",)),
+    1008: CloseCode(
+        "Policy Violation", "the application refused the client", ("authentication or authorisation",)
+    ),
     1009: CloseCode("Message Too Big", "a message exceeded the receiver's limit", ()),
     1010: CloseCode("Mandatory Extension", "the client needed an extension the server did not offer", ()),
     1011: CloseCode("Internal Error", "the server hit an unexpected condition", ("a server exception",)),
@@ -386,7 +424,9 @@ class Explanation:
         return d
 
     def to_text(self) -> str:
-        head = f"{self.name}" + (f" ({self.code})" if self.code is not None and str(self.code) not in self.name else "")
+        head = f"{self.name}" + (
+            f" ({self.code})" if self.code is not None and str(self.code) not in self.name else ""
+        )
         lines = [f"{head}: {self.meaning}."]
         if not self.network:
             lines.append("Not a network error.")
@@ -408,9 +448,17 @@ def _net_error(symptom: str, name: str, also: tuple[str, ...] = ()) -> Explanati
     not_network = name in ("ERR_WS_UPGRADE", "ERR_IO_PENDING")
     steps: tuple[str, ...] = ()
     if name == "ERR_ABORTED":
-        steps = ("check for a navigation or page crash at the same moment (tearline diagnose --cdp/--netlog)",)
-    elif name in ("ERR_INCOMPLETE_CHUNKED_ENCODING", "ERR_HTTP2_PROTOCOL_ERROR", "ERR_CONTENT_LENGTH_MISMATCH"):
-        steps = ("check the proxy log for 'aborting with incomplete response' and the upstream at that second",)
+        steps = (
+            "check for a navigation or page crash at the same moment (tearline diagnose --cdp/--netlog)",
+        )
+    elif name in (
+        "ERR_INCOMPLETE_CHUNKED_ENCODING",
+        "ERR_HTTP2_PROTOCOL_ERROR",
+        "ERR_CONTENT_LENGTH_MISMATCH",
+    ):
+        steps = (
+            "check the proxy log for 'aborting with incomplete response' and the upstream at that second",
+        )
     return Explanation(
         symptom=symptom,
         kind="net_error",
@@ -444,9 +492,13 @@ def _close_code(symptom: str, code: int, also: tuple[str, ...] = ()) -> Explanat
     cc = CLOSE_CODES.get(code)
     if cc is None:
         if 3000 <= code <= 3999:
-            cc = CloseCode("Registered (3000-3999)", "a code registered with IANA by a library or framework", ())
+            cc = CloseCode(
+                "Registered (3000-3999)", "a code registered with IANA by a library or framework", ()
+            )
         elif 4000 <= code <= 4999:
-            cc = CloseCode("Application (4000-4999)", "an application-defined close code", ("the app's own protocol",))
+            cc = CloseCode(
+                "Application (4000-4999)", "an application-defined close code", ("the app's own protocol",)
+            )
         else:
             raise UsageError(f"{code} is not a WebSocket close code (1000-1015, 3000-4999)")
     wire = "" if cc.on_wire or "never sent" in cc.meaning else " (never sent on the wire)"

@@ -1,0 +1,590 @@
+"""Chrome NetLog -> ``SourceRecord`` of observations on the wall clock.
+
+Reads with ``NetLogStream`` (streamed, truncation-tolerant), decodes every
+number through the file's own ``constants`` (event types, source types,
+phases and net errors differ between Chrome builds) and turns the events of
+URL requests, sockets, HTTP/2 sessions and WebSocket channels into
+observations. Clock: ``wall = (time + constants.timeTickOffset) / 1000``
+seconds; ``raw_t`` keeps the TimeTicks value in seconds (the same clock as
+CDP ``timestamp``).
+
+Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
+
+- ``request_start`` (text = method), ``navigation`` (a main-frame request; url = destination),
+  ``response_headers`` (status), ``data_received`` (size = body bytes of one read),
+  ``data_sent`` (request body), ``request_done`` (size = total body bytes),
+  ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
+- WebSocket (ws:// or wss:// requests): ``ws_created``, ``ws_handshake_request``, ``ws_open``
+  (status 101), ``ws_frame_sent``/``ws_frame_received`` (size, text = opcode name),
+  ``ws_close_sent``/``ws_close_received`` (code/reason decoded from raw bytes in Everything mode,
+  else None), ``ws_closed`` (code as the page saw it: the received close code, 1005 for an empty
+  close, 1006 when none arrived; text 'clean'/'unclean'), ``ws_error`` (upgrade failure, invalid
+  frame, close timeout). ``ERR_WS_UPGRADE`` (-173) is the success marker and never a failure.
+- ``socket_closed`` (text: 'peer FIN', 'reset', 'closed locally'; error when abnormal; stream_key
+  = the last request the socket carried), ``socket_error``, ``h2_rst_stream`` (direction:
+  'client' = Chrome sent it), ``h2_goaway``, ``network_changed``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis.netlog_reader import NetLogStream
+from analysis.observation import Observation, SourceRecord
+from analysis.wsframes import FrameScanner
+from tearline.errors import InputError
+
+__all__ = ["load_netlog"]
+
+_OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+_NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel), WS_UPGRADE (success)
+_STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
+_H2_CODE_RE = re.compile(r"^\s*(\d+)")
+
+
+@dataclass
+class _Request:
+    key: str
+    url: str | None = None
+    method: str | None = None
+    started: bool = False
+    is_ws: bool = False
+    status: int | None = None
+    bytes_read: int = 0
+    error: int | None = None  # first real net error
+    cancelled: bool = False
+    ended: bool = False
+    close_obs: dict[str, int] = field(default_factory=dict)  # direction -> index of ws_close_* observation
+    recv_close_frame: bool = False
+    sent_close_frame: bool = False
+    socket: int | None = None
+    ws_closed: bool = False
+    closed_obs: int | None = None
+    start_obs: int | None = None
+    h2_headers_t: float | None = None
+
+
+@dataclass
+class _Socket:
+    sid: int
+    remote: str | None = None
+    request: str | None = None  # key of the last request bound to this socket
+    fin: bool = False
+    error: int | None = None
+    recv: dict[str, FrameScanner] = field(
+        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
+    )
+    sent: dict[str, FrameScanner] = field(
+        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
+    )
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _Interpreter:
+    def __init__(self, path: str, constants: dict[str, Any]) -> None:
+        self.path = path
+        self.c = constants
+        self.ev = _invert(constants.get("logEventTypes"))
+        self.src = _invert(constants.get("logSourceType"))
+        self.phase = _invert(constants.get("logEventPhase")) or {
+            0: "PHASE_NONE",
+            1: "PHASE_BEGIN",
+            2: "PHASE_END",
+        }
+        errors = constants.get("netError") if isinstance(constants.get("netError"), dict) else {}
+        self.err_num: dict[str, int] = {str(k): v for k, v in errors.items() if isinstance(v, int)}
+        self.err_name = {v: k for k, v in self.err_num.items()}
+        raw_offset = constants.get("timeTickOffset")
+        offset = _int(raw_offset)
+        if offset is None:
+            try:
+                offset = int(float(str(raw_offset)))
+            except ValueError:
+                raise InputError(
+                    f"constants.timeTickOffset is {raw_offset!r}, not a number",
+                    path=path,
+                    hint="the NetLog is damaged; export it again",
+                ) from None
+        self.offset_ms = offset
+        self.obs: list[Observation] = []
+        self.requests: dict[int, _Request] = {}
+        self.sockets: dict[int, _Socket] = {}
+        self.job_to_request: dict[int, str] = {}
+        self.job_to_socket: dict[int, int] = {}
+        self.h2_streams: dict[tuple[int, int], str] = {}  # (session, stream id) -> url
+        self.ws_channels: dict[int, str] = {}  # channel source id -> request key
+        self.first_tick: float | None = None
+        self.last_tick: float | None = None
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def net_error(self, value: Any) -> int | None:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            if value in self.err_num:
+                return self.err_num[value]
+            return _int(value)
+        return None
+
+    def name(self, code: int | None) -> str | None:
+        if code is None:
+            return None
+        if code == 0:
+            return "OK"
+        return self.err_name.get(code) or _fallback_name(code)
+
+    def add(self, kind: str, tick: float, where: str, **fields: Any) -> int:
+        self.obs.append(
+            Observation(
+                source="netlog",
+                kind=kind,
+                t=(tick + self.offset_ms) / 1000.0,
+                raw_t=tick / 1000.0,
+                where=where,
+                **fields,
+            )
+        )
+        return len(self.obs) - 1
+
+    def request(self, sid: int) -> _Request:
+        r = self.requests.get(sid)
+        if r is None:
+            r = self.requests[sid] = _Request(key=str(sid))
+        return r
+
+    def socket(self, sid: int) -> _Socket:
+        s = self.sockets.get(sid)
+        if s is None:
+            s = self.sockets[sid] = _Socket(sid)
+        return s
+
+    def link(self, s: _Socket, r: _Request) -> None:
+        s.request = r.key
+        r.socket = s.sid
+
+    # --- the event loop -------------------------------------------------------------------------
+    def feed(self, index: int, e: dict[str, Any]) -> None:
+        tick = _int(e.get("time"))
+        src = e.get("source") or {}
+        sid = _int(src.get("id"))
+        if tick is None or sid is None:
+            return
+        self.first_tick = tick if self.first_tick is None else min(self.first_tick, tick)
+        self.last_tick = tick if self.last_tick is None else max(self.last_tick, tick)
+        name = self.ev.get(_int(e.get("type")), "")
+        stype = self.src.get(_int(src.get("type")), "")
+        phase = self.phase.get(_int(e.get("phase")), "PHASE_NONE")
+        params = e.get("params") if isinstance(e.get("params"), dict) else {}
+        where = f"event {index}"
+        if stype == "URL_REQUEST":
+            self.on_request(sid, name, phase, params, tick, where)
+        elif stype == "SOCKET":
+            self.on_socket(sid, name, phase, params, tick, where)
+        elif stype == "HTTP2_SESSION":
+            self.on_h2(sid, name, params, tick, where)
+        elif stype == "WEBSOCKET_CHANNEL":
+            self.on_channel(sid, name, phase, params, tick, where)
+        elif stype == "QUIC_SESSION" and name == "QUIC_SESSION_CLOSED":
+            self.add(
+                "socket_closed",
+                tick,
+                where,
+                text=f"QUIC session closed: {params.get('details') or params.get('quic_error')}",
+                reason="peer" if params.get("from_peer") else "local",
+            )
+        if name == "NETWORK_CHANGED":
+            self.add("network_changed", tick, where, text=str(params.get("new_connection_type", "")))
+
+    def on_request(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
+        r = self.request(sid)
+        if name == "REQUEST_ALIVE" and phase == "PHASE_BEGIN":
+            r.url = r.url or _str(p.get("url"))
+            if r.url and r.url.startswith(("ws://", "wss://")):
+                r.is_ws = True
+            if not r.started:
+                r.started = True
+                kind = "ws_created" if r.is_ws else "request_start"
+                r.start_obs = self.add(
+                    kind, tick, where, stream_key=r.key, url=r.url, text=_str(p.get("method"))
+                )
+            return
+        if name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN":
+            first_job = r.method is None
+            r.method = r.method or _str(p.get("method"))
+            r.url = r.url or _str(p.get("url"))
+            if r.start_obs is not None and first_job:
+                self.obs[r.start_obs] = dataclasses.replace(self.obs[r.start_obs], text=r.method, url=r.url)
+            if p.get("request_type") == "main frame":
+                self.add("navigation", tick, where, stream_key=r.key, url=_str(p.get("url")), text=r.method)
+        elif name == "URL_REQUEST_REDIRECTED":
+            r.url = _str(p.get("location")) or r.url
+        elif name in ("HTTP_STREAM_REQUEST_BOUND_TO_JOB", "HTTP_STREAM_JOB_CONTROLLER_BOUND"):
+            dep = p.get("source_dependency") or {}
+            job = _int(dep.get("id")) if isinstance(dep, dict) else None
+            if job is not None:
+                self.job_to_request[job] = r.key
+                waiting = self.job_to_socket.get(job)
+                if waiting is not None:
+                    self.link(self.socket(waiting), r)
+        elif name in ("HTTP_TRANSACTION_SEND_REQUEST_HEADERS", "HTTP_TRANSACTION_HTTP2_SEND_REQUEST_HEADERS"):
+            if name.startswith("HTTP_TRANSACTION_HTTP2"):
+                r.h2_headers_t = tick
+            if r.is_ws:
+                self.add("ws_handshake_request", tick, where, stream_key=r.key, url=r.url)
+        elif name == "HTTP_TRANSACTION_SEND_REQUEST_BODY":
+            self.add("data_sent", tick, where, stream_key=r.key, url=r.url, size=_int(p.get("length")))
+        elif name == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS":
+            headers = p.get("headers")
+            first = headers[0] if isinstance(headers, list) and headers else ""
+            m = _STATUS_RE.match(first if isinstance(first, str) else "")
+            r.status = int(m.group(1)) if m else None
+            kind = "ws_open" if r.is_ws and r.status == 101 else "response_headers"
+            self.add(kind, tick, where, stream_key=r.key, url=r.url, status=r.status)
+        elif name == "URL_REQUEST_JOB_FILTERED_BYTES_READ":
+            size = _int(p.get("byte_count")) or 0
+            r.bytes_read += size
+            self.add("data_received", tick, where, stream_key=r.key, url=r.url, size=size, direction="server")
+        elif name in ("WEBSOCKET_SENT_FRAME_HEADER", "WEBSOCKET_RECV_FRAME_HEADER"):
+            self.on_frame(r, name, p, tick, where)
+        elif name in ("WEBSOCKET_UPGRADE_FAILURE", "WEBSOCKET_INVALID_FRAME", "WEBSOCKET_CLOSE_TIMEOUT"):
+            code = self.net_error(p.get("net_error"))
+            text = _str(p.get("message")) or _str(p.get("reason")) or name.lower().replace("_", " ")
+            self.add(
+                "ws_error",
+                tick,
+                where,
+                stream_key=r.key,
+                url=r.url,
+                text=text,
+                code=code,
+                error=self.name(code),
+            )
+        elif name == "CANCELLED":
+            code = self.net_error(p.get("net_error"))
+            if code is None or code == -3:
+                r.cancelled = True
+                self.add(
+                    "request_cancelled",
+                    tick,
+                    where,
+                    stream_key=r.key,
+                    url=r.url,
+                    error="ERR_ABORTED",
+                    code=-3,
+                )
+            elif code not in _NOT_FAILURES:
+                self.fail(r, code, tick, where)
+        elif name == "FAILED":
+            code = self.net_error(p.get("net_error"))
+            if code is not None and code not in _NOT_FAILURES:
+                self.fail(r, code, tick, where)
+        elif name == "HTTP2_STREAM_ERROR":
+            code = self.net_error(p.get("net_error"))
+            sid2 = _int(p.get("stream_id"))
+            self.add(
+                "socket_error",
+                tick,
+                where,
+                stream_key=r.key,
+                url=r.url,
+                code=code,
+                error=self.name(code),
+                text=f"HTTP/2 stream {sid2}: {p.get('description', '')}".strip(),
+            )
+        elif name == "HTTP_TRANSACTION_RESTART_AFTER_ERROR":
+            code = self.net_error(p.get("net_error"))
+            self.add(
+                "socket_error",
+                tick,
+                where,
+                stream_key=r.key,
+                url=r.url,
+                code=code,
+                error=self.name(code),
+                text="retried on a fresh connection (the reused keep-alive connection was closed)",
+            )
+        if name == "REQUEST_ALIVE" and phase == "PHASE_END":
+            code = self.net_error(p.get("net_error"))
+            if code is not None and code not in _NOT_FAILURES and r.error is None:
+                self.fail(r, code, tick, where)
+            if not r.ended:
+                r.ended = True
+                if r.error is None and not r.cancelled and not r.is_ws and code not in (-173,):
+                    self.add("request_done", tick, where, stream_key=r.key, url=r.url, size=r.bytes_read)
+
+    def fail(self, r: _Request, code: int, tick: float, where: str) -> None:
+        if r.error is not None:
+            return
+        r.error = code
+        kind = "ws_error" if r.is_ws and r.status != 101 else "request_failed"
+        self.add(kind, tick, where, stream_key=r.key, url=r.url, error=self.name(code), code=code)
+
+    def on_frame(self, r: _Request, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+        sent = name == "WEBSOCKET_SENT_FRAME_HEADER"
+        opcode = _int(p.get("opcode"))
+        size = _int(p.get("payload_length"))
+        direction = "client" if sent else "server"
+        if opcode == 8:
+            kind = "ws_close_sent" if sent else "ws_close_received"
+            if sent:
+                r.sent_close_frame = True
+            else:
+                r.recv_close_frame = True
+            r.close_obs[direction] = self.add(
+                kind, tick, where, stream_key=r.key, url=r.url, size=size, direction=direction
+            )
+            return
+        kind = "ws_frame_sent" if sent else "ws_frame_received"
+        text = _OPCODES.get(opcode or 0, str(opcode))
+        self.add(kind, tick, where, stream_key=r.key, url=r.url, size=size, direction=direction, text=text)
+
+    def on_channel(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
+        if name == "WEBSOCKET_ALIVE" and phase == "PHASE_BEGIN":
+            # Chrome >= ~147: the channel's URL_REQUEST has the next source id (verified on 148 and 156)
+            self.ws_channels[sid] = str(sid + 1)
+        elif (name == "WEBSOCKET_STATE_CHANGED" and p.get("new_state") == "CLOSED") or (
+            name == "WEBSOCKET_ALIVE" and phase == "PHASE_END"
+        ):
+            key = self.ws_channels.get(sid)
+            req = self.requests.get(int(key)) if key else None
+            if req is not None and req.is_ws and not req.ws_closed:
+                self.ws_closed(req, tick, where)
+
+    def ws_closed(self, r: _Request, tick: float, where: str) -> None:
+        r.ws_closed = True
+        r.closed_obs = self.add("ws_closed", tick, where, stream_key=r.key, url=r.url)  # code: finish()
+
+    def on_socket(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
+        s = self.socket(sid)
+        if name == "TCP_CONNECT" and phase == "PHASE_END":
+            s.remote = _str(p.get("remote_address")) or s.remote
+        elif name == "SOCKET_IN_USE" and phase == "PHASE_BEGIN":
+            dep = p.get("source_dependency") or {}
+            job = _int(dep.get("id")) if isinstance(dep, dict) else None
+            if job is not None:
+                self.job_to_socket[job] = sid
+                key = self.job_to_request.get(job)
+                if key is not None:
+                    self.link(s, self.requests[int(key)])
+        elif name in (
+            "SOCKET_BYTES_RECEIVED",
+            "SSL_SOCKET_BYTES_RECEIVED",
+            "SOCKET_BYTES_SENT",
+            "SSL_SOCKET_BYTES_SENT",
+        ):
+            count = _int(p.get("byte_count"))
+            received = "RECEIVED" in name
+            if received and count == 0 and name == "SOCKET_BYTES_RECEIVED":
+                s.fin = True
+            req = self.requests.get(int(s.request)) if s.request else None
+            if req is not None and req.is_ws and count:
+                data = _b64(p.get("bytes"))
+                scanners = s.recv if received else s.sent
+                scanners["ssl" if name.startswith("SSL") else "plain"].feed(data)
+        elif name in ("SOCKET_READ_ERROR", "SOCKET_WRITE_ERROR", "SSL_READ_ERROR", "SSL_WRITE_ERROR"):
+            code = self.net_error(p.get("net_error"))
+            s.error = s.error or code
+            self.add(
+                "socket_error",
+                tick,
+                where,
+                stream_key=s.request,
+                code=code,
+                error=self.name(code),
+                text=f"{name.lower().replace('_', ' ')} on {s.remote or 'socket ' + str(sid)}",
+            )
+        elif name == "SOCKET_ALIVE" and phase == "PHASE_END":
+            req = self.requests.get(int(s.request)) if s.request else None
+            how = (
+                "reset"
+                if s.error == -101
+                else "peer FIN"
+                if s.fin
+                else "error"
+                if s.error
+                else "closed locally"
+            )
+            self.add(
+                "socket_closed",
+                tick,
+                where,
+                stream_key=s.request,
+                url=req.url if req else None,
+                text=f"{how} ({s.remote or 'socket ' + str(sid)})",
+                error=self.name(s.error) if s.error else None,
+                code=s.error,
+            )
+            if req is not None and req.is_ws and not req.ws_closed and req.status == 101:
+                self.ws_closed(req, tick, where)
+
+    def on_h2(self, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+        if name == "HTTP2_SESSION_SEND_HEADERS":
+            stream = _int(p.get("stream_id"))
+            headers = p.get("headers") if isinstance(p.get("headers"), list) else []
+            fields = {
+                h.split(": ", 1)[0]: h.split(": ", 1)[1] for h in headers if isinstance(h, str) and ": " in h
+            }
+            if stream is not None and ":path" in fields:
+                url = f"{fields.get(':scheme', 'https')}://{fields.get(':authority', '')}{fields[':path']}"
+                self.h2_streams[(sid, stream)] = url
+        elif name in ("HTTP2_SESSION_SEND_RST_STREAM", "HTTP2_SESSION_RECV_RST_STREAM"):
+            stream = _int(p.get("stream_id")) or 0
+            code = _h2_code(p.get("error_code"))
+            url = self.h2_streams.get((sid, stream))
+            self.add(
+                "h2_rst_stream",
+                tick,
+                where,
+                url=url,
+                stream_key=self._request_for_url(url, tick),
+                code=code,
+                direction="client" if "SEND" in name else "server",
+                text=f"stream {stream} {p.get('error_code', '')} {p.get('description', '')}".strip(),
+            )
+        elif name == "HTTP2_SESSION_RECV_GOAWAY":
+            self.add(
+                "h2_goaway",
+                tick,
+                where,
+                code=_h2_code(p.get("error_code")),
+                direction="server",
+                text=f"last stream {p.get('last_accepted_stream_id')} {p.get('debug_data', '')}".strip(),
+            )
+        elif name == "HTTP2_SESSION_CLOSE":
+            code = self.net_error(p.get("net_error"))
+            self.add(
+                "socket_closed",
+                tick,
+                where,
+                code=code,
+                error=self.name(code) if code else None,
+                text=f"HTTP/2 session closed: {p.get('description', '')}".strip(),
+            )
+
+    def _request_for_url(self, url: str | None, tick: float) -> str | None:
+        if url is None:
+            return None
+        best: tuple[float, str] | None = None
+        for r in self.requests.values():
+            if r.url == url and r.h2_headers_t is not None and r.h2_headers_t <= tick:
+                gap = tick - r.h2_headers_t
+                if best is None or gap < best[0]:
+                    best = (gap, r.key)
+        return best[1] if best else None
+
+    # --- the end ------------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Fill close codes decoded from raw bytes into the close and ws_closed observations."""
+        for r in self.requests.values():
+            if not r.is_ws:
+                continue
+            s = self.sockets.get(r.socket) if r.socket is not None else None
+            recv = _first_close(s.recv) if s else None
+            sent = _first_close(s.sent) if s else None
+            if recv is not None and "server" in r.close_obs:
+                i = r.close_obs["server"]
+                self.obs[i] = dataclasses.replace(self.obs[i], code=recv[0] or 1005, reason=recv[1])
+            if sent is not None and "client" in r.close_obs:
+                i = r.close_obs["client"]
+                self.obs[i] = dataclasses.replace(self.obs[i], code=sent[0] or 1005, reason=sent[1])
+            if r.closed_obs is not None:
+                if r.recv_close_frame:
+                    code = (recv[0] or 1005) if recv else None
+                    reason = recv[1] if recv else "close frame received (payload not in this capture mode)"
+                    clean = "clean" if (s is None or (s.fin and not s.error)) else "unclean"
+                else:
+                    code, reason, clean = 1006, "", "unclean"
+                i = r.closed_obs
+                self.obs[i] = dataclasses.replace(self.obs[i], code=code, reason=reason, text=clean)
+
+
+def _first_close(scanners: dict[str, FrameScanner]) -> tuple[int | None, str] | None:
+    for sc in scanners.values():
+        if sc.closes:
+            return sc.closes[0]
+    return None
+
+
+def _b64(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _h2_code(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = _H2_CODE_RE.match(value) if isinstance(value, str) else None
+    return int(m.group(1)) if m else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _invert(table: Any) -> dict[int, str]:
+    if not isinstance(table, dict):
+        return {}
+    return {v: str(k) for k, v in table.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _fallback_name(code: int) -> str:
+    from analysis.symptoms import net_error_name
+
+    return net_error_name(code) or f"net error {code}"
+
+
+def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") -> SourceRecord:
+    """Read a Chrome NetLog (complete or truncated) into a ``SourceRecord``.
+
+    Raises ``InputError`` (one line, naming the file and byte offset) for a file
+    that is not a NetLog.
+    """
+    stream = NetLogStream(path, flag=flag)
+    interp: _Interpreter | None = None
+    for index, event in stream.events():
+        if interp is None:
+            interp = _Interpreter(str(path), stream.constants)
+        interp.feed(index, event)
+    if interp is None:
+        interp = _Interpreter(str(path), stream.constants)
+    interp.finish()
+    interp.obs.sort(key=lambda o: o.t)
+    c = stream.constants
+    info = c.get("clientInfo") if isinstance(c.get("clientInfo"), dict) else {}
+    return SourceRecord(
+        name="netlog",
+        path=str(path),
+        observations=interp.obs,
+        clock="netlog timeTickOffset",
+        offset=interp.offset_ms / 1000.0,
+        warnings=list(stream.warnings),
+        meta={
+            "browser": " ".join(str(info.get(k, "")) for k in ("name", "version")).strip() or None,
+            "os": info.get("os_type"),
+            "capture_mode": c.get("logCaptureMode"),
+            "events": stream.count,
+            "truncated": stream.truncated,
+            "first_t": None if interp.first_tick is None else (interp.first_tick + interp.offset_ms) / 1000.0,
+            "last_t": None if interp.last_tick is None else (interp.last_tick + interp.offset_ms) / 1000.0,
+        },
+    )
