@@ -181,6 +181,17 @@ def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
             )
     if not streams:
         notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
+    for n in noise:
+        if n.noise and n.noise.startswith("page navigation"):
+            failed = [o for o in n.obs("request_failed") if o.error] + [
+                o for o in n.obs("response_headers") if (o.status or 0) >= 400
+            ]
+            if failed:
+                f = failed[0]
+                what = f.error or f"status {f.status}"
+                notes.append(
+                    f"The page navigation to {n.url} failed with {what}: an error page, not a stream end."
+                )
     crashes = [o for o in global_obs if o.kind == "page_crash"]
     for c in crashes:
         notes.append(

@@ -60,6 +60,7 @@ NOISE_ERRORS: dict[str, str] = {
     "ERR_WS_UPGRADE": "successful WebSocket upgrade marker",
     "ERR_BLOCKED_BY_CLIENT": "blocked by the browser or an extension",
 }
+GLOBAL_KINDS = ("navigation", "page_crash", "proxy_reload", "network_changed")
 CONTROL_OPCODES = ("ping", "pong", "close", "9", "10", "8")
 
 
@@ -198,9 +199,10 @@ def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], lis
                 else:
                     global_obs.append(o)
                 continue
-            if o.stream_key is None or o.kind in ("navigation", "page_crash", "proxy_reload"):
+            if o.stream_key is None or o.kind in GLOBAL_KINDS:
                 global_obs.append(o)
-                continue
+                if o.stream_key is None:
+                    continue  # a navigation with a key also stays on its document request
             part = by_key.get(o.stream_key)
             if part is None:
                 part = by_key[o.stream_key] = SourcePart(record=i, source=rec.name, key=o.stream_key)
@@ -319,6 +321,8 @@ def _noise(kind: str, parts: list[SourcePart], url: str) -> str | None:
     path = (url_path(url) or "").lower()
     if path.endswith("favicon.ico"):
         return "favicon"
+    if any(o.kind == "navigation" for p in parts for o in p.obs):
+        return "page navigation (a document, not a stream)"
     errors = [o.error for p in parts for o in p.of("request_failed") if o.error]
     if kind != "ws":
         for err in errors:
