@@ -46,6 +46,7 @@ __all__ = [
     "CaptureEnd",
     "ConnClose",
     "ConnOpen",
+    "ConnTls",
     "Event",
     "FaultArmed",
     "FaultFired",
@@ -132,6 +133,23 @@ class ConnOpen(Event):
     tls_version: str | None = None  # e.g. "TLSv1.3", None for plain TCP
     alpn: str | None = None  # e.g. "h2", "http/1.1"
     sni: str | None = None
+    client_conn: str | None = None  # server leg: id of the browser connection it serves
+    http_version: str | None = None  # first HTTP version seen on it, when known
+
+    def __post_init__(self) -> None:
+        _check(self.leg, LEGS, "leg")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConnTls(Event):
+    """TLS was established on one leg (after ``conn_open``)."""
+
+    type: ClassVar[str] = "conn_tls"
+    leg: Leg
+    tls_version: str | None = None
+    alpn: str | None = None
+    sni: str | None = None
+    cipher: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.leg, LEGS, "leg")
@@ -329,9 +347,13 @@ class WsClose(Event):
     closed_by: Side | None = None
     frame: bool = True
     answered: bool | None = None
+    answered_by: Side | None = None  # who answered: the peer, or "proxy" answering on its behalf
+    transport_end: str | None = None  # how the first TCP connection to end did: fin/rst/timeout/error/closed
 
     def __post_init__(self) -> None:
         _check_opt(self.closed_by, SIDES, "closed_by")
+        _check_opt(self.answered_by, SIDES, "answered_by")
+        _check_opt(self.transport_end, CONN_CLOSE_HOW, "transport_end")
 
 
 # --- what tearline itself did ------------------------------------------------------
@@ -404,6 +426,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         ConnOpen,
+        ConnTls,
         ConnClose,
         HttpRequest,
         HttpResponse,

@@ -1,0 +1,284 @@
+"""How each connection ended: the one place tearline patches mitmproxy's connection handler.
+
+mitmproxy's ``ConnectionHandler.handle_connection`` reads each socket until
+``reader.read`` returns ``b""`` or raises, then *drops* the ``OSError``: the
+``client_disconnected`` / ``server_disconnected`` hooks cannot tell a FIN from a
+reset. ``install()`` wraps ``handle_connection`` (mitmproxy 12.3.1) so that the
+first thing that ended each connection's reading side is kept as an
+``EndReason``:
+
+=================================================  ========  =========
+what happened                                      how       by
+=================================================  ========  =========
+``read`` returned ``b""`` (orderly EOF)            fin       peer
+``ConnectionResetError`` (ECONNRESET)              rst       peer
+``TimeoutError`` / ETIMEDOUT from the kernel       timeout   peer
+other ``OSError`` (EPIPE, EHOSTUNREACH, ...)       error     peer
+task cancelled with "timeout" (idle watchdog)      timeout   proxy
+task cancelled otherwise ("closed by command",     closed    proxy
+"client disconnected", tearline closing it)
+write failed ("Error sending data: [Errno 32]...")  rst/error peer
+=================================================  ========  =========
+
+``subscribe(cb)`` registers ``cb(conn, reason)``, called synchronously (from the
+proxy's event loop, inside the reader task) the moment the end is seen and
+*before* mitmproxy processes it, so a relay can act on it first. Callbacks
+must not block; their exceptions are swallowed (logged).
+
+Also counts bytes read and written per connection (``EndReason.bytes_*``)
+and tracks WebSocket close frames per side (``ws_frames(flow_id)``) by wrapping
+the WebSocket layer's relay, because mitmproxy sets ``close_code`` on the first
+close event only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno as errno_mod
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+__all__ = [
+    "EndReason",
+    "WsFrameLog",
+    "end_reason",
+    "install",
+    "installed",
+    "reason_from_exception",
+    "subscribe",
+    "unsubscribe",
+    "ws_frames",
+]
+
+log = logging.getLogger(__name__)
+
+_MAX_KEPT = 20000  # end reasons / frame logs remembered (oldest forgotten first)
+
+
+@dataclass(frozen=True, slots=True)
+class EndReason:
+    """How a connection's reading side ended.
+
+    ``how`` in ``fin``/``rst``/``timeout``/``error``/``closed``; ``by`` in
+    ``peer``/``proxy``/``unknown``; ``errno`` and ``error`` (exception text) when
+    an exception ended it; ``t`` wall-clock epoch seconds when it was seen;
+    ``bytes_received``/``bytes_sent`` on the TCP socket (below TLS) up to then.
+    """
+
+    how: str
+    by: str
+    errno: int | None = None
+    error: str | None = None
+    t: float | None = None
+    bytes_received: int = 0
+    bytes_sent: int = 0
+
+
+_RST_ERRNOS = {errno_mod.ECONNRESET, errno_mod.EPIPE, errno_mod.ECONNABORTED}
+
+
+def reason_from_exception(exc: BaseException | None) -> EndReason:
+    """Classify what ``reader.read`` returned or raised (pure). ``None`` = EOF."""
+    if exc is None:
+        return EndReason("fin", "peer")
+    if isinstance(exc, asyncio.CancelledError):
+        msg = str(exc.args[0]) if exc.args else ""
+        if msg == "timeout":
+            return EndReason("timeout", "proxy", error="idle timeout (tcp_timeout)")
+        if msg.startswith("Error sending data:"):
+            low = msg.lower()
+            how = "rst" if ("reset" in low or "broken pipe" in low or "errno 104" in low) else "error"
+            return EndReason(how, "peer", error=msg)
+        return EndReason("closed", "proxy", error=msg or None)
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return EndReason("rst", "peer", errno=exc.errno, error=str(exc))
+    if isinstance(exc, TimeoutError) or getattr(exc, "errno", None) == errno_mod.ETIMEDOUT:
+        return EndReason("timeout", "peer", errno=getattr(exc, "errno", None), error=str(exc))
+    if isinstance(exc, OSError):
+        how = "rst" if exc.errno in _RST_ERRNOS else "error"
+        return EndReason(how, "peer", errno=exc.errno, error=str(exc))
+    return EndReason("error", "unknown", error=f"{type(exc).__name__}: {exc}")
+
+
+# --- state ------------------------------------------------------------------------------
+
+_reasons: OrderedDict[str, EndReason] = OrderedDict()
+_counts: dict[str, list[int]] = {}  # conn id -> [received, sent]
+_subscribers: list[Callable[[Any, EndReason], None]] = []
+_installed = False
+
+
+@dataclass
+class WsFrameLog:
+    """Close frames seen on one WebSocket flow, in order: ``[(side, code, reason, t)]``;
+    ``ends``: connection ends seen by the WebSocket layer ``[(side, t)]``."""
+
+    closes: list[tuple[str, int | None, str, float]]
+    ends: list[tuple[str, float]]
+
+
+_ws: OrderedDict[str, WsFrameLog] = OrderedDict()
+
+
+def _remember(store: OrderedDict[str, Any], key: str, value: Any) -> None:
+    store[key] = value
+    while len(store) > _MAX_KEPT:
+        store.popitem(last=False)
+
+
+def end_reason(conn: Any) -> EndReason | None:
+    """The recorded end of ``conn`` (a mitmproxy ``Connection`` or its id), or None."""
+    key = conn if isinstance(conn, str) else getattr(conn, "id", None)
+    return _reasons.get(key) if key else None
+
+
+def ws_frames(flow_id: str) -> WsFrameLog | None:
+    return _ws.get(flow_id)
+
+
+def subscribe(callback: Callable[[Any, EndReason], None]) -> None:
+    """Call ``callback(conn, reason)`` whenever a connection's end is seen (idempotent)."""
+    if callback not in _subscribers:
+        _subscribers.append(callback)
+
+
+def unsubscribe(callback: Callable[[Any, EndReason], None]) -> None:
+    if callback in _subscribers:
+        _subscribers.remove(callback)
+
+
+def installed() -> bool:
+    return _installed
+
+
+def _set_reason(conn: Any, reason: EndReason) -> None:
+    import time
+
+    cid = getattr(conn, "id", None)
+    if cid is None or cid in _reasons:
+        return
+    counts = _counts.pop(cid, [0, 0])
+    reason = replace(reason, t=time.time(), bytes_received=counts[0], bytes_sent=counts[1])
+    _remember(_reasons, cid, reason)
+    for cb in list(_subscribers):
+        try:
+            cb(conn, reason)
+        except Exception:
+            log.exception("conn_watch subscriber failed")
+
+
+def _wrap_io(conn: Any, io: Any) -> None:
+    reader, writer = getattr(io, "reader", None), getattr(io, "writer", None)
+    if not isinstance(reader, asyncio.StreamReader) or getattr(reader, "_tearline_wrapped", False):
+        return
+    cid = conn.id
+    counts = _counts.setdefault(cid, [0, 0])
+    orig_read = reader.read
+
+    async def read(n: int = -1) -> bytes:
+        try:
+            data = await orig_read(n)
+        except asyncio.CancelledError as e:
+            _set_reason(conn, reason_from_exception(e))
+            raise
+        except OSError as e:
+            _set_reason(conn, reason_from_exception(e))
+            raise
+        if data:
+            counts[0] += len(data)
+        else:
+            _set_reason(conn, reason_from_exception(None))
+        return data
+
+    reader.read = read  # type: ignore[method-assign]
+    reader._tearline_wrapped = True  # type: ignore[attr-defined]
+    if isinstance(writer, asyncio.StreamWriter):
+        orig_write = writer.write
+
+        def write(data: Any) -> None:
+            counts[1] += len(data)
+            orig_write(data)
+
+        writer.write = write  # type: ignore[method-assign]
+
+
+def install() -> None:
+    """Patch mitmproxy once (idempotent). Call from an addon's ``load``."""
+    global _installed
+    if _installed:
+        return
+    from mitmproxy.proxy import events as mevents
+    from mitmproxy.proxy.layers import websocket as wslayer
+    from mitmproxy.proxy.server import ConnectionHandler
+
+    orig_handle = ConnectionHandler.handle_connection
+
+    async def handle_connection(self: Any, connection: Any) -> None:
+        io = self.transports.get(connection)
+        if io is not None:
+            _wrap_io(connection, io)
+        try:
+            await orig_handle(self, connection)
+        except asyncio.CancelledError as e:
+            _set_reason(connection, reason_from_exception(e))
+            raise
+        finally:
+            # ended without our reader seeing it (e.g. cancelled while draining)
+            _set_reason(connection, EndReason("closed", "proxy"))
+
+    ConnectionHandler.handle_connection = handle_connection  # type: ignore[method-assign]
+
+    orig_relay = wslayer.WebsocketLayer.relay_messages
+    orig_done = wslayer.WebsocketLayer.done
+
+    def _side(layer: Any, event: Any) -> str:
+        return "client" if getattr(event, "connection", None) == layer.context.client else "server"
+
+    def relay_messages(self: Any, event: Any) -> Any:
+        import time
+
+        ws = self.flow.websocket
+        before = ws.close_code if ws is not None else None
+        frames = _ws.get(self.flow.id)
+        if frames is None:
+            frames = WsFrameLog([], [])
+            _remember(_ws, self.flow.id, frames)
+        if isinstance(event, mevents.ConnectionClosed):
+            frames.ends.append((_side(self, event), time.time()))
+        result = yield from orig_relay(self, event)
+        if (
+            isinstance(event, mevents.DataReceived)
+            and ws is not None
+            and before is None
+            and ws.close_code is not None
+        ):
+            frames.closes.append((_side(self, event), ws.close_code, ws.close_reason or "", time.time()))
+        return result
+
+    def done(self: Any, event: Any) -> Any:
+        import time
+
+        frames = _ws.get(self.flow.id)
+        if frames is not None:
+            if isinstance(event, mevents.DataReceived) and event.data and (event.data[0] & 0x0F) == 0x8:
+                code = None
+                data = bytes(event.data)
+                if len(data) >= 4:  # 2 header bytes (+4 mask bytes from a client) + code
+                    masked = bool(data[1] & 0x80)
+                    if not masked:
+                        code = int.from_bytes(data[2:4], "big")
+                    elif len(data) >= 8:
+                        mask = data[2:6]
+                        code = ((data[6] ^ mask[0]) << 8) | (data[7] ^ mask[1])
+                frames.closes.append((_side(self, event), code, "", time.time()))
+            elif isinstance(event, mevents.ConnectionClosed):
+                frames.ends.append((_side(self, event), time.time()))
+        return (yield from orig_done(self, event))
+
+    # keep mitmproxy's @expect wrapper semantics: the originals are already wrapped
+    wslayer.WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign,assignment]
+    wslayer.WebsocketLayer.done = done  # type: ignore[method-assign,assignment]
+    _installed = True
