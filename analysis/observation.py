@@ -47,6 +47,7 @@ OBSERVATION_KINDS: dict[str, str] = {
     "socket_error": "a read/write error on a socket; error, code",
     "h2_rst_stream": "an HTTP/2 RST_STREAM; code = h2 error code, direction = who sent it",
     "h2_goaway": "an HTTP/2 GOAWAY; code",
+    "network_changed": "the OS network changed and the browser dropped its sockets (ERR_NETWORK_CHANGED); text",
     # page and browser
     "navigation": "the page navigated or unloaded; url = destination",
     "page_crash": "the renderer crashed (sad tab); text",
