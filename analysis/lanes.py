@@ -1,0 +1,195 @@
+"""Which lane of the swimlane timeline each timeline row belongs to (pure pandas).
+
+A *lane* is one viewpoint on one stream:
+
+=========  ==========================================================================
+view       rows
+=========  ==========================================================================
+browser    what the browser saw of the stream (NetLog, DevTools, HAR, console rows
+           that carry a stream id)
+client     a tearline capture's client leg (browser to proxy)
+server     a tearline capture's server leg (proxy to upstream)
+page       rows with no stream: navigations, crashes, console messages
+caddy      every Caddy log row, on one lane of its own
+=========  ==========================================================================
+
+``df_lanes`` lists the lanes top to bottom; ``lane_of_rows`` gives every
+timeline row its lane's ``y``. Both are vectorised so that a million rows take
+well under a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "PAGE_KINDS",
+    "TICK_DIRECTION",
+    "TIMELINE_COLUMNS",
+    "VIEW_LABELS",
+    "df_drawable",
+    "df_lanes",
+    "lane_of_rows",
+    "normalize_timeline",
+    "tick_direction",
+]
+
+# The columns model.Diagnosis.timeline documents.
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "t",
+    "source",
+    "stream",
+    "leg",
+    "kind",
+    "direction",
+    "size",
+    "code",
+    "text",
+)
+
+# Observation kinds drawn as message/chunk ticks, and the direction a kind implies
+# when the row has none ("client" = sent by the browser, "server" = sent by the server).
+TICK_DIRECTION: dict[str, str] = {
+    "ws_frame_sent": "client",
+    "ws_frame_received": "server",
+    "data_sent": "client",
+    "data_received": "server",
+}
+
+# Rows without a stream that are drawn on the page lane; other stream-less rows
+# (ordinary requests, background noise) are left out of the picture.
+PAGE_KINDS: frozenset[str] = frozenset(
+    {"navigation", "page_crash", "console", "request_failed", "socket_error", "h2_goaway", "ws_error"}
+)
+# Errors that are background noise when no stream owns them (see docs/diagnosis.md).
+NOISE_TEXT = r"ERR_NAME_NOT_RESOLVED|ERR_WS_UPGRADE|ERR_ADDRESS_UNREACHABLE"
+
+VIEW_LABELS: dict[str, str] = {
+    "page": "page",
+    "browser": "browser",
+    "client": "client leg",
+    "server": "server leg",
+    "caddy": "Caddy log",
+}
+_SHARED = (
+    "\u2400shared"  # stream key of the lanes all streams share (page, Caddy); not a NUL: numpy strips those
+)
+_VIEW_ORDER: dict[str, int] = {"browser": 0, "client": 1, "server": 2}
+
+
+def normalize_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
+    """The timeline with every documented column present, ``t`` as float and
+    rows without a time dropped; sorted by ``t``. Never modifies its input."""
+    if timeline is None:
+        timeline = pd.DataFrame()
+    tl = timeline.copy() if len(timeline.columns) else pd.DataFrame(columns=list(TIMELINE_COLUMNS))
+    for col in TIMELINE_COLUMNS:
+        if col not in tl.columns:
+            tl[col] = np.nan if col in ("t", "size", "code") else None
+    tl["t"] = pd.to_numeric(tl["t"], errors="coerce").astype(float)
+    tl = tl[np.isfinite(tl["t"].to_numpy())]
+    if not tl["t"].is_monotonic_increasing:
+        tl = tl.sort_values("t", kind="stable")
+    return tl.reset_index(drop=True)
+
+
+def df_drawable(timeline: pd.DataFrame | None) -> pd.DataFrame:
+    """The normalized timeline without the stream-less rows a person need not see:
+    only ``PAGE_KINDS`` stay on the page lane, minus background-noise errors; every
+    Caddy row and every row of a stream stays."""
+    tl = normalize_timeline(timeline)
+    loose = tl["stream"].isna().to_numpy() & tl["source"].astype("string").ne("caddy").fillna(True).to_numpy()
+    if not loose.any():
+        return tl
+    keep_kind = tl["kind"].isin(list(PAGE_KINDS)).to_numpy()
+    noise = tl["text"].astype("string").str.contains(NOISE_TEXT, regex=True, na=False).to_numpy(dtype=bool)
+    keep = ~loose | (keep_kind & ~noise)
+    return tl[keep].reset_index(drop=True)
+
+
+def _views(tl: pd.DataFrame) -> np.ndarray:
+    """The view (see module docstring) of every row."""
+    source = tl["source"].astype("string").fillna("")
+    has_stream = tl["stream"].notna().to_numpy()
+    leg = tl["leg"].astype("string").fillna("")
+    leg_view = np.where(leg.isin(["client", "server"]).to_numpy(), leg.to_numpy(dtype=object), "browser")
+    view = np.where(has_stream, leg_view, "page")
+    return np.where(source.eq("caddy").to_numpy(), "caddy", view)
+
+
+def tick_direction(tl: pd.DataFrame) -> np.ndarray:
+    """Per row: ``"client"``/``"server"`` for message ticks, ``""`` for other rows.
+
+    A row's own ``direction`` wins over the one its kind implies."""
+    implied = tl["kind"].map(TICK_DIRECTION)
+    is_tick = implied.notna().to_numpy()
+    own = tl["direction"].astype("string")
+    own_ok = own.isin(["client", "server"]).to_numpy()
+    chosen = np.where(
+        own_ok, own.fillna("").to_numpy(dtype=object), implied.fillna("").to_numpy(dtype=object)
+    )
+    return np.where(is_tick, chosen, "")
+
+
+def df_lanes(timeline: pd.DataFrame, stream_order: Iterable[str] = ()) -> pd.DataFrame:
+    """The lanes to draw, top to bottom.
+
+    :returns: a DataFrame with one row per lane and columns
+        * ``y`` (int): the lane's height on the plot; the top lane has the largest ``y``
+        * ``stream`` (str|None): the stream id, None for the page and Caddy lanes
+        * ``view`` (str): ``page``, ``browser``, ``client``, ``server`` or ``caddy``
+        * ``label`` (str): what the lane is called on the y axis
+        * ``rows`` (int): how many timeline rows fall on it
+
+    Streams come in ``stream_order`` first (streams there without rows still get a
+    lane), then any others in order of their first row; the page lane is on top,
+    the Caddy lane at the bottom.
+    """
+    tl = normalize_timeline(timeline)
+    keys = pd.DataFrame({"stream": tl["stream"].astype("string"), "view": _views(tl), "t": tl["t"]})
+    grouped = keys.groupby(["view", "stream"], dropna=False, sort=False).agg(
+        rows=("t", "size"), first=("t", "min")
+    )
+    grouped = grouped.reset_index()
+    order = list(dict.fromkeys(stream_order))
+    firsts = grouped.dropna(subset=["stream"]).groupby("stream")["first"].min().sort_values()
+    order += [s for s in firsts.index if s not in order]
+    lanes: list[tuple[str | None, str, int]] = []
+    page = grouped[grouped["view"] == "page"]["rows"].sum()
+    if page:
+        lanes.append((None, "page", int(page)))
+    for sid in order:
+        mine = grouped[(grouped["stream"] == sid) & grouped["view"].isin(list(_VIEW_ORDER))]
+        if mine.empty:
+            lanes.append((sid, "browser", 0))
+            continue
+        for view in sorted(mine["view"], key=_VIEW_ORDER.__getitem__):
+            lanes.append((sid, view, int(mine[mine["view"] == view]["rows"].sum())))
+    caddy = grouped[grouped["view"] == "caddy"]["rows"].sum()
+    if caddy:
+        lanes.append((None, "caddy", int(caddy)))
+    n = len(lanes)
+    return pd.DataFrame(
+        {
+            "y": [n - 1 - i for i in range(n)],
+            "stream": [s for s, _, _ in lanes],
+            "view": [v for _, v, _ in lanes],
+            "label": [VIEW_LABELS[v] if s is None else f"{s} {VIEW_LABELS[v]}" for s, v, _ in lanes],
+            "rows": [r for _, _, r in lanes],
+        }
+    )
+
+
+def lane_of_rows(timeline: pd.DataFrame, lanes: pd.DataFrame) -> np.ndarray:
+    """The ``y`` of the lane of every row of a *normalized* timeline, NaN for rows
+    whose lane is not in ``lanes`` (for example a stream left out of the plot)."""
+    views = _views(timeline)
+    shared = np.isin(views, ["page", "caddy"])  # one lane for all streams
+    streams = timeline["stream"].astype("string").fillna(_SHARED).to_numpy(dtype=object)
+    keys = pd.DataFrame({"stream": np.where(shared, _SHARED, streams), "view": views})
+    table = lanes.assign(stream=lanes["stream"].astype("string").fillna(_SHARED))[["stream", "view", "y"]]
+    merged = keys.merge(table, on=["stream", "view"], how="left", sort=False)
+    return merged["y"].to_numpy(dtype=float)

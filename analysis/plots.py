@@ -1,0 +1,418 @@
+"""Swimlane timelines of a diagnosis: ``plot_swimlanes`` and ``plot_zoom``.
+
+Both follow the ``plot_*(data, ax=None) -> Axes`` convention: they draw on the
+Axes they are given (or on a new figure's) and return it, so callers can
+overlay more. Figures for the report are composed in ``analysis/figures.py``.
+
+Drawing stays cheap however large the timeline: every lane and direction of
+message ticks is ONE ``LineCollection``, and past ``MAX_TICKS`` ticks a lane
+becomes a density band (a histogram drawn as one filled step line); markers of
+one kind are one scatter, binned to screen resolution when there are many. A
+million rows therefore cost a few numpy passes, never a million artists.
+
+Times: the swimlane's x axis is wall-clock UTC (matplotlib date numbers, days
+since 1970-01-01); the zoom's is seconds relative to the stream's end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from analysis.lanes import df_drawable, df_lanes, lane_of_rows, normalize_timeline, tick_direction
+from analysis.model import Diagnosis, StreamDiagnosis
+from analysis.plot_marks import MARKS, mark_category
+from analysis.plot_style import DIRECTION_STYLE, PALETTE, cause_label, cause_style, plain
+
+__all__ = ["MAX_TICKS", "chosen_streams", "plot_swimlanes", "plot_zoom", "stream_window", "to_datenum"]
+
+MAX_TICKS = 400  # per lane and direction; more than this become a density band
+MAX_MARKERS = 1500  # per marker kind; more than this are binned to screen resolution
+TICK_HEIGHT = 0.36  # lane units
+BINS = 600  # density band / marker binning resolution across the x range
+
+
+def to_datenum(t: np.ndarray | float) -> np.ndarray:
+    """Epoch seconds to matplotlib date numbers (days since 1970-01-01 UTC)."""
+    return np.asarray(t, dtype=float) / 86400.0
+
+
+def _clock_label(xlim: tuple[float, float]) -> Callable[[float, int | None], str]:
+    """Tick labels as UTC clock time, with as many decimals of a second as the span needs."""
+    span_s = (xlim[1] - xlim[0]) * 86400.0
+    cut = -7 if span_s >= 60 else (-5 if span_s >= 6 else (-4 if span_s >= 0.6 else -3))
+
+    digits = {-7: 0, -5: 1, -4: 2, -3: 3}[cut]
+
+    def label(x: float, _pos: int | None = None) -> str:
+        seconds = round(x * 86400.0, digits)
+        stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%H:%M:%S.%f")
+        return stamp[:cut]
+
+    return label
+
+
+def _new_ax(height: float) -> Axes:
+    fig = Figure(figsize=(12.0, height), layout="constrained")
+    return fig.add_subplot()
+
+
+def _draw_ticks(ax: Axes, x: np.ndarray, y: np.ndarray, dirs: np.ndarray, xlim: tuple[float, float]) -> bool:
+    """Message ticks above (client) / below (server) each lane; returns True when a band was drawn."""
+    banded = False
+    is_tick = (dirs != "") & np.isfinite(y)
+    if not is_tick.any():
+        return False
+    frame = pd.DataFrame({"x": x[is_tick], "y": y[is_tick], "d": dirs[is_tick]})
+    edges = np.linspace(xlim[0], xlim[1], BINS + 1)
+    for (lane_y, direction), idx in frame.groupby(["y", "d"], sort=False).indices.items():
+        color, sign, _ = DIRECTION_STYLE[direction]
+        xs = frame["x"].to_numpy()[idx]
+        if len(xs) <= MAX_TICKS:
+            ax.vlines(xs, lane_y, lane_y + sign * TICK_HEIGHT, colors=color, linewidth=0.9, alpha=0.9)
+            continue
+        counts, _ = np.histogram(xs, bins=edges)
+        if counts.max() == 0:
+            continue
+        heights = TICK_HEIGHT * np.sqrt(counts / counts.max())
+        ax.stairs(lane_y + sign * heights, edges, baseline=lane_y, fill=True, color=color, alpha=0.55)
+        banded = True
+    return banded
+
+
+def _bin_points(x: np.ndarray, y: np.ndarray, xlim: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """At most one point per screen bin and lane, when there are too many to draw."""
+    if len(x) <= MAX_MARKERS:
+        return x, y
+    width = (xlim[1] - xlim[0]) / (BINS * 2) or 1.0
+    keys = pd.DataFrame({"b": np.floor((x - xlim[0]) / width), "y": y}).drop_duplicates()
+    return xlim[0] + (keys["b"].to_numpy() + 0.5) * width, keys["y"].to_numpy()
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    """A text to write beside a mark; placed later so that labels on one lane do not overlap."""
+
+    x: float
+    y: float
+    text: str
+    color: str
+    bold: bool = False
+
+
+def _place_labels(ax: Axes, labels: list[_Label], xlim: tuple[float, float], levels: int = 3) -> int:
+    """Write labels above their marks, stacking up to ``levels`` rows per lane and
+    dropping what still does not fit; bold labels are placed first. Returns how many were written."""
+    width_pt = ax.get_figure(root=True).get_figwidth() * 72 * ax.get_position().width
+    per_pt = (xlim[1] - xlim[0]) / max(width_pt, 1.0)
+    written = 0
+    by_lane: dict[float, list[_Label]] = {}
+    for lab in labels:
+        by_lane.setdefault(lab.y, []).append(lab)
+    for lane_labels in by_lane.values():
+        taken: list[list[tuple[float, float]]] = [[] for _ in range(levels)]
+        for lab in sorted(lane_labels, key=lambda lb: (not lb.bold, lb.x)):
+            size = 8.5 if lab.bold else 7.0
+            w = (len(lab.text) * size * 0.62 + 8) * per_pt
+            left = lab.x + w > xlim[1]
+            span = (lab.x - w, lab.x) if left else (lab.x, lab.x + w)
+            for level, used in enumerate(taken):
+                if all(span[1] <= a or span[0] >= b for a, b in used):
+                    used.append(span)
+                    ax.annotate(
+                        lab.text,
+                        (lab.x, lab.y),
+                        xytext=(-5 if left else 5, 4 + 9.5 * level),
+                        textcoords="offset points",
+                        ha="right" if left else "left",
+                        fontsize=size,
+                        fontweight="bold" if lab.bold else "normal",
+                        color=lab.color,
+                        zorder=7,
+                    )
+                    written += 1
+                    break
+    return written
+
+
+def _draw_marks(
+    ax: Axes, tl: pd.DataFrame, x: np.ndarray, y: np.ndarray, xlim: tuple[float, float], labels: list[_Label]
+) -> set[str]:
+    """Markers for non-tick rows (opens, closes, errors, navigations, Caddy lines); returns
+    the categories drawn and adds the texts of the first few annotated marks per lane to ``labels``."""
+    cats = mark_category(tl)
+    drawn: set[str] = set()
+    ok = np.isfinite(y)
+    for cat, style in MARKS.items():
+        sel = ok & (cats == cat)
+        if not sel.any():
+            continue
+        px, py = _bin_points(x[sel], y[sel], xlim)
+        ax.scatter(px, py, marker=style.marker, s=style.size, c=style.color, zorder=4, linewidths=1.2)
+        drawn.add(cat)
+        if style.annotate:
+            idx = np.flatnonzero(sel)
+            first = pd.Series(idx).groupby(y[idx], sort=False).head(3).to_numpy()
+            for i in first[:40]:
+                text = tl["text"].iat[i]
+                text = text if isinstance(text, str) and text else tl["kind"].iat[i]
+                labels.append(_Label(float(x[i]), float(y[i]), plain(text, 40), style.color))
+    return drawn
+
+
+def _page_lines(ax: Axes, tl: pd.DataFrame, x: np.ndarray) -> None:
+    """Navigations and crashes as faint vertical lines across every lane."""
+    cats = mark_category(tl)
+    for cat in ("navigation", "crash"):
+        xs = x[cats == cat][:20]
+        for xv in xs:
+            ax.axvline(xv, color=MARKS[cat].color, linestyle=":", linewidth=1.0, alpha=0.7, zorder=1)
+
+
+def _fault_spans(
+    ax: Axes, tl: pd.DataFrame, x_of: Callable[[np.ndarray], np.ndarray], ends: dict[str, float], span: float
+) -> bool:
+    """Injected faults as shaded spans from the moment they fired to the end of their stream."""
+    faults = tl[tl["kind"] == "fault"].head(50)
+    for _, row in faults.iterrows():
+        start = float(row["t"])
+        stop = ends.get(str(row["stream"]), start) if isinstance(row["stream"], str) else start
+        stop = max(stop, start + span * 0.006)
+        x0, x1 = x_of(np.array([start, stop]))
+        ax.axvspan(x0, x1, color=PALETTE["yellow"], alpha=0.35, zorder=0, linewidth=0)
+    return not faults.empty
+
+
+def _stream_lane_ys(lanes: pd.DataFrame, sid: str) -> np.ndarray:
+    return lanes.loc[lanes["stream"] == sid, "y"].to_numpy(dtype=float)
+
+
+def _draw_end(
+    ax: Axes, s: StreamDiagnosis, lanes: pd.DataFrame, xv: float, labels: list[_Label] | None
+) -> None:
+    """The stream's end, marked by cause on each of its lanes; abnormal ends get a bold label."""
+    style = cause_style(s.cause.kind)
+    ys = _stream_lane_ys(lanes, s.id)
+    if not len(ys):
+        return
+    size = 150 if s.abnormal else 60
+    ax.scatter(
+        np.full(len(ys), xv), ys, marker=style.marker, s=size, c=style.color, edgecolors="white", zorder=6
+    )
+    if labels is not None:
+        text = plain(f"{cause_label(s.cause.kind)} ({s.cause.confidence:.0%})", 48)
+        labels.append(_Label(xv, float(ys.max()), text, style.color, bold=True))
+
+
+def _format_lanes(ax: Axes, lanes: pd.DataFrame) -> None:
+    ax.set_yticks(lanes["y"].to_numpy(), [plain(v, 40) for v in lanes["label"]], fontsize=8)
+    ax.set_ylim(-0.7, len(lanes) + 0.2)
+    ax.hlines(lanes["y"], 0, 1, transform=ax.get_yaxis_transform(), colors=PALETTE["light"], linewidth=0.8)
+    # shade alternate streams so a stream's lanes read as one group
+    for i, sid in enumerate(dict.fromkeys(s for s in lanes["stream"] if isinstance(s, str))):
+        if i % 2 == 0:
+            ys = _stream_lane_ys(lanes, sid)
+            ax.axhspan(ys.min() - 0.5, ys.max() + 0.5, color="#F4F4F4", zorder=-1, linewidth=0)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+
+
+def chosen_streams(d: Diagnosis | None, max_streams: int) -> list[StreamDiagnosis]:
+    if d is None:
+        return []
+    ordered = sorted(
+        d.streams, key=lambda s: (s.opened_at if s.opened_at is not None else float("inf"), s.id)
+    )
+    abnormal = [s for s in ordered if s.abnormal]
+    keep = {s.id for s in abnormal[:max_streams]}
+    for s in ordered:
+        if len(keep) >= max_streams:
+            break
+        keep.add(s.id)
+    return [s for s in ordered if s.id in keep]
+
+
+def _legend(ax: Axes, extra: list[Line2D | Patch], where: str = "below") -> None:
+    handles: list[Line2D | Patch] = [
+        Line2D([], [], color=c, marker="|", linestyle="", markersize=9, label=lab)
+        for c, _, lab in DIRECTION_STYLE.values()
+    ]
+    handles += extra
+    if where == "below":
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.09),
+            ncol=5,
+            fontsize=7.5,
+            frameon=False,
+        )
+    else:
+        ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
+
+
+def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, max_streams: int = 30) -> Axes:
+    """One lane per stream and per recorded leg, on a wall-clock (UTC) axis.
+
+    ``data`` is a ``Diagnosis`` (stream ends are then marked by cause and the first
+    abnormal end is highlighted) or a bare timeline DataFrame (columns as in
+    ``Diagnosis.timeline``). At most ``max_streams`` streams are drawn, abnormal
+    ones first; the Axes' title says how many were left out.
+    """
+    d = data if isinstance(data, Diagnosis) else None
+    tl = df_drawable(d.timeline if d is not None else data)  # type: ignore[arg-type]
+    chosen = chosen_streams(d, max_streams)
+    order = [s.id for s in chosen]
+    if d is not None:
+        known = {s.id for s in d.streams}
+        left_out = known - set(order)
+        tl = tl[~tl["stream"].isin(list(left_out))].reset_index(drop=True)
+    lanes = df_lanes(tl, order)
+    if ax is None:
+        ax = _new_ax(1.6 + 0.42 * max(len(lanes), 2))
+    times = list(tl["t"].to_numpy()) and [float(tl["t"].min()), float(tl["t"].max())]
+    times += [t for s in chosen for t in (s.opened_at, s.ended_at) if t is not None]
+    t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
+    span = max(t1 - t0, 1e-3)
+    xlim = (float(to_datenum(t0 - 0.03 * span)), float(to_datenum(t1 + 0.06 * span)))
+    if lanes.empty:
+        ax.text(0.5, 0.5, "no events in the timeline", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    x = to_datenum(tl["t"].to_numpy())
+    y = lane_of_rows(tl, lanes)
+    _format_lanes(ax, lanes)
+    banded = _draw_ticks(ax, x, y, tick_direction(tl), xlim)
+    labels: list[_Label] = []
+    cats = _draw_marks(ax, tl, x, y, xlim, labels)
+    _page_lines(ax, tl, x)
+    ends = {s.id: s.ended_at for s in chosen if s.ended_at is not None}
+    faulted = _fault_spans(ax, tl, to_datenum, ends, span)
+    first = d.first_abnormal if d is not None else None
+    for s in chosen:
+        if s.ended_at is not None:
+            _draw_end(ax, s, lanes, float(to_datenum(s.ended_at)), labels if s.abnormal else None)
+        ys = _stream_lane_ys(lanes, s.id)
+        if len(ys):
+            ax.text(
+                0.002,
+                ys.max() + 0.47,
+                plain(f"{s.id}  {s.kind}  {s.url}", 110),
+                transform=ax.get_yaxis_transform(),
+                fontsize=7.5,
+                color="#444444",
+                va="top",
+                zorder=3,
+            )
+    if first is not None and first.ended_at is not None and first.id in ends:
+        xv = float(to_datenum(first.ended_at))
+        ax.axvline(xv, color=PALETTE["vermillion"], linewidth=1.6, alpha=0.8, zorder=2)
+        stamp = pd.Timestamp(first.ended_at, unit="s", tz="UTC").strftime("%H:%M:%S.%f")[:-3]
+        ax.annotate(
+            plain(f"first abnormal end: {first.id} at {stamp} UTC — {cause_label(first.cause.kind)}", 100),
+            (xv, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 4), textcoords="offset points",
+            ha="center" if 0.3 < (xv - xlim[0]) / (xlim[1] - xlim[0]) < 0.7 else ("left" if xv < xlim[0] + (xlim[1] - xlim[0]) / 2 else "right"), va="bottom", fontsize=9, fontweight="bold", color=PALETTE["vermillion"],
+        )  # fmt: skip
+    ax.set_xlim(*xlim)
+    _place_labels(ax, labels, xlim)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz="UTC", minticks=4, maxticks=9))
+    ax.xaxis.set_major_formatter(FuncFormatter(_clock_label(xlim)))
+    day = pd.Timestamp(t0, unit="s", tz="UTC").strftime("%Y-%m-%d")
+    ax.set_xlabel(f"wall-clock time, UTC, {day}", fontsize=8)
+    extra: list[Line2D | Patch] = []
+    if banded:
+        extra.append(Patch(color=PALETTE["grey"], alpha=0.55, label="message density (too many to draw)"))
+    extra += [MARKS[c].handle() for c in MARKS if c in cats]
+    if faulted:
+        extra.append(Patch(color=PALETTE["yellow"], alpha=0.35, label="injected fault"))
+    for kind in dict.fromkeys(s.cause.kind for s in chosen if s.ended_at is not None):
+        st = cause_style(kind)
+        extra.append(Line2D([], [], marker=st.marker, color=st.color, linestyle="", markersize=8,
+                            label=f"end: {cause_label(kind)}"))  # fmt: skip
+    _legend(ax, extra)
+    if d is not None and len(d.streams) > len(chosen):
+        ax.set_title(f"{len(d.streams) - len(chosen)} more streams not drawn", fontsize=8, loc="right")
+    return ax
+
+
+def stream_window(d: Diagnosis, s: StreamDiagnosis, last_frames: int = 8) -> tuple[float, float, float]:
+    """The zoom window around a stream's end: ``(start, end, stop)`` in epoch seconds.
+
+    It reaches back to the ``last_frames``-th last message on any of the stream's
+    legs (so the silence before the end is inside it) and at least 1 s."""
+    tl = normalize_timeline(d.timeline)
+    mine = tl[tl["stream"] == s.id]
+    end = s.ended_at if s.ended_at is not None else (float(mine["t"].max()) if len(mine) else 0.0)
+    ticks = mine[(tick_direction(mine) != "") & (mine["t"].to_numpy() <= end)]
+    start = end - 1.0
+    if len(ticks):
+        tail = ticks.groupby(ticks["leg"].fillna("-"), sort=False).tail(last_frames)
+        start = min(start, float(tail["t"].min()))
+    start = max(start, end - 600.0)
+    stop = end + max(0.12 * (end - start), 0.25)
+    return start, end, stop
+
+
+def plot_zoom(d: Diagnosis, stream_id: str, ax: Axes | None = None, *, last_frames: int = 8) -> Axes:
+    """The moments before one stream's end: its lanes, the page and Caddy lanes,
+    the silence on each leg before the end, and one lane per source whose
+    evidence names the cause (numbered markers; ``figures.zoom_figure`` prints
+    the numbered lines beside it). x = seconds relative to the end."""
+    s = next((st for st in d.streams if st.id == stream_id), None)
+    if s is None:
+        raise KeyError(f"no stream {stream_id!r} in this diagnosis")
+    start, end, stop = stream_window(d, s, last_frames)
+    tl = df_drawable(d.timeline)
+    in_window = (tl["t"] >= start) & (tl["t"] <= stop)
+    tl = tl[in_window & ((tl["stream"] == s.id) | tl["stream"].isna())].reset_index(drop=True)
+    lanes = df_lanes(tl, [s.id])
+    sources = list(dict.fromkeys(e.source for e in s.cause.evidence if e.t is not None))
+    ev_lanes = pd.DataFrame({"stream": None, "view": "said", "label": [f"{src} said" for src in sources],
+                             "rows": 0})  # fmt: skip
+    lanes = pd.concat([lanes, ev_lanes], ignore_index=True) if sources else lanes
+    lanes["y"] = np.arange(len(lanes))[::-1]
+    if ax is None:
+        ax = _new_ax(1.4 + 0.45 * len(lanes))
+    xlim = (start - end - 0.02 * (stop - start), stop - end)
+    x = tl["t"].to_numpy() - end
+    y = lane_of_rows(tl, lanes[lanes["view"] != "said"])
+    _format_lanes(ax, lanes)
+    _draw_ticks(ax, x, y, tick_direction(tl), xlim)
+    labels: list[_Label] = []
+    _draw_marks(ax, tl, x, y, xlim, labels)
+    _page_lines(ax, tl, x)
+    _fault_spans(ax, tl, lambda a: a - end, {s.id: end}, stop - start)
+    # the silence before the end on each leg
+    dirs = tick_direction(tl)
+    for lane_y in _stream_lane_ys(lanes, s.id):
+        ticks = x[(y == lane_y) & (dirs != "") & (x <= 0)]
+        if len(ticks) and -ticks.max() > 0.002 * (stop - start):
+            last = float(ticks.max())
+            ax.fill_between([last, 0], lane_y - 0.3, lane_y + 0.3, facecolor="none", hatch="///",
+                            edgecolor=PALETTE["grey"], linewidth=0, zorder=1)  # fmt: skip
+            ax.text((last + 0) / 2, lane_y + 0.33, f"silent {-last:.3g} s", ha="center", va="bottom",
+                    fontsize=7.5, color="#444444")  # fmt: skip
+    style = cause_style(s.cause.kind)
+    ax.axvline(0, color=style.color, linewidth=1.8, zorder=2)
+    _draw_end(ax, s, lanes, 0.0, labels)
+    for n, e in enumerate((e for e in s.cause.evidence if e.t is not None), start=1):
+        lane_y = float(lanes.loc[lanes["label"] == f"{e.source} said", "y"].iloc[0])
+        xv = min(max(float(e.t) - end, xlim[0]), xlim[1])  # type: ignore[arg-type]
+        ax.scatter([xv], [lane_y], marker="o", s=170, c=PALETTE["black"], zorder=6)
+        ax.text(xv, lane_y, str(n), color="white", ha="center", va="center", fontsize=7, fontweight="bold",
+                zorder=7)  # fmt: skip
+    ax.set_xlim(*xlim)
+    _place_labels(ax, labels, xlim)
+    stamp = pd.Timestamp(end, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    ax.set_xlabel(f"seconds relative to the end of {plain(s.id, 20)} (0 = {stamp} UTC)", fontsize=8)
+    _legend(ax, [MARKS[c].handle() for c in MARKS], where="none")
+    ax.get_legend().remove()
+    return ax
