@@ -126,18 +126,24 @@ class LiveBrowser:
     recording: BrowserRecording
     console_lines: list[str]  # the console so far, as written to the file
 
-    def wait_for_console(self, needle: str, *, timeout: float = 30.0) -> str:
-        """Drive Playwright until a console line containing ``needle`` appears; return it.
+    def wait_for_console(
+        self, needle: str | tuple[str, ...], *, timeout: float = 30.0, start: int = 0
+    ) -> str:
+        """Drive Playwright until a console line containing ``needle`` (or any of several) appears.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds.
+        Looks at lines from index ``start`` on; returns the first match. Raises
+        ``TimeoutError`` after ``timeout`` seconds.
         """
+        needles = (needle,) if isinstance(needle, str) else needle
         deadline = time.monotonic() + timeout
         while True:
-            for line in self.console_lines:
-                if needle in line:
+            for line in self.console_lines[start:]:
+                if any(n in line for n in needles):
                     return line
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no console line containing {needle!r} within {timeout} s")
+                raise TimeoutError(
+                    f"no console line containing {' or '.join(map(repr, needles))} within {timeout} s"
+                )
             self.page.wait_for_timeout(50)
 
 

@@ -261,7 +261,8 @@ class IncidentBackend:
         await writer.drain()
         run_id = uuid.uuid4().hex[:8]
         self.log("run started", transport="ws", run_id=run_id, target=target, end=plan.end)
-        client = asyncio.ensure_future(self._ws_reader(reader, writer, run_id))
+        closing = asyncio.Event()  # set once we sent our close frame: the client's close is then the answer
+        client = asyncio.ensure_future(self._ws_reader(reader, writer, run_id, closing))
         sent = 0
         try:
             for event in agui_events(plan, run_id):
@@ -275,6 +276,7 @@ class IncidentBackend:
             if plan.end in ("finish", "going_away"):
                 code = 1000 if plan.end == "finish" else 1001
                 reason = b"run finished" if plan.end == "finish" else b"agent restarting"
+                closing.set()
                 writer.write(ws_frame(0x8, struct.pack("!H", code) + reason))
                 await writer.drain()
                 await asyncio.wait({client}, timeout=5)  # the close handshake: wait for the answer
@@ -292,24 +294,25 @@ class IncidentBackend:
             client.cancel()
 
     async def _ws_reader(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, run_id: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, run_id: str, closing: asyncio.Event
     ) -> None:
-        """Read client frames until its close frame (answered) or EOF."""
+        """Read client frames until its close frame (answered unless we closed first) or EOF."""
         try:
             while True:
                 opcode, payload = await read_ws_frame(reader)
                 if opcode == 0x8:
                     code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                     self.log(
-                        "client closed",
+                        "close answered" if closing.is_set() else "client closed",
                         transport="ws",
                         run_id=run_id,
                         code=code,
                         reason=payload[2:].decode(errors="replace"),
                     )
-                    with contextlib.suppress(ConnectionError, OSError):
-                        writer.write(ws_frame(0x8, payload[:2]))
-                        await writer.drain()
+                    if not closing.is_set():
+                        with contextlib.suppress(ConnectionError, OSError):
+                            writer.write(ws_frame(0x8, payload[:2]))
+                            await writer.drain()
                     return
                 if opcode == 0x9:
                     writer.write(ws_frame(0xA, payload))

@@ -1,0 +1,392 @@
+"""Evidence scenarios: one real recording per cause kind, from Chromium, Caddy, the back end and both proxy legs.
+
+``record_scenario(name, out_dir)`` builds the incident's set-up for one way a
+stream can end and records everything a user could hand to tearline:
+
+    Chromium ──► mitmdump + ws_trace (browser leg) ──► Caddy ──► mitmdump + ws_trace (backend leg) ──► back end
+    NetLog, CDP, console, HAR     capture-browser.jsonl   caddy.log   capture-backend.jsonl        backend.log
+
+The page is ``www/chat.html`` on ``http://www.localhost:PORT``; it streams an
+AG-UI run from ``http://ai.localhost:PORT`` over a streamed ``fetch`` (SSE)
+and/or a WebSocket. ``caddy=False`` leaves Caddy out (Chromium, mitmdump and
+the back end only); ``proxy=False`` leaves both mitmdumps out. The returned
+``EvidenceBundle`` (also written as ``bundle.json``) names every file and the
+cause kind and actor the recording is expected to be diagnosed as.
+
+``SCENARIOS`` is the table: one row per cause kind in ``analysis.model.CAUSE_KINDS``
+(except ``unknown``). Each takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import addons
+from tearline.errors import UsageError
+from tearline.lab.browser import LiveBrowser, record_browser
+from tearline.lab.caddy import Caddy, CaddySite, free_port, run_caddy
+from tearline.lab.incident.backend import run_backend
+
+__all__ = ["SCENARIOS", "EvidenceBundle", "Scenario", "ScenarioSkipped", "record_scenario"]
+
+ADDONS_DIR = Path(addons.__file__).parent
+WS_TRACE = ADDONS_DIR / "ws_trace.py"
+FAULTS = ADDONS_DIR / "faults.py"
+
+
+class ScenarioSkipped(UsageError):
+    """The scenario cannot run here (a part it needs is missing); the message says which."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvidenceBundle:
+    """Everything one scenario recorded. Paths are absolute; ``None`` when that part was not in the set-up."""
+
+    scenario: str
+    out_dir: Path
+    netlog: Path
+    cdp: Path
+    har: Path
+    console: Path
+    caddy_log: Path | None
+    backend_log: Path
+    captures: tuple[Path, ...]  # browser leg first, then the backend leg
+    expected_kind: str  # a CAUSE_KINDS name
+    expected_actor: str  # an ACTORS name
+    page_url: str
+    started_at: float  # epoch seconds
+    ended_at: float  # epoch seconds
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()} | {
+            "captures": [str(p) for p in self.captures]
+        }
+
+    def diagnose_args(self) -> list[str]:
+        """Arguments for ``tearline diagnose`` over this bundle."""
+        args = [str(p) for p in self.captures]
+        args += ["--netlog", str(self.netlog), "--cdp", str(self.cdp), "--har", str(self.har)]
+        args += ["--console", str(self.console)]
+        if self.caddy_log is not None:
+            args += ["--caddy-log", str(self.caddy_log)]
+        return args
+
+
+@dataclass(kw_only=True)
+class Run:
+    """The live set-up handed to a scenario's ``act``."""
+
+    browser: LiveBrowser
+    caddy: Caddy | None
+    streams: tuple[str, ...]  # which streams the page opened: "sse", "ws"
+
+
+def wait_ends(run: Run, timeout: float = 30.0) -> None:
+    """Wait until every stream the page opened has ended (the page logs "sse done/failed", "ws closed")."""
+    if "sse" in run.streams:
+        run.browser.wait_for_console(("sse done", "sse failed"), timeout=timeout)
+    if "ws" in run.streams:
+        run.browser.wait_for_console("ws closed", timeout=timeout)
+
+
+def wait_deltas(run: Run, n: int = 5, timeout: float = 30.0) -> None:
+    """Wait until every open stream has delivered ``n`` text deltas to the page."""
+    for kind in run.streams:
+        run.browser.wait_for_console(f"{kind} delta #{n}", timeout=timeout)
+
+
+def act_click_away(run: Run) -> None:
+    """The incident: mid-prediction, the user clicks a link to another page of the app."""
+    wait_deltas(run)
+    run.browser.page.click("#away")
+    run.browser.wait_for_console("docs page loaded")
+    run.browser.page.wait_for_timeout(1000)
+
+
+def act_reload_caddy(run: Run) -> None:
+    """Mid-stream, Caddy's config is reloaded through its admin API."""
+    wait_deltas(run)
+    assert run.caddy is not None
+    run.caddy.reload()
+    wait_ends(run)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Scenario:
+    """One row of the table: what the page streams, what happens mid-stream, what it should be diagnosed as."""
+
+    name: str
+    summary: str
+    expected_kind: str  # a CAUSE_KINDS name
+    expected_actor: str  # an ACTORS name
+    streams: dict[str, str]  # "sse" / "ws" -> the back end's end behaviour (see backend.py)
+    page: dict[str, str] = field(default_factory=dict)  # more chat.html query parameters (deltas, after, ...)
+    act: Callable[[Run], None] = wait_ends
+    ai_site: dict[str, float] = field(default_factory=dict)  # CaddySite options for the ai site
+    ai_down: bool = False  # the ai upstream is a port nothing listens on
+    fault: str | None = None  # TOML for addons/faults.py on the browser leg
+    without_caddy: Scenario | None = None  # the variant used when caddy=False (None: same row)
+    needs_caddy: bool = False
+
+
+_LONG = {"deltas": "100"}  # ~10 s of deltas: still streaming when something happens mid-stream
+_EARLY = {"after": "5"}  # the end behaviour applies after 5 deltas (~0.7 s)
+
+_INJECTED_FAULT_TOML = """\
+# Close the browser's WebSocket with 4001 after the server's fifth message.
+[[fault]]
+action = "close"
+stream = "ws"
+direction = "server"
+after_messages = 5
+to = "client"
+code = 4001
+reason = "tearline injected fault"
+"""
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            name="clean_close",
+            summary="The agent finishes its run: RUN_FINISHED and the terminating chunk; the WebSocket closes with 1000.",
+            expected_kind="clean_close",
+            expected_actor="server",
+            streams={"sse": "finish", "ws": "finish"},
+            page={"deltas": "10"},
+        ),
+        Scenario(
+            name="client_navigation",
+            summary="The incident: the user clicks a link to another page while the answer is still streaming.",
+            expected_kind="client_navigation",
+            expected_actor="browser",
+            streams={"sse": "finish", "ws": "finish"},
+            page=_LONG,
+            act=act_click_away,
+        ),
+        Scenario(
+            name="client_app_close",
+            summary="The user presses Stop: the page aborts its fetch and closes its WebSocket (1000) and stays.",
+            expected_kind="client_app_close",
+            expected_actor="page",
+            streams={"sse": "finish", "ws": "finish"},
+            page={**_LONG, "stop_after": "5"},
+        ),
+        Scenario(
+            name="server_going_away",
+            summary="Caddy's config is reloaded mid-stream; it closes the upgraded WebSocket with 1001.",
+            expected_kind="server_going_away",
+            expected_actor="proxy",
+            streams={"ws": "finish"},
+            page=_LONG,
+            act=act_reload_caddy,
+            without_caddy=Scenario(
+                name="server_going_away",
+                summary="The agent restarts mid-stream and closes its WebSocket with 1001.",
+                expected_kind="server_going_away",
+                expected_actor="server",
+                streams={"ws": "going_away"},
+                page={**_LONG, **_EARLY},
+            ),
+        ),
+        Scenario(
+            name="server_abrupt_close",
+            summary="The agent drops its connections mid-stream: the SSE body without its terminating chunk, "
+            "the WebSocket without a close frame.",
+            expected_kind="server_abrupt_close",
+            expected_actor="server",
+            streams={"sse": "cut", "ws": "cut"},
+            page={**_LONG, **_EARLY},
+        ),
+        Scenario(
+            name="connection_reset",
+            summary="The agent's connections are reset (TCP RST) mid-stream.",
+            expected_kind="connection_reset",
+            expected_actor="server",
+            streams={"sse": "reset", "ws": "reset"},
+            page={**_LONG, **_EARLY},
+        ),
+        Scenario(
+            name="proxy_timeout",
+            summary="Caddy's stream_timeout (2 s) on the ai route ends the WebSocket while the agent still streams.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"ws": "finish"},
+            page=_LONG,
+            ai_site={"stream_timeout": 2.0},
+            needs_caddy=True,
+        ),
+        Scenario(
+            name="upstream_unavailable",
+            summary="The agent is down: Caddy answers the stream request and the WebSocket upgrade with 502.",
+            expected_kind="upstream_unavailable",
+            expected_actor="server",
+            streams={"sse": "finish", "ws": "finish"},
+            ai_down=True,
+            without_caddy=Scenario(
+                name="upstream_unavailable",
+                summary="The agent is down: nothing accepts the browser's connections to the ai origin.",
+                expected_kind="upstream_unavailable",
+                expected_actor="proxy",
+                streams={"sse": "finish", "ws": "finish"},
+                ai_down=True,
+            ),
+        ),
+        Scenario(
+            name="protocol_error",
+            summary="The agent breaks the protocol mid-stream: invalid chunk framing on the SSE body, "
+            "a frame with a reserved opcode on the WebSocket.",
+            expected_kind="protocol_error",
+            expected_actor="server",
+            streams={"sse": "garbage", "ws": "garbage"},
+            page={**_LONG, **_EARLY},
+        ),
+        Scenario(
+            name="stall",
+            summary="The agent stops sending mid-stream but keeps both streams open; the page gives up after 2 s.",
+            expected_kind="stall",
+            expected_actor="server",
+            streams={"sse": "stall", "ws": "stall"},
+            page={**_LONG, **_EARLY, "give_up_ms": "2000"},
+        ),
+        Scenario(
+            name="injected_fault",
+            summary="tearline's fault addon closes the browser's WebSocket with 4001 after five server messages.",
+            expected_kind="injected_fault",
+            expected_actor="tearline",
+            streams={"ws": "finish"},
+            page=_LONG,
+            fault=_INJECTED_FAULT_TOML,
+        ),
+    )
+}
+
+
+def _mitmdump(out_dir: Path, upstream: str, capture: Path | None, fault_file: Path | None) -> Any:
+    """A started reverse-mode mitmdump in front of ``upstream`` recording into ``capture``."""
+    from tearline.lab.mitmdump import Mitmdump
+
+    scripts: list[Path] = []
+    options: dict[str, object] = {"keep_host_header": True}
+    if capture is not None:
+        scripts.append(WS_TRACE)
+        options["trace_file"] = str(capture)
+    if fault_file is not None:
+        scripts.append(FAULTS)
+        options["faults"] = str(fault_file)
+    return Mitmdump(
+        scripts=scripts,
+        mode=f"reverse:http://{upstream}",
+        options=options,
+        confdir=out_dir / "mitmproxy-conf",
+    )
+
+
+def _page_query(sc: Scenario, ai_origin: str | None) -> str:
+    query = {kind: end for kind, end in sc.streams.items()} | sc.page
+    if ai_origin is not None:
+        query["ai"] = ai_origin
+    return urlencode(query)
+
+
+@contextmanager
+def _started(proxy: Any) -> Iterator[Any]:
+    with proxy:
+        yield proxy
+
+
+def record_scenario(
+    name: str, out_dir: Path, *, caddy: bool = True, proxy: bool = True, backend_leg: bool = True
+) -> EvidenceBundle:
+    """Record scenario ``name`` into ``out_dir`` (created) and return its ``EvidenceBundle``.
+
+    ``caddy``: Caddy between the browser and the back end. ``proxy``: tearline's
+    recorder (mitmdump + ``addons/ws_trace.py``) on the browser leg, and with
+    ``backend_leg`` also between Caddy and the back end. Raises ``UsageError``
+    for an unknown name, ``ScenarioSkipped`` when a part it needs is missing.
+    """
+    if name not in SCENARIOS:
+        raise UsageError(f"unknown scenario {name!r}", hint="choose one of: " + ", ".join(SCENARIOS))
+    sc = SCENARIOS[name]
+    if not caddy:
+        if sc.needs_caddy:
+            raise ScenarioSkipped(f"scenario {name!r} needs Caddy (its timer is Caddy's stream_timeout)")
+        sc = sc.without_caddy or sc
+    if sc.fault is not None and not (proxy and FAULTS.exists()):
+        why = "addons/faults.py is not there yet" if proxy else "it needs the proxy (proxy=True)"
+        raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    tracing = proxy and WS_TRACE.exists()
+    if proxy and not tracing:
+        notes.append("addons/ws_trace.py is missing: mitmdump ran without the recorder, no capture")
+    captures: list[Path] = []
+    started_at = time.time()
+    with ExitStack() as stack:
+        backend = stack.enter_context(run_backend(out_dir / "backend.log"))
+        ai_upstream = f"127.0.0.1:{free_port()}" if sc.ai_down else backend.address
+        ai_origin: str | None = None
+        lab_caddy: Caddy | None = None
+        if caddy:
+            if proxy and backend_leg and not sc.ai_down:
+                capture = out_dir / "capture-backend.jsonl" if tracing else None
+                leg2 = stack.enter_context(_started(_mitmdump(out_dir, ai_upstream, capture, None)))
+                ai_upstream = f"127.0.0.1:{leg2.port}"
+                if capture is not None:
+                    captures.append(capture)
+            sites = [
+                CaddySite(host="www.localhost", upstream=backend.address),
+                CaddySite(host="ai.localhost", upstream=ai_upstream, **sc.ai_site),
+            ]
+            lab_caddy = stack.enter_context(run_caddy(sites, out_dir))
+            front = f"127.0.0.1:{lab_caddy.port}"
+        else:
+            front = backend.address
+            if sc.ai_down:
+                ai_origin = f"http://ai.localhost:{ai_upstream.rsplit(':', 1)[1]}"
+        if proxy:
+            fault_file = None
+            if sc.fault is not None:
+                fault_file = out_dir / "faults.toml"
+                fault_file.write_text(sc.fault)
+            capture = out_dir / "capture-browser.jsonl" if tracing else None
+            leg1 = stack.enter_context(_started(_mitmdump(out_dir, front, capture, fault_file)))
+            front = f"127.0.0.1:{leg1.port}"
+            if capture is not None:
+                captures.insert(0, capture)
+        port = front.rsplit(":", 1)[1]
+        page_url = f"http://www.localhost:{port}/chat.html?{_page_query(sc, ai_origin)}"
+        browser = stack.enter_context(record_browser(out_dir))
+        browser.page.goto(page_url)
+        sc.act(Run(browser=browser, caddy=lab_caddy, streams=tuple(sc.streams)))
+        browser.page.wait_for_timeout(300)
+        recording = browser.recording
+    bundle = EvidenceBundle(
+        scenario=name,
+        out_dir=out_dir,
+        netlog=recording.netlog,
+        cdp=recording.cdp,
+        har=recording.har,
+        console=recording.console,
+        caddy_log=lab_caddy.log_path if lab_caddy is not None else None,
+        backend_log=out_dir / "backend.log",
+        captures=tuple(captures),
+        expected_kind=sc.expected_kind,
+        expected_actor=sc.expected_actor,
+        page_url=page_url,
+        started_at=started_at,
+        ended_at=time.time(),
+        notes=tuple(notes),
+    )
+    (out_dir / "bundle.json").write_text(json.dumps(bundle.to_dict(), indent=2) + "\n")
+    return bundle
