@@ -1,0 +1,336 @@
+"""A tearline capture as pandas DataFrames: events, connections, streams.
+
+``load(path)`` reads a capture (``tearline.capture.read_capture``: migrates older
+versions, refuses newer ones, tolerates a torn last line) and the three
+functions below build the tables. Every time column is wall-clock epoch
+seconds (float); ``*_s`` columns are durations in seconds; missing values are
+NaN / None.
+
+``df_events(cap)`` one row per event, in file order:
+    ``seq`` (0-based line order), ``type``, ``ts``, ``mono``, ``t_rel`` (seconds since
+    the capture's header ``started``), ``conn``, ``stream``, then every field of
+    every event type present (absent fields are NaN/None), e.g. ``direction``,
+    ``size``, ``code``, ``leg``, ``how``, ``by``.
+
+``df_connections(cap)`` one row per connection id:
+    ``conn``, ``leg`` (``client``/``server``), ``client_conn`` (for the server leg:
+    the browser connection it served), ``peer``, ``local``, ``tls_version``,
+    ``alpn``, ``sni``, ``opened``, ``closed`` (ts), ``duration_s``, ``by``
+    (``peer``/``proxy``/``unknown``), ``how`` (``fin``/``rst``/``timeout``/
+    ``error``/``closed``), ``errno``, ``error``, ``bytes_sent``, ``bytes_received``,
+    ``streams`` (number of HTTP flows on it).
+
+``df_streams(cap)`` one row per HTTP flow (WebSocket, SSE, streamed or ordinary body):
+    ``stream`` (flow id), ``kind`` (``ws``/``sse``/``http-stream``/``http``),
+    ``conn`` (client leg), ``server_conn``, ``method``, ``url``, ``status``,
+    ``started`` (request headers), ``response_at`` (response headers),
+    ``first_data`` / ``last_data`` (first/last message, chunk or event), ``ended``
+    (close, body end or error), ``lifetime_s`` (``ended - started``),
+    ``client_messages`` / ``server_messages`` (WebSocket messages each way; for SSE,
+    ``server_messages`` = complete events), ``client_bytes`` / ``server_bytes``,
+    ``chunks``, ``sse_events``, ``partial_events``, ``body_complete`` (bool or None),
+    ``body_how`` (``terminated``/``length``/``eof``/``cut``/``error``), ``close_code``,
+    ``close_reason``, ``close_frame`` (bool: a close frame was seen), ``answered``,
+    ``answered_by``, ``transport_end``, ``closed_by`` (``client``/``server``/``proxy``/None),
+    ``error`` (flow error text), ``faults`` (faults fired on it), ``end`` (one
+    line for a person: how it ended).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from tearline.capture import Capture, read_capture
+from tearline.events import (
+    BodyChunk,
+    BodyEnd,
+    ConnClose,
+    ConnOpen,
+    ConnTls,
+    FaultFired,
+    FlowError,
+    HttpRequest,
+    HttpResponse,
+    SseEvent,
+    WsClose,
+    WsMessage,
+    event_to_dict,
+)
+
+__all__ = ["STREAM_COLUMNS", "df_connections", "df_events", "df_streams", "load"]
+
+EVENT_BASE_COLUMNS = ["seq", "type", "ts", "mono", "t_rel", "conn", "stream"]
+CONNECTION_COLUMNS = [
+    "conn",
+    "leg",
+    "client_conn",
+    "peer",
+    "local",
+    "tls_version",
+    "alpn",
+    "sni",
+    "opened",
+    "closed",
+    "duration_s",
+    "by",
+    "how",
+    "errno",
+    "error",
+    "bytes_sent",
+    "bytes_received",
+    "streams",
+]
+STREAM_COLUMNS = [
+    "stream",
+    "kind",
+    "conn",
+    "server_conn",
+    "method",
+    "url",
+    "status",
+    "started",
+    "response_at",
+    "first_data",
+    "last_data",
+    "ended",
+    "lifetime_s",
+    "client_messages",
+    "server_messages",
+    "client_bytes",
+    "server_bytes",
+    "chunks",
+    "sse_events",
+    "partial_events",
+    "body_complete",
+    "body_how",
+    "close_code",
+    "close_reason",
+    "close_frame",
+    "answered",
+    "answered_by",
+    "transport_end",
+    "closed_by",
+    "error",
+    "faults",
+    "end",
+]
+
+
+def load(path: str | os.PathLike[str]) -> Capture:
+    """Read a capture file (see ``tearline.capture.read_capture``)."""
+    return read_capture(path)
+
+
+def _cap(capture: Capture | str | os.PathLike[str]) -> Capture:
+    return capture if isinstance(capture, Capture) else read_capture(capture)
+
+
+def df_events(capture: Capture | str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per event (see the module docstring for columns)."""
+    cap = _cap(capture)
+    started = cap.header.get("started")
+    rows = []
+    for seq, ev in enumerate(cap.events):
+        row = event_to_dict(ev)
+        for k, v in row.items():
+            if isinstance(v, list | dict):
+                row[k] = (
+                    repr(v)
+                    if isinstance(v, dict)
+                    else tuple(tuple(x) if isinstance(x, list) else x for x in v)
+                )
+        row["seq"] = seq
+        row["t_rel"] = ev.ts - started if isinstance(started, int | float) else math.nan
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in EVENT_BASE_COLUMNS:
+        if col not in df.columns:
+            df[col] = pd.Series(dtype="float64" if col in ("ts", "mono", "t_rel", "seq") else "object")
+    rest = [c for c in df.columns if c not in EVENT_BASE_COLUMNS]
+    return df[EVENT_BASE_COLUMNS + rest]
+
+
+def _conn_rows(cap: Capture) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(cid: str) -> dict[str, Any]:
+        if cid not in rows:
+            rows[cid] = dict.fromkeys(CONNECTION_COLUMNS)
+            rows[cid]["conn"] = cid
+            rows[cid]["streams"] = 0
+        return rows[cid]
+
+    for ev in cap.events:
+        if ev.conn is None:
+            continue
+        if isinstance(ev, ConnOpen):
+            r = row(ev.conn)
+            r.update(
+                leg=ev.leg,
+                client_conn=ev.client_conn,
+                peer=ev.peer,
+                local=ev.local,
+                opened=ev.ts,
+                tls_version=ev.tls_version,
+                alpn=ev.alpn,
+                sni=ev.sni,
+            )
+        elif isinstance(ev, ConnTls):
+            r = row(ev.conn)
+            r.update(leg=r["leg"] or ev.leg, tls_version=ev.tls_version, alpn=ev.alpn, sni=ev.sni)
+        elif isinstance(ev, ConnClose):
+            r = row(ev.conn)
+            r.update(
+                leg=r["leg"] or ev.leg,
+                closed=ev.ts,
+                by=ev.by,
+                how=ev.how,
+                errno=ev.errno,
+                error=ev.error,
+                bytes_sent=ev.bytes_sent,
+                bytes_received=ev.bytes_received,
+            )
+        elif isinstance(ev, HttpRequest):
+            row(ev.conn)["streams"] += 1
+    for r in rows.values():
+        if r["opened"] is not None and r["closed"] is not None:
+            r["duration_s"] = r["closed"] - r["opened"]
+    return rows
+
+
+def df_connections(capture: Capture | str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per connection (see the module docstring for columns)."""
+    rows = _conn_rows(_cap(capture))
+    return pd.DataFrame(list(rows.values()), columns=CONNECTION_COLUMNS)
+
+
+def _closed_by_stream(s: dict[str, Any], conns: dict[str, dict[str, Any]]) -> str | None:
+    """Who ended a non-WebSocket stream: the earliest peer-initiated end of its two legs."""
+    if s["body_complete"]:
+        return "server"
+    ends = []
+    for leg_key, side in (("conn", "client"), ("server_conn", "server")):
+        c = conns.get(s[leg_key] or "")
+        if c and c["by"] == "peer" and c["closed"] is not None:
+            ends.append((c["closed"], side))
+    if ends:
+        return min(ends)[1]
+    if s["faults"]:
+        return "proxy"
+    if s["body_complete"] is False:
+        return "proxy" if s["error"] and "killed" in str(s["error"]).lower() else None
+    return None
+
+
+def _end_text(s: dict[str, Any], conns: dict[str, dict[str, Any]]) -> str:
+    if s["kind"] == "ws":
+        if s["close_code"] is None and s["ended"] is None:
+            return "open (no end recorded)"
+        if s["close_frame"]:
+            reason = f" {s['close_reason']!r}" if s["close_reason"] else ""
+            ans = f", answered by {s['answered_by']}" if s["answered"] else ", unanswered"
+            return f"close {s['close_code']}{reason} by {s['closed_by']}{ans}"
+        how = s["transport_end"] or "drop"
+        return f"no close frame: {s['closed_by'] or 'unknown'} {how}"
+    if s["body_complete"] is None:
+        return f"error: {s['error']}" if s["error"] else "open (no end recorded)"
+    if s["body_complete"]:
+        return f"complete ({s['body_how']})"
+    who = s["closed_by"] or "unknown"
+    leg = s["conn"] if who == "client" else s["server_conn"]
+    how = (conns.get(leg or "") or {}).get("how") or ""
+    partial = f", {s['partial_events']} partial event" if s["partial_events"] else ""
+    return f"cut by {who}{(' ' + how) if how else ''}{partial}"
+
+
+def df_streams(
+    capture: Capture | str | os.PathLike[str], *, kinds: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """One row per HTTP flow (see the module docstring for columns), by start time.
+
+    ``kinds`` keeps only those kinds, e.g. ``("ws", "sse", "http-stream")``.
+    """
+    cap = _cap(capture)
+    conns = _conn_rows(cap)
+    streams: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def row(sid: str) -> dict[str, Any]:
+        if sid not in streams:
+            r = dict.fromkeys(STREAM_COLUMNS)
+            r.update(stream=sid, kind="http", faults=0, close_frame=None)
+            streams[sid] = r
+        return streams[sid]
+
+    def data_at(r: dict[str, Any], ts: float) -> None:
+        if r["first_data"] is None:
+            r["first_data"] = ts
+        r["last_data"] = ts
+
+    for ev in cap.events:
+        if ev.stream is None:
+            continue
+        r = row(ev.stream)
+        c = counts[ev.stream]
+        if isinstance(ev, HttpRequest):
+            r.update(conn=ev.conn, server_conn=ev.server_conn, method=ev.method, url=ev.url, started=ev.ts)
+        elif isinstance(ev, HttpResponse):
+            r.update(status=ev.status, kind=ev.kind, response_at=ev.ts)
+        elif isinstance(ev, WsMessage):
+            c[f"{ev.direction}_messages"] += 1
+            c[f"{ev.direction}_bytes"] += ev.size
+            data_at(r, ev.ts)
+        elif isinstance(ev, BodyChunk):
+            c["chunks"] += 1
+            c[f"{ev.direction}_bytes"] += ev.size
+            data_at(r, ev.ts)
+        elif isinstance(ev, SseEvent):
+            if ev.partial:
+                c["partial_events"] += 1
+            else:
+                c["sse_events"] += 1
+        elif isinstance(ev, BodyEnd):
+            r.update(body_complete=ev.complete, body_how=ev.how, ended=ev.ts)
+            if not c["chunks"] and ev.total_bytes:
+                c[f"{ev.direction}_bytes"] += ev.total_bytes
+                c["chunks"] += ev.chunks
+        elif isinstance(ev, WsClose):
+            r.update(
+                kind="ws",
+                close_code=ev.code,
+                close_reason=ev.reason,
+                close_frame=ev.frame,
+                answered=ev.answered,
+                answered_by=ev.answered_by,
+                transport_end=ev.transport_end,
+                closed_by=ev.closed_by,
+                ended=ev.ts,
+            )
+        elif isinstance(ev, FlowError):
+            r["error"] = ev.message
+            if r["ended"] is None:
+                r["ended"] = ev.ts
+        elif isinstance(ev, FaultFired):
+            r["faults"] += 1
+    for sid, r in streams.items():
+        c = counts[sid]
+        for k in ("client_messages", "server_messages", "client_bytes", "server_bytes", "chunks"):
+            r[k] = c.get(k, 0)
+        r["sse_events"] = c.get("sse_events", 0)
+        r["partial_events"] = c.get("partial_events", 0)
+        if r["kind"] == "sse":
+            r["server_messages"] = r["sse_events"]
+        if r["kind"] != "ws":
+            r["closed_by"] = _closed_by_stream(r, conns)
+        if r["started"] is not None and r["ended"] is not None:
+            r["lifetime_s"] = r["ended"] - r["started"]
+        r["end"] = _end_text(r, conns)
+    rows = sorted(streams.values(), key=lambda r: (r["started"] is None, r["started"] or 0.0))
+    if kinds is not None:
+        rows = [r for r in rows if r["kind"] in kinds]
+    return pd.DataFrame(rows, columns=STREAM_COLUMNS)
