@@ -360,7 +360,16 @@ def record_scenario(
                 fault_file = out_dir / "faults.toml"
                 fault_file.write_text(sc.fault)
             capture = out_dir / "capture-browser.jsonl" if tracing else None
-            leg1 = stack.enter_context(_started(_mitmdump(out_dir, front, capture, fault_file)))
+            try:
+                leg1 = stack.enter_context(_started(_mitmdump(out_dir, front, capture, fault_file)))
+            except Exception as e:  # MitmdumpFailed: with a fault scenario, the fault addon is not ready
+                if fault_file is None:
+                    raise
+                last = [ln for ln in str(e).splitlines() if "Error" in ln or "error" in ln][-1:]
+                raise ScenarioSkipped(
+                    f"scenario {name!r} is skipped: mitmdump did not start with addons/faults.py "
+                    f"({' '.join(last) or type(e).__name__})"
+                ) from e
             front = f"127.0.0.1:{leg1.port}"
             if capture is not None:
                 captures.insert(0, capture)
