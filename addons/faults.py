@@ -1,0 +1,539 @@
+"""The fault addon: ``mitmdump -s addons/ws_trace.py -s addons/faults.py --set faults=scenario.toml``.
+
+The edge of ``tearline.faults``: parses the scenario once in ``configure``,
+feeds each stream's life (request, response headers, WebSocket messages, body
+chunks, timers) through the pure injector, and carries out the effects it
+returns with mitmproxy's own APIs (``msg.drop()``, ``inject.websocket``,
+``http.Response.make``, the response stream callable) and ``addons.mitm_io``
+(FIN/RST, close frames to one side, pause/resume reading, cutting a body).
+
+Options:
+``faults``  path of a TOML scenario (``[[fault]]`` tables; docs/faults.md)
+``fault``   one fault in the one-line form, repeatable:
+            ``--set fault=close:stream=ws,direction=server,after_messages=3,to=client,code=4001``
+
+Commands (mitmdump, mitmproxy console, mitmweb): ``faults.list``, ``faults.arm ID``,
+``faults.disarm ID``, ``faults.fire ID``.
+
+Every arming and firing is recorded through the recorder
+(``ctx.master.addons.get("ws_trace").emit``) as ``fault_armed``/``fault_fired``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mitmproxy import command, ctx, exceptions, flowfilter, http
+
+from addons import mitm_io
+from tearline.errors import UsageError
+from tearline.events import FaultArmed, FaultFired
+from tearline.faults.effects import Abort, Close, Delay, Drop, Respond, Stall, Throttle, Truncate, describe
+from tearline.faults.injector import FaultSpec, Firing, Injector, StreamFaults
+from tearline.faults.scenario import load_scenario, parse_one_line
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Faults", "request_kind", "response_kind"]
+
+CUT_GRACE_S = 0.05  # after returning the kept bytes of a cut body, before closing the socket (s)
+CLOSE_WAIT_S = 0.5  # time the peer gets to answer our close frame before TCP close (s)
+
+
+def request_kind(headers: Any) -> str:
+    """Stream kind guessed from request headers (pure): ``ws``, ``sse`` or ``http-stream``."""
+    if headers.get("upgrade", "").lower() == "websocket":
+        return "ws"
+    if "text/event-stream" in headers.get("accept", "").lower():
+        return "sse"
+    return "http-stream"
+
+
+def response_kind(status: int, headers: Any) -> str:
+    """Stream kind from response headers (pure): ``ws``, ``sse``, ``http-stream`` or ``http``."""
+    if status == 101:
+        return "ws"
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "text/event-stream":
+        return "sse"
+    if "chunked" in headers.get("transfer-encoding", "").lower() and "content-length" not in headers:
+        return "http-stream"
+    return "http"
+
+
+class _Live:
+    """What the edge keeps per live stream (on the addon, never in flow.metadata).
+
+    A plain class: mitmproxy loads this file as a script module that is not in
+    ``sys.modules``, where ``@dataclass`` cannot resolve string annotations.
+    """
+
+    def __init__(self, flow: http.HTTPFlow, faults: StreamFaults) -> None:
+        self.flow = flow
+        self.faults = faults
+        self.timer: asyncio.TimerHandle | None = None
+        self.queues: dict[bool, asyncio.Queue[Any]] = {}  # to_client -> FIFO of held messages
+        self.senders: list[asyncio.Task[None]] = []
+        self.pending: dict[bool, int] = {True: 0, False: 0}
+        self.reinjecting = 0
+        self.stalls: dict[tuple[str, str], asyncio.Event] = {}  # (fault id, to) -> set at the stall's end
+        self.stall_end: dict[tuple[str, str], Callable[[], None]] = {}
+        self.held = b""  # body bytes read during a stall
+        self.done = False
+
+
+class Faults:
+    """mitmproxy addon "tearline_faults"."""
+
+    name = "tearline_faults"
+
+    def __init__(self) -> None:
+        self.specs: list[FaultSpec] = []
+        self.injector = Injector([])
+        self.filters: dict[str, Callable[[Any], bool]] = {}
+        self.live: dict[str, _Live] = {}
+        self._announced = False
+
+    # --- options ------------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("faults", str | None, None, "tearline fault scenario (TOML [[fault]] tables)")
+        loader.add_option(
+            "fault",
+            Sequence[str],
+            [],
+            "one fault, one-line form (repeatable), e.g. close:stream=ws,after_messages=3,to=client,code=4001",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not ({"faults", "fault"} & updated):
+            return
+        try:
+            specs = load_scenario(ctx.options.faults) if ctx.options.faults else []
+            specs += [parse_one_line(text, i) for i, text in enumerate(ctx.options.fault, 1)]
+            filters = {}
+            for spec in specs:
+                if spec.trigger.match:
+                    try:
+                        filters[spec.fault_id] = flowfilter.parse(spec.trigger.match)
+                    except ValueError as e:
+                        raise UsageError(
+                            f"{spec.trigger.match!r} is not a mitmproxy filter expression ({e})",
+                            place=f"fault {spec.fault_id}, key 'match'",
+                            hint='e.g. match = "~u /agent"',
+                        ) from None
+        except UsageError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        self.specs = specs
+        self.filters = filters
+        self.injector = Injector(specs)
+        if self._announced:
+            self._announce()
+
+    def running(self) -> None:
+        if self._tracer() is None:
+            log.error(
+                "tearline_faults: the recorder is not loaded, so faults will not be recorded; "
+                "load it first: mitmdump -s addons/ws_trace.py -s addons/faults.py"
+            )
+        self._announced = True
+        self._announce()
+
+    def _announce(self) -> None:
+        for af in self.injector.faults.values():
+            self._emit(FaultArmed, fault_id=af.spec.fault_id, action=af.spec.action, params=af.params())
+            log.info(
+                f"tearline_faults: armed {af.spec.fault_id}: {af.spec.action} ({af.spec.trigger.describe()})"
+            )
+
+    # --- recording ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _tracer() -> Any:
+        return ctx.master.addons.get("ws_trace")
+
+    def _emit(self, cls: Any, **kw: Any) -> None:
+        tracer = self._tracer()
+        if tracer is not None and hasattr(tracer, "emit"):
+            tracer.emit(cls(ts=time.time(), mono=time.monotonic(), **kw))
+
+    def _record(self, live: _Live, f: Firing, client: str | None, server: str | None) -> None:
+        log.info(
+            f"tearline_faults: {f.fault_id} {f.action} fired on {live.flow.request.pretty_url} ({f.trigger})"
+        )
+        self._emit(
+            FaultFired,
+            conn=live.flow.client_conn.id,
+            stream=live.flow.id,
+            fault_id=f.fault_id,
+            action=f.action,
+            params=f.params,
+            trigger=f.trigger,
+            client_action=client,
+            server_action=server,
+        )
+
+    # --- HTTP hooks ----------------------------------------------------------------------------
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if not self.injector.faults or flow.response is not None:
+            return
+        now = time.monotonic()
+        sf = self.injector.open_stream(flow.id, request_kind(flow.request.headers), now, self._matcher(flow))
+        if not sf.faults:
+            return
+        live = self.live[flow.id] = _Live(flow=flow, faults=sf)
+        for f in sf.on_request(now):
+            for e in f.effects:
+                if isinstance(e, Respond) and e.status is None:
+                    self._record(live, f, "refused: connection closed, no response", None)
+                    mitm_io.close_conn(flow, flow.client_conn, "fin")
+                    flow.kill()
+                elif isinstance(e, Respond):
+                    self._record(live, f, f"responded {e.status}", "request not sent")
+                    flow.response = http.Response.make(
+                        e.status or 503, e.body.encode(), {"Content-Type": "text/plain; charset=utf-8"}
+                    )
+                elif isinstance(e, Delay):
+                    self._record(live, f, None, f"request held {e.ms:.0f} ms")
+                    await asyncio.sleep(e.ms / 1000)
+
+    async def responseheaders(self, flow: http.HTTPFlow) -> None:
+        live = self.live.get(flow.id)
+        if live is None or flow.response is None:
+            return
+        sf = live.faults
+        now = time.monotonic()
+        sf.set_kind(response_kind(flow.response.status_code, flow.response.headers))
+        for f in sf.on_headers(now):
+            for e in f.effects:
+                if isinstance(e, Delay):
+                    self._record(live, f, f"response headers held {e.ms:.0f} ms", None)
+                    await asyncio.sleep(e.ms / 1000)
+                elif isinstance(e, Abort):
+                    self._abort_http(live, f, e)
+        if sf.ended or sf.kind not in ("sse", "http-stream"):
+            return
+        resp = flow.response
+        prev = resp.stream if callable(resp.stream) else None
+        resp.stream = self._stream_cb(live, prev)
+        self._started(live, now)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and flow.response.status_code != 101:
+            self._end(flow.id)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is None:
+            self._end(flow.id)
+
+    def _matcher(self, flow: http.HTTPFlow) -> Callable[[FaultSpec], bool]:
+        def matches(spec: FaultSpec) -> bool:
+            flt = self.filters.get(spec.fault_id)
+            return flt is None or bool(flt(flow))
+
+        return matches
+
+    def _started(self, live: _Live, now: float) -> None:
+        for f in live.faults.start(now):
+            self._execute(live, f)
+        self._schedule(live)
+
+    # --- bodies ---------------------------------------------------------------------------------
+
+    def _stream_cb(self, live: _Live, prev: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+        def pieces(out: Any) -> list[bytes]:
+            return [out] if isinstance(out, bytes) else list(out)
+
+        def cb(chunk: bytes) -> Any:
+            out = self._body_chunk(live, chunk)
+            if prev is None:
+                return [out] if out else []
+            result: list[bytes] = []
+            if out:
+                result += pieces(prev(out))
+            if not chunk:
+                result += [p for p in pieces(prev(b"")) if p]
+            return [p for p in result if p]
+
+        return cb
+
+    def _body_chunk(self, live: _Live, chunk: bytes) -> bytes:
+        now = time.monotonic()
+        if live.stalls and chunk:  # data read while stalled waits for the stall's end
+            live.held += chunk
+            return b""
+        data, live.held = live.held + chunk, b""
+        if not data and chunk:
+            return b""
+        dec = live.faults.on_chunk(data, now)
+        for f in dec.firings:
+            self._record(live, f, ", ".join(describe(e) for e in f.effects), None)
+        if dec.resume_at is not None and mitm_io.pause_reading(live.flow, live.flow.server_conn):
+            asyncio.get_running_loop().call_later(
+                max(0.0, dec.resume_at - now), mitm_io.resume_reading, live.flow, live.flow.server_conn
+            )
+        for f in dec.after:
+            self._execute(live, f)
+        if chunk:
+            self._schedule(live)
+        return dec.out
+
+    def _abort_http(self, live: _Live, f: Firing, e: Abort) -> None:
+        """End an HTTP stream (before or during the body) with FIN or RST on the named leg(s)."""
+        flow = live.flow
+        client = e.how if e.to in ("client", "both") else "fin"
+        server = e.how if e.to in ("server", "both") else "fin"
+        if e.to == "server":
+            mitm_io.close_conn(flow, flow.server_conn, e.how)
+            self._record(live, f, None, e.how)
+            return
+        self._record(live, f, client, server)
+        mitm_io.cut_body(flow, client, server)  # type: ignore[arg-type]
+
+    # --- WebSocket hooks -------------------------------------------------------------------------
+
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        live = self.live.get(flow.id)
+        if live is not None:
+            live.faults.set_kind("ws")
+            self._started(live, time.monotonic())
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        live = self.live.get(flow.id)
+        if live is None or flow.websocket is None or not flow.websocket.messages:
+            return
+        msg = flow.websocket.messages[-1]
+        if msg.injected and live.reinjecting > 0:
+            live.reinjecting -= 1
+            return
+        direction = "client" if msg.from_client else "server"
+        to_client = not msg.from_client
+        dec = live.faults.on_message(
+            direction, len(msg.content), msg.text if msg.is_text else None, time.monotonic()
+        )
+        for f in dec.firings:
+            self._record(live, f, *self._ws_legs(f, direction))
+        stalled = self._stalled(live, to_client)
+        if dec.drop:
+            msg.drop()
+        elif dec.due is not None or live.pending[to_client] or stalled:
+            msg.drop()
+            self._enqueue(live, to_client, (dec.due or time.monotonic(), msg.content, msg.is_text))
+        for f in dec.after:
+            if live.pending[True] or live.pending[False]:
+                self._enqueue(live, to_client, f)  # carried out once the messages before it have left
+            else:
+                self._execute(live, f)
+        self._schedule(live)
+
+    def _ws_legs(self, f: Firing, direction: str) -> tuple[str | None, str | None]:
+        text = ", ".join(describe(e) for e in f.effects)
+        # each-faults act on the messages of `direction`, i.e. on the leg they travel to
+        return (text, None) if direction == "server" else (None, text)
+
+    @staticmethod
+    def _stalls_toward(live: _Live, to_client: bool) -> list[asyncio.Event]:
+        side = "client" if to_client else "server"
+        return [ev for (_fid, to), ev in live.stalls.items() if to in ("both", side) and not ev.is_set()]
+
+    def _stalled(self, live: _Live, to_client: bool) -> bool:
+        return bool(self._stalls_toward(live, to_client))
+
+    def _enqueue(self, live: _Live, to_client: bool, item: Any) -> None:
+        q = live.queues.get(to_client)
+        if q is None:
+            q = live.queues[to_client] = asyncio.Queue()
+            live.senders.append(asyncio.get_running_loop().create_task(self._sender(live, q, to_client)))
+        live.pending[to_client] += 1
+        q.put_nowait(item)
+
+    async def _sender(self, live: _Live, q: asyncio.Queue[Any], to_client: bool) -> None:
+        """Release delayed/held WebSocket messages toward one side, in arrival order."""
+        last = 0.0
+        while True:
+            item = await q.get()
+            try:
+                if item is None:
+                    return
+                if isinstance(item, Firing):
+                    self._execute(live, item)
+                    continue
+                due, content, is_text = item
+                last = max(last, due)
+                await asyncio.sleep(max(0.0, last - time.monotonic()))
+                for ev in self._stalls_toward(live, to_client):
+                    await ev.wait()
+                if live.flow.live and not live.done:
+                    live.reinjecting += 1
+                    ctx.master.commands.call("inject.websocket", live.flow, to_client, content, is_text)
+                    await asyncio.sleep(0)
+            finally:
+                live.pending[to_client] -= 1
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        self._end(flow.id)
+
+    # --- carrying out once-effects ---------------------------------------------------------------
+
+    def _execute(self, live: _Live, f: Firing) -> None:
+        flow = live.flow
+        for e in f.effects:
+            if isinstance(e, Close):
+                client = "close" if e.to in ("client", "both") else "fin"
+                server = "close" if e.to in ("server", "both") else "fin"
+                self._record(live, f, _leg_text(client, e), _leg_text(server, e))
+                mitm_io.ws_terminate(
+                    flow, client=client, server=server, code=e.code, reason=e.reason, close_wait=CLOSE_WAIT_S
+                )
+                live.done = True
+            elif isinstance(e, Abort) and live.faults.kind == "ws" and flow.websocket is not None:
+                client = e.how if e.to in ("client", "both") else "fin"
+                server = e.how if e.to in ("server", "both") else "fin"
+                self._record(live, f, client, server)
+                mitm_io.ws_terminate(flow, client=client, server=server, code=1006)  # type: ignore[arg-type]
+                live.done = True
+            elif isinstance(e, Abort):
+                self._abort_http(live, f, e)
+                live.done = True
+            elif isinstance(e, Truncate):
+                self._record(live, f, f"body cut after {e.keep} bytes of this chunk, then {e.how}", "fin")
+                asyncio.get_running_loop().call_later(CUT_GRACE_S, mitm_io.cut_body, flow, e.how, "fin")
+                live.done = True
+            elif isinstance(e, Stall):
+                self._stall(live, f, e)
+            elif isinstance(e, Drop | Delay | Throttle | Respond):
+                self._record(live, f, describe(e), None)
+
+    def _stall(self, live: _Live, f: Firing, e: Stall) -> None:
+        flow = live.flow
+        key = (f.fault_id, e.to)
+        ev = asyncio.Event()
+        live.stalls[key] = ev
+        paused = []
+        if e.to in ("client", "both"):  # data toward the client comes from the server's socket
+            paused.append(flow.server_conn)
+        if e.to in ("server", "both"):
+            paused.append(flow.client_conn)
+        for conn in paused:
+            mitm_io.pause_reading(flow, conn)
+        how = "stalled " + (f"{e.ms} ms" if e.ms else "until disarmed") + ": reading paused"
+        self._record(
+            live, f, how if e.to in ("client", "both") else None, how if e.to in ("server", "both") else None
+        )
+
+        def end() -> None:
+            if live.stalls.get(key) is not ev:
+                return
+            del live.stalls[key]
+            live.stall_end.pop(key, None)
+            for conn in paused:
+                mitm_io.resume_reading(flow, conn)
+            ev.set()
+
+        live.stall_end[key] = end
+        if e.ms is not None:
+            asyncio.get_running_loop().call_later(e.ms / 1000, end)
+
+    # --- timers -------------------------------------------------------------------------------------
+
+    def _schedule(self, live: _Live) -> None:
+        if live.timer is not None:
+            live.timer.cancel()
+            live.timer = None
+        if live.done:
+            return
+        due = live.faults.next_deadline(time.monotonic())
+        if due is not None:
+            loop = asyncio.get_running_loop()
+            live.timer = loop.call_later(max(0.0, due - time.monotonic()), self._on_timer, live)
+
+    def _on_timer(self, live: _Live) -> None:
+        live.timer = None
+        if live.done or not live.flow.live:
+            return
+        for f in live.faults.on_timer(time.monotonic()):
+            self._execute(live, f)
+        self._schedule(live)
+
+    def _end(self, flow_id: str) -> None:
+        live = self.live.pop(flow_id, None)
+        if live is None:
+            return
+        live.done = True
+        if live.timer is not None:
+            live.timer.cancel()
+        for q in live.queues.values():
+            q.put_nowait(None)
+        for end in list(live.stall_end.values()):
+            end()
+
+    # --- commands -----------------------------------------------------------------------------------
+
+    @command.command("faults.list")
+    def list_faults(self) -> Sequence[str]:
+        """The armed and disarmed faults, one line each."""
+        lines = []
+        for af in self.injector.faults.values():
+            state = "armed" if af.armed else "disarmed"
+            lines.append(
+                f"{af.spec.fault_id} {state} {af.spec.action} seed={af.seed} fired={af.fired} "
+                f"streams={len(af.streams)} ({af.spec.trigger.describe()})"
+            )
+        for line in lines:
+            log.info(line)
+        return lines
+
+    def _get(self, fault_id: str) -> Any:
+        af = self.injector.faults.get(fault_id)
+        if af is None:
+            raise exceptions.CommandError(
+                f"no fault {fault_id!r}; known: {', '.join(self.injector.faults) or 'none'}"
+            )
+        return af
+
+    @command.command("faults.arm")
+    def arm(self, fault_id: str) -> None:
+        """Arm a fault (it fires on new and live streams when its trigger holds)."""
+        af = self._get(fault_id)
+        af.armed = True
+        self._emit(FaultArmed, fault_id=fault_id, action=af.spec.action, params=af.params(), armed=True)
+
+    @command.command("faults.disarm")
+    def disarm(self, fault_id: str) -> None:
+        """Disarm a fault; stalls it started end now."""
+        af = self._get(fault_id)
+        af.armed = False
+        self._emit(FaultArmed, fault_id=fault_id, action=af.spec.action, params=af.params(), armed=False)
+        for live in list(self.live.values()):
+            for key, end in list(live.stall_end.items()):
+                if key[0] == fault_id:
+                    end()
+
+    @command.command("faults.fire")
+    def fire(self, fault_id: str) -> int:
+        """Fire a fault now on every live stream it matches; returns how many streams."""
+        self._get(fault_id)
+        n = 0
+        for live in list(self.live.values()):
+            if not live.faults.started or live.done:
+                continue
+            f = live.faults.fire(fault_id)
+            if f is not None:
+                n += 1
+                with contextlib.suppress(Exception):
+                    self._execute(live, f)
+        log.info(f"tearline_faults: fired {fault_id} on {n} stream(s)")
+        return n
+
+
+def _leg_text(action: str, e: Close) -> str:
+    return f"close {e.code}" + (f" {e.reason!r}" if e.reason else "") if action == "close" else action
+
+
+addons = [Faults()]
