@@ -402,12 +402,35 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
     ]
 
 
+# Proxy log texts that describe the *client* side going away, not the upstream failing.
+CLIENT_SIDE_TEXTS = ("context canceled", "writing:", "writeto", "broken pipe", "client disconnected", "499")
+
+
+def _proxy_upstream_failures(ctx: Context) -> list[Observation]:
+    """Proxy log lines near the end that blame the upstream.
+
+    Lines that describe the client leaving (``context canceled``, a failed
+    write toward the browser) and lines that follow the browser's own close or
+    cancel are consequences of the browser's action, not upstream failures.
+    """
+    initiated = _browser_initiated(ctx)
+    out = []
+    for o in ctx.near_end("proxy_abort", "upstream_error", before=NEAR + 1, after=NEAR):
+        if any(w in _text(o) for w in CLIENT_SIDE_TEXTS):
+            continue
+        if initiated is not None and initiated.t <= o.t + 0.05:
+            continue
+        out.append(o)
+    return out
+
+
 RESET_WORDS = ("reset", "econnreset", "rst")
 
 
 def rule_reset(ctx: Context) -> list[Cause]:
     evidence: list[Evidence] = []
-    actor = "network"
+    actor = "server"  # the peer sent the RST (a middlebox could too; nothing here tells them apart)
+    upstream = False
     for o in ctx.obs("request_failed", "socket_error", "socket_closed", "ws_error"):
         if (
             o.error == "ERR_CONNECTION_RESET"
@@ -415,13 +438,11 @@ def rule_reset(ctx: Context) -> list[Cause]:
             or (o.source == "capture" and any(w in _text(o) for w in RESET_WORDS))
         ):
             evidence.append(ev(o, f"{o.kind}: {o.error or o.text or 'reset'}"))
-            if o.source == "capture" and o.leg == "server":
-                actor = "server"
-    for o in ctx.near_end("proxy_abort", "upstream_error", before=NEAR + 1, after=NEAR):
+    for o in _proxy_upstream_failures(ctx):
         t = _text(o)
-        if "reset by peer" in t and not t.startswith("writing"):
+        if "reset by peer" in t:
             evidence.append(ev(o, o.text or "reset"))
-            actor = "server"
+            upstream = True
     if not evidence:
         return []
     return [
@@ -431,7 +452,7 @@ def rule_reset(ctx: Context) -> list[Cause]:
             "A TCP reset ended the connection"
             + (
                 " on the upstream side; the proxy could only cut the stream to the browser."
-                if actor == "server"
+                if upstream
                 else "."
             ),
             0.86,
@@ -445,7 +466,7 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
     # the proxy's own account: it lost the backend (even if it ended the body cleanly toward the browser)
     backend = [
         o
-        for o in ctx.near_end("proxy_abort", "upstream_error", before=NEAR + 1, after=NEAR)
+        for o in _proxy_upstream_failures(ctx)
         if ("reading" in _text(o) or "backend" in _text(o) or "eof" in _text(o))
         and "reset by peer" not in _text(o)
     ]

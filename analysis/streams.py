@@ -104,6 +104,13 @@ class SourcePart:
         return None
 
     @property
+    def method(self) -> str | None:
+        """The request method when the source says it (request_start text), upper case."""
+        start = self.first("request_start")
+        text = (start.text or "").strip().upper() if start is not None else ""
+        return text if text.isalpha() and len(text) <= 8 else None
+
+    @property
     def label(self) -> str:
         return f"{self.source}#{self.record}"
 
@@ -374,6 +381,9 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
                 continue
             if url_path(cl[0].url) != path or path is None:
                 continue
+            methods = {m for p in cl if (m := p.method)}
+            if part.method and methods and part.method not in methods:
+                continue  # a CORS preflight (OPTIONS) is not the POST it precedes
             ct = min((x for p in cl if (x := p.opened_at) is not None), default=None)
             if t is None or ct is None:
                 continue
