@@ -1,0 +1,357 @@
+"""The recorder against real parts: a real mitmdump (reverse mode) running addons/ws_trace.py
+in front of the real lab servers, with real WebSocket and raw-socket HTTP clients."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tearline.capture import read_capture
+from tearline.events import (
+    BodyChunk,
+    BodyEnd,
+    ConnClose,
+    ConnOpen,
+    Event,
+    HttpRequest,
+    HttpResponse,
+    SseEvent,
+    WsClose,
+    WsMessage,
+)
+from tearline.lab.mitmdump import MitmdumpFailed
+from tearline.lab.servers import message_text, sse_event_bytes
+
+pytestmark = pytest.mark.timeout(180)
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+def http_get(port: int, target: str, headers: dict[str, str] | None = None, timeout: float = 30) -> bytes:
+    """Raw HTTP/1.1 GET with Connection: close; returns everything received until EOF/reset."""
+    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close", **(headers or {})}
+    req = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(req.encode())
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    return data
+
+
+async def ws_session(url: str, send: list[str], close: tuple[int, str] | None, expect: int) -> dict[str, Any]:
+    """Send ``send``, receive ``expect`` messages, then close with ``close`` (or wait for the server)."""
+    got: list[str | bytes] = []
+    out: dict[str, Any] = {"received": got}
+    try:
+        async with connect(url, compression=None, open_timeout=30, close_timeout=10) as ws:
+            for m in send:
+                await ws.send(m)
+            while len(got) < expect:
+                got.append(await asyncio.wait_for(ws.recv(), 30))
+            if close is not None:
+                await ws.close(*close)
+            else:
+                try:
+                    while True:
+                        got.append(await asyncio.wait_for(ws.recv(), 30))
+                except ConnectionClosed:
+                    pass
+            out["code"] = ws.close_code
+    except ConnectionClosed as e:
+        out["code"] = e.rcvd.code if e.rcvd else None
+        out["error"] = str(e)
+    return out
+
+
+def events_of(path: Path, *types: type[Event], stream: str | None = None) -> list[Any]:
+    cap = read_capture(path)
+    return [e for e in cap.events if isinstance(e, types) and (stream is None or e.stream == stream)]
+
+
+def wait_for(pred: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()
+
+
+def stream_of(path: Path, route: str) -> str:
+    reqs = [e for e in events_of(path, HttpRequest) if route in e.url]
+    assert len(reqs) == 1, reqs
+    return reqs[0].stream
+
+
+# --- WebSocket --------------------------------------------------------------------------------
+
+
+def test_ws_client_close_records_every_message_in_order(recorder, lab_server):
+    proxy = recorder()
+    res = asyncio.run(
+        ws_session(
+            f"{proxy.ws_base}/ws?n=3&interval_ms=30&size=40",
+            send=["a", "bb", "ccc"],
+            close=(4001, "done"),
+            expect=6,
+        )
+    )
+    assert res["code"] == 4001
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/ws?")
+    msgs = events_of(cap, WsMessage, stream=sid)
+    client = [m for m in msgs if m.direction == "client"]
+    server = [m for m in msgs if m.direction == "server"]
+    assert [m.size for m in client] == [1, 2, 3]
+    assert [m.index for m in client] == [0, 1, 2]
+    # 3 scripted 40-byte messages plus 3 echoes, in the order the server sent them
+    assert sorted(m.size for m in server) == sorted([40, 40, 40, 1, 2, 3])
+    assert len(server) == len(res["received"]) == 6
+    assert [m.size for m in server] == [len(x) for x in res["received"]]
+    assert all(m.opcode == "text" and not m.injected for m in msgs)
+    assert [m.ts for m in msgs] == sorted(m.ts for m in msgs)
+    (close,) = events_of(cap, WsClose, stream=sid)
+    assert (close.code, close.reason, close.closed_by, close.frame) == (4001, "done", "client", True)
+    assert close.answered is True
+    assert wait_for(lambda: lab_server.events("ws_close_received"))[0].code == 4001
+    assert read_capture(cap).complete
+
+
+def test_ws_server_close_frame(recorder):
+    proxy = recorder()
+    res = asyncio.run(
+        ws_session(f"{proxy.ws_base}/ws?n=2&interval_ms=20&end=close&code=4000&reason=bye", [], None, 2)
+    )
+    assert res["code"] == 4000
+    proxy.stop()
+    sid = stream_of(proxy.capture, "/ws?")
+    (close,) = events_of(proxy.capture, WsClose, stream=sid)
+    assert (close.code, close.reason, close.closed_by, close.frame) == (4000, "bye", "server", True)
+    assert [m.size for m in events_of(proxy.capture, WsMessage, stream=sid)] == [16, 16]
+
+
+@pytest.mark.parametrize(("end", "how", "errno"), [("fin", "fin", None), ("rst", "rst", 104)])
+def test_ws_server_drops_tcp_without_close_frame(recorder, end, how, errno):
+    proxy = recorder()
+    asyncio.run(ws_session(f"{proxy.ws_base}/ws?n=3&interval_ms=20&end={end}", [], None, 3))
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/ws?")
+    assert len(events_of(cap, WsMessage, stream=sid)) == 3
+    (close,) = events_of(cap, WsClose, stream=sid)
+    assert close.frame is False
+    assert close.code == 1006
+    assert close.closed_by == "server"
+    assert close.transport_end == how
+    (req,) = [e for e in events_of(cap, HttpRequest) if e.stream == sid]
+    server_closes = [e for e in events_of(cap, ConnClose) if e.conn == req.server_conn]
+    assert len(server_closes) == 1
+    assert (server_closes[0].leg, server_closes[0].by, server_closes[0].how) == ("server", "peer", how)
+    assert server_closes[0].errno == errno
+    opens = [e for e in events_of(cap, ConnOpen) if e.conn == req.server_conn]
+    assert opens[0].client_conn == req.conn
+
+
+# --- SSE and streamed bodies ------------------------------------------------------------------
+
+
+def test_sse_split_across_chunks_is_streamed_and_parsed(recorder):
+    proxy = recorder()
+    t0 = time.time()
+    body = http_get(proxy.port, "/sse?n=4&interval_ms=100&split=1&ids=1&event=tick&retry=500")
+    assert body.endswith(b"0\r\n\r\n")
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/sse?")
+    (resp,) = events_of(cap, HttpResponse, stream=sid)
+    assert (resp.kind, resp.streamed, resp.status) == ("sse", True, 200)
+    chunks = events_of(cap, BodyChunk, stream=sid)
+    expected = [sse_event_bytes(i, event="tick", ids=True, retry=500 if i == 0 else None) for i in range(4)]
+    assert sum(c.size for c in chunks) == sum(len(e) for e in expected)
+    assert len(chunks) >= 5  # split events arrive in several chunks
+    evs = events_of(cap, SseEvent, stream=sid)
+    assert [(e.event, e.id, e.index, e.partial) for e in evs] == [
+        ("tick", str(i), i, False) for i in range(4)
+    ]
+    assert evs[0].retry == 500
+    assert all(e.data_len == 16 for e in evs)
+    # recorded live, chunk by chunk, over the ~300 ms the server took (not all at the end)
+    assert chunks[-1].ts - chunks[0].ts > 0.2
+    assert chunks[0].ts >= t0
+    (end,) = events_of(cap, BodyEnd, stream=sid)
+    assert (end.complete, end.how, end.chunks) == (True, "terminated", len(chunks))
+
+
+def test_sse_cut_mid_event_records_partial_event(recorder):
+    proxy = recorder()
+    body = http_get(proxy.port, "/sse?n=2&interval_ms=20&end=partial")
+    assert not body.endswith(b"0\r\n\r\n")
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/sse?")
+    evs = events_of(cap, SseEvent, stream=sid)
+    assert [e.partial for e in evs] == [False, False, True]
+    (end,) = events_of(cap, BodyEnd, stream=sid)
+    assert (end.complete, end.how) == (False, "cut")
+    assert end.error
+
+
+def test_chunked_stream_and_length_body(recorder):
+    proxy = recorder()
+    http_get(proxy.port, "/stream?n=3&size=100&interval_ms=20")
+    http_get(proxy.port, "/length?size=500")
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/stream?")
+    (resp,) = events_of(cap, HttpResponse, stream=sid)
+    assert (resp.kind, resp.streamed) == ("http-stream", True)
+    assert [c.size for c in events_of(cap, BodyChunk, stream=sid)] == [100, 100, 100]
+    lid = stream_of(cap, "/length?")
+    (lresp,) = events_of(cap, HttpResponse, stream=lid)
+    assert (lresp.kind, lresp.streamed, lresp.content_length) == ("http", False, 500)
+    (lend,) = events_of(cap, BodyEnd, stream=lid)
+    assert (lend.complete, lend.how, lend.total_bytes) == (True, "length", 500)
+
+
+def test_client_abort_mid_sse_is_recorded_as_client_end(recorder):
+    proxy = recorder()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as s:
+        s.sendall(b"GET /sse?n=50&interval_ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while got.count(b"data:") < 2:
+            got += s.recv(65536)
+    wait_for(lambda: events_of(proxy.capture, BodyEnd), timeout=20)
+    proxy.stop()
+    cap = proxy.capture
+    sid = stream_of(cap, "/sse?")
+    (end,) = events_of(cap, BodyEnd, stream=sid)
+    assert end.complete is False
+    (req,) = [e for e in events_of(cap, HttpRequest) if e.stream == sid]
+    (cclose,) = [e for e in events_of(cap, ConnClose) if e.conn == req.conn]
+    assert (cclose.leg, cclose.by, cclose.how) == ("client", "peer", "fin")
+
+
+# --- privacy and payloads ---------------------------------------------------------------------
+
+
+def test_secrets_are_redacted_by_default_and_configurably(recorder):
+    proxy = recorder(options={"trace_redact_headers": "+x-secret"})
+    http_get(
+        proxy.port,
+        "/length?size=10&token=SECRET1&keep=visible",
+        headers={"Authorization": "Bearer SECRET2", "Cookie": "sid=SECRET3", "X-Secret": "SECRET4"},
+    )
+    proxy.stop()
+    text = proxy.capture.read_text()
+    for secret in ("SECRET1", "SECRET2", "SECRET3", "SECRET4"):
+        assert secret not in text
+    (req,) = events_of(proxy.capture, HttpRequest)
+    assert "token=[redacted]" in req.url and "keep=visible" in req.url
+    hdrs = dict(req.headers)
+    assert hdrs["Authorization"] == hdrs["X-Secret"] == "[redacted]"
+
+
+def test_payload_none_by_default_preview_on_request(recorder, tmp_path):
+    proxy = recorder(options={"trace_payload": "preview:4"})
+    asyncio.run(ws_session(f"{proxy.ws_base}/ws?n=1&size=20", ["hello world"], (1000, ""), 2))
+    proxy.stop()
+    msgs = events_of(proxy.capture, WsMessage)
+    by_dir = {m.direction: m for m in msgs if m.index == 0}
+    assert by_dir["client"].payload == "hell" and by_dir["client"].payload_truncated
+    assert by_dir["server"].payload == message_text(0, 20)[:4]
+    proxy2 = recorder(capture=tmp_path / "none.jsonl")
+    asyncio.run(ws_session(f"{proxy2.ws_base}/ws", ["secret-body"], (1000, ""), 1))
+    proxy2.stop()
+    assert "secret-body" not in (tmp_path / "none.jsonl").read_text()
+    assert all(m.payload is None for m in events_of(tmp_path / "none.jsonl", WsMessage))
+
+
+# --- durability and options -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_kill_9_during_traffic_leaves_a_readable_capture(recorder):
+    proxy = recorder()
+
+    async def go() -> int:
+        n = 0
+        try:
+            async with connect(f"{proxy.ws_base}/ws?n=400&interval_ms=10", compression=None) as ws:
+                async for _ in ws:
+                    n += 1
+                    if n == 60:
+                        proxy.kill()
+        except (ConnectionClosed, OSError):
+            pass
+        return n
+
+    received = asyncio.run(go())
+    assert received >= 60
+    cap = read_capture(proxy.capture)
+    assert not cap.complete
+    assert any("no capture_end footer" in w for w in cap.warnings)
+    msgs = [e for e in cap.events if isinstance(e, WsMessage)]
+    # at most the last flush interval (100 ms, ~10 messages here) is lost
+    assert len(msgs) >= 30
+    assert [m.index for m in msgs] == list(range(len(msgs)))
+
+
+def test_idle_capture_is_flushed_by_the_timer(recorder):
+    proxy = recorder()
+    http_get(proxy.port, "/length?size=3")
+    assert wait_for(lambda: events_of(proxy.capture, BodyEnd), timeout=10)
+    proxy.kill()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("trace_payload", "bogus", ["trace_payload", "none", "preview:N", "full"]),
+        ("trace_keep_messages", "-5", ["trace_keep_messages", "-1"]),
+        ("trace_stream", "~u (", ["trace_stream", "filter"]),
+        ("trace_flush_ms", "0", ["trace_flush_ms", "1 to 1000"]),
+    ],
+)
+def test_bad_option_stops_mitmdump_with_a_clear_message(recorder, option, value, words):
+    with pytest.raises(MitmdumpFailed) as err:
+        recorder(options={option: value})
+    log = err.value.log
+    line = next(line for line in log.splitlines() if option in line and value.strip() in line)
+    for w in words:
+        assert w in line
+
+
+def test_trace_stream_filter_streams_a_length_response(recorder):
+    proxy = recorder(options={"trace_stream": "~u /length"})
+    http_get(proxy.port, "/length?size=300")
+    proxy.stop()
+    (resp,) = events_of(proxy.capture, HttpResponse)
+    assert (resp.kind, resp.streamed) == ("http-stream", True)
+    assert sum(c.size for c in events_of(proxy.capture, BodyChunk)) == 300
+    (end,) = events_of(proxy.capture, BodyEnd)
+    assert (end.complete, end.how) == (True, "length")
+
+
+def test_default_trace_file_goes_to_captures_dir(start_mitmdump, lab_server, tmp_path):
+    from tests.fixtures_proxy import WS_TRACE
+
+    proxy = start_mitmdump(scripts=[WS_TRACE], mode=f"reverse:{lab_server.base}")
+    http_get(proxy.port, "/length?size=5")
+    proxy.stop()
+    files = list((tmp_path / "captures").glob("*Z.jsonl"))
+    assert len(files) == 1
+    assert read_capture(files[0]).complete
