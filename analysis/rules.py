@@ -67,6 +67,8 @@ PROTOCOL_TEXTS = (
     "one or more reserved bits",
 )
 UNAVAILABLE_STATUSES = (502, 503, 504)
+# Close codes another rule explains (going away, protocol errors); any other code received is the server's choice.
+CODES_WITH_A_RULE = (1000, 1005, None, 1001, 1012, 1002, 1007)
 
 
 @dataclass
@@ -119,10 +121,9 @@ def _text(o: Observation) -> str:
 
 def _browser_initiated(ctx: Context) -> Observation | None:
     """The browser-side observation showing the browser/page ended the stream first, if any."""
-    sent = ctx.browser("ws_close_sent")
-    received = ctx.browser("ws_close_received")
-    if sent and (not received or sent[0].t <= received[0].t):
-        return sent[0]
+    frames = ctx.browser("ws_close_sent", "ws_close_received")  # time order, then file order
+    if frames and frames[0].kind == "ws_close_sent":
+        return frames[0]
     cancelled = ctx.browser("request_cancelled")
     if cancelled:
         return cancelled[0]
@@ -228,9 +229,8 @@ def _describe_end(o: Observation) -> str:
 
 
 def _server_ended(ctx: Context) -> bool:
-    received = ctx.browser("ws_close_received")
-    sent = ctx.browser("ws_close_sent")
-    if received and (not sent or received[0].t < sent[0].t):
+    frames = ctx.browser("ws_close_sent", "ws_close_received")
+    if frames and frames[0].kind == "ws_close_received":
         return True
     return bool(ctx.browser("request_failed", "request_done"))
 
@@ -427,8 +427,18 @@ def _proxy_upstream_failures(ctx: Context) -> list[Observation]:
 RESET_WORDS = ("reset", "econnreset", "rst")
 
 
+def _handshake_done(ctx: Context) -> float | None:
+    """When both close frames had been seen by the browser (the WebSocket closed properly), else None."""
+    sent = ctx.browser("ws_close_sent")
+    received = ctx.browser("ws_close_received")
+    if sent and received:
+        return max(sent[0].t, received[0].t)
+    return None
+
+
 def rule_reset(ctx: Context) -> list[Cause]:
     evidence: list[Evidence] = []
+    done = _handshake_done(ctx)
     actor = "server"  # the peer sent the RST (a middlebox could too; nothing here tells them apart)
     upstream = False
     for o in ctx.obs("request_failed", "socket_error", "socket_closed", "ws_error"):
@@ -436,7 +446,7 @@ def rule_reset(ctx: Context) -> list[Cause]:
             o.error == "ERR_CONNECTION_RESET"
             or o.code == -101
             or (o.source == "capture" and any(w in _text(o) for w in RESET_WORDS))
-        ):
+        ) and (done is None or o.t < done):
             evidence.append(ev(o, f"{o.kind}: {o.error or o.text or 'reset'}"))
     for o in _proxy_upstream_failures(ctx):
         t = _text(o)
@@ -573,16 +583,28 @@ def rule_stall(ctx: Context) -> list[Cause]:
 
 
 def rule_clean(ctx: Context) -> list[Cause]:
-    received = ctx.browser("ws_close_received")
-    sent = ctx.browser("ws_close_sent")
-    if received and received[0].code in (1000, None, 1005) and (not sent or received[0].t <= sent[0].t):
-        o = received[0]
+    frames = ctx.browser("ws_close_sent", "ws_close_received")
+    if frames and frames[0].kind == "ws_close_received" and frames[0].code in (1000, None, 1005):
+        o = frames[0]
         return [
             cause(
                 "clean_close",
                 "server",
                 f"The server closed the WebSocket normally (close {o.code or 1005}).",
                 0.6,
+                [ev(o, _describe_end(o))],
+            )
+        ]
+    if frames and frames[0].kind == "ws_close_received" and frames[0].code not in CODES_WITH_A_RULE:
+        o = frames[0]
+        return [
+            cause(
+                "clean_close",
+                "server",
+                f"The server closed the WebSocket with its own code {o.code}"
+                + (f" ({o.reason!r})" if o.reason else "")
+                + ": a proper close handshake; what the code means is up to the application.",
+                0.5,
                 [ev(o, _describe_end(o))],
             )
         ]
