@@ -1,0 +1,545 @@
+"""Chrome DevTools Protocol event logs -> ``SourceRecord`` (source ``cdp``).
+
+Accepted envelopes (sniffed per file, extra keys ignored):
+
+- a JSON array of ``{"method", "params"}`` messages (chrome-har / Lighthouse devtools logs);
+- JSON Lines of the same (Puppeteer/Playwright ``CDPSession`` recordings, ``sessionId`` ignored);
+- chromedriver's performance log: items ``{"message": "<json>" | {...}}`` whose message is
+  ``{"message": {"method", "params"}, "webview": ...}`` (string or object, either level).
+
+Clock: ``Network.*`` ``timestamp`` is Chrome's monotonic clock in seconds; ``wallTime`` (epoch s)
+appears on ``requestWillBeSent`` and ``webSocketWillSendHandshakeRequest``. Each request's events use
+its own ``wallTime - timestamp``; other events use the median of those offsets (``SourceRecord.offset``).
+``Log.entryAdded`` and ``Runtime.*`` timestamps are epoch milliseconds. Events without any time
+(``webSocketCreated``, ``Page.frameNavigated``, ``Inspector.targetCrashed``) take the time of the
+nearest timed event in the file.
+
+Emits (``stream_key`` = ``requestId``; ``request_start.reason`` = the resource type, e.g. ``Fetch``,
+``EventSource``, ``Document``): ``request_start``, ``navigation``, ``response_headers``,
+``data_received`` (``dataReceived``: size = dataLength; ``eventSourceMessageReceived``: text starts
+with ``sse``), ``request_done``, ``request_failed``, ``request_cancelled`` (``canceled`` or ERR_ABORTED),
+``ws_created``, ``ws_handshake_request``, ``ws_open``/``ws_error`` (handshake status),
+``ws_frame_sent``/``ws_frame_received`` (size in bytes, text = opcode name), ``ws_error``
+(``webSocketFrameError``), ``ws_closed`` (no code: CDP never reports it), ``page_crash``,
+``console`` (+ ``ws_error``/``page_crash`` implied by its text).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from analysis.console import classify, console_fields
+from analysis.observation import Observation, SourceRecord
+from analysis.sourcefile import open_text
+from analysis.symptoms import net_error_number
+from tearline.errors import InputError
+
+__all__ = ["load_cdp", "read_messages"]
+
+_OPCODES = {1: "text", 2: "binary"}
+Message = tuple[str, str, dict[str, Any]]  # (where, method, params)
+
+
+def _unwrap(obj: Any, depth: int = 0) -> tuple[str, dict[str, Any]] | None:
+    """(method, params) from a message or one of its wrappers; None when it is not a CDP message."""
+    if depth > 3 or not isinstance(obj, dict):
+        return None
+    method = obj.get("method")
+    if isinstance(method, str):
+        params = obj.get("params")
+        return method, params if isinstance(params, dict) else {}
+    inner = obj.get("message")
+    if isinstance(inner, str):
+        try:
+            inner = json.loads(inner)
+        except json.JSONDecodeError:
+            return None
+    return _unwrap(inner, depth + 1)
+
+
+def read_messages(
+    path: str | os.PathLike[str], *, flag: str | None = "--cdp"
+) -> tuple[list[Message], list[str]]:
+    """All CDP messages of a file (array or JSON Lines), with warnings. Raises ``InputError``."""
+    p = Path(path)
+    warnings: list[str] = []
+    with open_text(p, flag=flag) as fh:
+        text = fh.read()
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise InputError("empty file", path=p, hint="pass a DevTools Protocol event log to --cdp")
+    items: list[tuple[str, Any]] = []
+    if stripped.startswith("["):
+        try:
+            doc = json.loads(stripped)
+        except json.JSONDecodeError as e:
+            raise InputError(
+                f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})",
+                path=p,
+                hint="a DevTools log is a JSON array or JSON Lines of {method, params}",
+            ) from None
+        if not isinstance(doc, list):
+            raise InputError("not a JSON array", path=p)
+        items = [(f"message {i}", item) for i, item in enumerate(doc)]
+    elif stripped.startswith("{"):
+        lines = text.splitlines()
+        last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                items.append((f"line {i + 1}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                if i == last and not text.endswith("\n") and items:
+                    warnings.append(f"{p}:{i + 1}: torn last line dropped (the recorder stopped mid-write)")
+                    break
+                if i == 0 and len([ln for ln in lines if ln.strip()]) == 1:
+                    try:  # a single JSON object spread over one line: maybe {"events": [...]}
+                        doc = json.loads(stripped)
+                    except json.JSONDecodeError:
+                        pass
+                    else:
+                        items = [(f"message {j}", it) for j, it in enumerate(_events_of(doc))]
+                        break
+                raise InputError(
+                    f"not valid JSON ({e.msg} at column {e.colno})",
+                    path=p,
+                    line=i + 1,
+                    hint="a DevTools log is a JSON array or JSON Lines of {method, params}",
+                ) from None
+        if len(items) == 1 and not _unwrap(items[0][1]):
+            items = [(f"message {j}", it) for j, it in enumerate(_events_of(items[0][1]))]
+    else:
+        raise InputError(
+            "not JSON: a DevTools log is a JSON array or JSON Lines of {method, params}",
+            path=p,
+            hint="pass a DevTools Protocol event log to --cdp",
+        )
+    messages: list[Message] = []
+    other = 0
+    for where, item in items:
+        got = _unwrap(item)
+        if got is None:
+            other += 1
+            continue
+        messages.append((where, got[0], got[1]))
+    if not messages:
+        raise InputError(
+            'no DevTools Protocol events (objects with a "method") in this JSON',
+            path=p,
+            hint="pass a DevTools Protocol event log to --cdp",
+        )
+    if other:
+        warnings.append(
+            f"{p}: {other} item(s) without a CDP method skipped (command responses or other JSON)"
+        )
+    return messages, warnings
+
+
+def _events_of(doc: Any) -> list[Any]:
+    if isinstance(doc, dict):
+        for key in ("events", "messages", "log"):
+            if isinstance(doc.get(key), list):
+                return list(doc[key])
+    return [doc]
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+class _Builder:
+    def __init__(self, path: str, messages: list[Message]) -> None:
+        self.path = path
+        self.messages = messages
+        self.offsets: dict[str, float] = {}
+        for _, method, p in messages:
+            if method in ("Network.requestWillBeSent", "Network.webSocketWillSendHandshakeRequest"):
+                wall, mono, rid = _num(p.get("wallTime")), _num(p.get("timestamp")), p.get("requestId")
+                if wall is not None and mono is not None and isinstance(rid, str):
+                    self.offsets.setdefault(rid, wall - mono)
+        self.median = statistics.median(self.offsets.values()) if self.offsets else None
+        self.obs: list[Observation] = []
+        self.urls: dict[str, str] = {}
+        self.types: dict[str, str] = {}
+        self.untimed: list[int] = []  # indexes of observations waiting for a time
+
+    def time_of(self, p: dict[str, Any]) -> tuple[float | None, float | None]:
+        """(wall time, raw time) of a Network/Page event's monotonic ``timestamp``."""
+        mono = _num(p.get("timestamp"))
+        if mono is None:
+            return None, None
+        rid = p.get("requestId")
+        offset = self.offsets.get(rid) if isinstance(rid, str) else None
+        if offset is None:
+            offset = self.median
+        if offset is None:
+            return mono, mono
+        return mono + offset, mono
+
+    def add(self, kind: str, t: float | None, where: str, raw: float | None = None, **fields: Any) -> None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        self.obs.append(
+            Observation(
+                source="cdp",
+                kind=kind,
+                t=t if t is not None else float("nan"),
+                raw_t=raw,
+                where=where,
+                **fields,
+            )
+        )
+        if t is None:
+            self.untimed.append(len(self.obs) - 1)
+
+    def build(self) -> list[Observation]:
+        for where, method, p in self.messages:
+            handler = HANDLERS.get(method)
+            if handler is not None:
+                try:
+                    handler(self, where, p)
+                except (TypeError, ValueError, AttributeError, KeyError) as e:
+                    raise InputError(
+                        f"{method} has malformed params ({type(e).__name__}: {e})",
+                        path=self.path,
+                        place=where,
+                        hint="the DevTools log is damaged",
+                    ) from None
+        self._fill_untimed()
+        return sorted((o for o in self.obs if o.t == o.t), key=lambda o: o.t)
+
+    def _fill_untimed(self) -> None:
+        """Give each untimed observation the time of the nearest timed one (file order)."""
+        if not self.untimed:
+            return
+        timed = [i for i, o in enumerate(self.obs) if o.t == o.t]
+        if not timed:
+            return
+        import bisect
+        import dataclasses
+
+        for i in self.untimed:
+            j = bisect.bisect_left(timed, i)
+            k = timed[j] if j < len(timed) else timed[-1]
+            self.obs[i] = dataclasses.replace(self.obs[i], t=self.obs[k].t)
+
+    # --- helpers for handlers
+    def rid(self, p: dict[str, Any]) -> str | None:
+        rid = p.get("requestId")
+        return rid if isinstance(rid, str) else None
+
+
+def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    req = p.get("request") if isinstance(p.get("request"), dict) else {}
+    url = req.get("url") if isinstance(req.get("url"), str) else None
+    rtype = p.get("type") if isinstance(p.get("type"), str) else None
+    if rid and url:
+        b.urls[rid] = url
+    if rid and rtype:
+        b.types[rid] = rtype
+    if p.get("redirectResponse"):
+        b.add(
+            "response_headers",
+            t,
+            where,
+            raw,
+            stream_key=rid,
+            url=url,
+            status=p["redirectResponse"].get("status"),
+        )
+    b.add("request_start", t, where, raw, stream_key=rid, url=url, text=req.get("method"), reason=rtype)
+    if rtype == "Document" and (p.get("loaderId") == rid):
+        b.add("navigation", t, where, raw, stream_key=rid, url=url, text=req.get("method"))
+
+
+def _response_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+    status = resp.get("status")
+    b.add(
+        "response_headers",
+        t,
+        where,
+        raw,
+        stream_key=rid,
+        url=resp.get("url") or b.urls.get(rid or ""),
+        status=int(status) if isinstance(status, int | float) else None,
+        text=resp.get("mimeType"),
+    )
+
+
+def _data_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    size = p.get("dataLength")
+    b.add(
+        "data_received",
+        t,
+        where,
+        raw,
+        stream_key=rid,
+        url=b.urls.get(rid or ""),
+        size=int(size) if isinstance(size, int | float) else None,
+        direction="server",
+    )
+
+
+def _event_source_message(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    data = p.get("data") if isinstance(p.get("data"), str) else ""
+    b.add(
+        "data_received",
+        t,
+        where,
+        raw,
+        stream_key=rid,
+        url=b.urls.get(rid or ""),
+        size=len(data.encode()),
+        direction="server",
+        text=f"sse event {p.get('eventName') or 'message'}"
+        + (f" id={p['eventId']}" if p.get("eventId") else ""),
+    )
+
+
+def _loading_finished(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    size = p.get("encodedDataLength")
+    b.add(
+        "request_done",
+        t,
+        where,
+        raw,
+        stream_key=rid,
+        url=b.urls.get(rid or ""),
+        size=int(size) if isinstance(size, int | float) else None,
+    )
+
+
+def _loading_failed(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    text = p.get("errorText") if isinstance(p.get("errorText"), str) else ""
+    name = text.removeprefix("net::") if text else ""
+    url = b.urls.get(rid or "")
+    if p.get("canceled") or name in ("", "ERR_ABORTED"):
+        b.add(
+            "request_cancelled",
+            t,
+            where,
+            raw,
+            stream_key=rid,
+            url=url,
+            error="ERR_ABORTED",
+            code=-3,
+            text=text or None,
+        )
+        return
+    kind = "ws_error" if b.types.get(rid or "") == "WebSocket" else "request_failed"
+    blocked = p.get("blockedReason")
+    b.add(
+        kind,
+        t,
+        where,
+        raw,
+        stream_key=rid,
+        url=url,
+        error=name,
+        code=net_error_number(name),
+        text=f"blocked: {blocked}" if blocked else None,
+    )
+
+
+def _ws_created(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    rid = b.rid(p)
+    url = p.get("url") if isinstance(p.get("url"), str) else None
+    if rid and url:
+        b.urls[rid] = url
+        b.types[rid] = "WebSocket"
+    b.add("ws_created", None, where, stream_key=rid, url=url)
+
+
+def _ws_handshake_request(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    b.add("ws_handshake_request", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""))
+
+
+def _ws_handshake_response(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+    status = resp.get("status")
+    status = int(status) if isinstance(status, int | float) else None
+    kind = "ws_open" if status == 101 else "ws_error"
+    text = None if status == 101 else f"handshake answered {status} {resp.get('statusText', '')}".strip()
+    b.add(kind, t, where, raw, stream_key=rid, url=b.urls.get(rid or ""), status=status, text=text)
+
+
+def _ws_frame(sent: bool) -> Callable[[_Builder, str, dict[str, Any]], None]:
+    def handler(b: _Builder, where: str, p: dict[str, Any]) -> None:
+        t, raw = b.time_of(p)
+        rid = b.rid(p)
+        resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+        opcode = resp.get("opcode")
+        payload = resp.get("payloadData") if isinstance(resp.get("payloadData"), str) else ""
+        if opcode == 1:
+            size = len(payload.encode())
+        else:
+            try:
+                size = len(base64.b64decode(payload, validate=False))
+            except (binascii.Error, ValueError):
+                size = len(payload)
+        b.add(
+            "ws_frame_sent" if sent else "ws_frame_received",
+            t,
+            where,
+            raw,
+            stream_key=rid,
+            url=b.urls.get(rid or ""),
+            size=size,
+            direction="client" if sent else "server",
+            text=_OPCODES.get(opcode, str(opcode)) if isinstance(opcode, int) else None,
+        )
+
+    return handler
+
+
+def _ws_frame_error(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    b.add("ws_error", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""), text=p.get("errorMessage"))
+
+
+def _ws_closed(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    t, raw = b.time_of(p)
+    rid = b.rid(p)
+    b.add("ws_closed", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""))
+
+
+def _frame_navigated(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    frame = p.get("frame") if isinstance(p.get("frame"), dict) else {}
+    if frame.get("parentId"):
+        return  # an iframe
+    url = frame.get("url") if isinstance(frame.get("url"), str) else None
+    unreachable = frame.get("unreachableUrl")
+    text = f"error page for {unreachable}" if unreachable else "frame navigated"
+    b.add("navigation", None, where, url=url, text=text)
+
+
+def _frame_requested_navigation(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    b.add("navigation", None, where, url=p.get("url"), text=f"navigation requested ({p.get('reason', '')})")
+
+
+def _navigated_within_document(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    b.add("navigation", None, where, url=p.get("url"), text="same-document navigation")
+
+
+def _crashed(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    status, code = p.get("status"), p.get("errorCode")
+    text = "renderer crashed" + (f" ({status}, error code {code})" if status or code is not None else "")
+    b.add("page_crash", None, where, text=text, code=code if isinstance(code, int) else None)
+
+
+def _console_api(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    ts = _num(p.get("timestamp"))
+    args = p.get("args") if isinstance(p.get("args"), list) else []
+    parts = []
+    for a in args:
+        if isinstance(a, dict):
+            v = a.get("value", a.get("description", a.get("unserializableValue", "")))
+            parts.append(v if isinstance(v, str) else json.dumps(v))
+    _console(b, where, ts, " ".join(parts), str(p.get("type") or "log"), None)
+
+
+def _exception(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    d = p.get("exceptionDetails") if isinstance(p.get("exceptionDetails"), dict) else {}
+    exc = d.get("exception") if isinstance(d.get("exception"), dict) else {}
+    text = exc.get("description") or d.get("text") or "exception"
+    _console(b, where, _num(p.get("timestamp")), str(text), "exception", d.get("url"))
+
+
+def _log_entry(b: _Builder, where: str, p: dict[str, Any]) -> None:
+    e = p.get("entry") if isinstance(p.get("entry"), dict) else {}
+    _console(
+        b,
+        where,
+        _num(e.get("timestamp")),
+        str(e.get("text", "")),
+        str(e.get("level") or "info"),
+        e.get("url"),
+    )
+
+
+def _console(b: _Builder, where: str, ts_ms: float | None, text: str, level: str, url: Any) -> None:
+    t = ts_ms / 1000.0 if ts_ms is not None and ts_ms > 1e11 else ts_ms
+    url = url if isinstance(url, str) and url else None
+    b.add("console", t, where, ts_ms, text=text, reason=level, **console_fields(text, url))
+    for kind, fields in classify(text, url=url):
+        b.add(kind, t, where, ts_ms, **fields)
+
+
+HANDLERS: dict[str, Callable[[_Builder, str, dict[str, Any]], None]] = {
+    "Network.requestWillBeSent": _request_will_be_sent,
+    "Network.responseReceived": _response_received,
+    "Network.dataReceived": _data_received,
+    "Network.eventSourceMessageReceived": _event_source_message,
+    "Network.loadingFinished": _loading_finished,
+    "Network.loadingFailed": _loading_failed,
+    "Network.webSocketCreated": _ws_created,
+    "Network.webSocketWillSendHandshakeRequest": _ws_handshake_request,
+    "Network.webSocketHandshakeResponseReceived": _ws_handshake_response,
+    "Network.webSocketFrameSent": _ws_frame(sent=True),
+    "Network.webSocketFrameReceived": _ws_frame(sent=False),
+    "Network.webSocketFrameError": _ws_frame_error,
+    "Network.webSocketClosed": _ws_closed,
+    "Page.frameNavigated": _frame_navigated,
+    "Page.frameRequestedNavigation": _frame_requested_navigation,
+    "Page.navigatedWithinDocument": _navigated_within_document,
+    "Inspector.targetCrashed": _crashed,
+    "Target.targetCrashed": _crashed,
+    "Runtime.consoleAPICalled": _console_api,
+    "Runtime.exceptionThrown": _exception,
+    "Log.entryAdded": _log_entry,
+}
+
+
+def load_cdp(path: str | os.PathLike[str], *, flag: str | None = "--cdp") -> SourceRecord:
+    """Read a DevTools Protocol event log into a ``SourceRecord``. Raises ``InputError``."""
+    messages, warnings = read_messages(path, flag=flag)
+    b = _Builder(str(path), messages)
+    observations = b.build()
+    if b.median is None:
+        clock = "cdp monotonic (no wallTime: Network times are not on the wall clock)"
+        if any(m in ("Network.dataReceived", "Network.loadingFailed") for _, m, _ in messages):
+            warnings.append(
+                f"{path}: no requestWillBeSent/webSocketWillSendHandshakeRequest with wallTime; "
+                "Network event times stay on Chrome's monotonic clock"
+            )
+    else:
+        clock = "cdp wallTime - timestamp"
+    methods: dict[str, int] = {}
+    for _, m, _ in messages:
+        methods[m] = methods.get(m, 0) + 1
+    return SourceRecord(
+        name="cdp",
+        path=str(path),
+        observations=observations,
+        clock=clock,
+        offset=b.median or 0.0,
+        warnings=warnings,
+        meta={"messages": len(messages), "methods": methods, "requests_with_wall_time": len(b.offsets)},
+    )

@@ -1,0 +1,203 @@
+"""HAR 1.2 -> ``SourceRecord`` (source ``har``).
+
+Understands the extensions of the producers a user is likely to hand us:
+
+- Chrome DevTools: ``_resourceType``, ``response._error`` (``"net::ERR_ABORTED"``...),
+  ``_webSocketMessages`` with ``time`` in epoch **seconds**;
+- Playwright (``record_har_path``): ``response._failureText``, ``_webSocketMessages`` with ``time``
+  in epoch **milliseconds** (told apart by magnitude: > 1e11 is ms; -1 = omitted);
+- mitmproxy (``hardump``): ``_webSocketMessages`` in seconds;
+- Firefox/Charles/others: plain HAR 1.2 (``status`` 0 = no response).
+
+Clock: ``startedDateTime`` (ISO 8601 with zone) plus the entry's ``timings``; WebSocket messages
+carry their own wall times. ``stream_key`` = the entry index as a string.
+
+Emits ``request_start`` (text = method, reason = ``_resourceType``), ``response_headers`` (at
+start + blocked + dns + connect + ssl + send + wait), ``request_done`` (at start + ``time``, size =
+``content.size``), ``request_failed``/``request_cancelled`` (from ``_error``/``_failureText``),
+and for WebSockets ``ws_created``, ``ws_open`` (status 101) or ``ws_error``, ``ws_frame_sent``/
+``ws_frame_received`` (size in bytes, text = opcode name) and ``ws_error`` for error messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from analysis.observation import Observation, SourceRecord
+from analysis.sourcefile import open_text
+from analysis.symptoms import net_error_number
+from tearline.errors import InputError
+
+__all__ = ["load_har"]
+
+_OPCODES = {1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+_BEFORE_RECEIVE = ("blocked", "dns", "connect", "send", "wait")  # ssl is inside connect in HAR 1.2
+
+
+def _iso(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return dt.timestamp()
+
+
+def _ms(value: Any) -> float:
+    return (
+        float(value) / 1000.0
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        else 0.0
+    )
+
+
+def _message_time(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return value / 1000.0 if value > 1e11 else float(value)
+
+
+def _size(data: Any, opcode: Any) -> int:
+    if not isinstance(data, str):
+        return 0
+    if opcode == 2:
+        try:
+            return len(base64.b64decode(data, validate=False))
+        except (binascii.Error, ValueError):
+            return len(data)
+    return len(data.encode())
+
+
+def load_har(path: str | os.PathLike[str], *, flag: str | None = "--har") -> SourceRecord:
+    """Read a HAR file into a ``SourceRecord``. Raises ``InputError`` when it is not HAR."""
+    p = Path(path)
+    with open_text(p, flag=flag) as fh:
+        text = fh.read().lstrip("\ufeff")
+    if not text.strip():
+        raise InputError("empty file", path=p, hint="pass a HAR file to --har")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})",
+            path=p,
+            hint='a HAR file is one JSON object {"log": {"entries": [...]}}; re-export it',
+        ) from None
+    log = doc.get("log") if isinstance(doc, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
+    if not isinstance(entries, list):
+        raise InputError(
+            'not a HAR file: no "log.entries" array', path=p, hint="pass a HAR 1.2 export to --har"
+        )
+    assert isinstance(log, dict)
+    rec = SourceRecord(name="har", path=str(p), clock="har startedDateTime")
+    creator = log.get("creator") if isinstance(log.get("creator"), dict) else {}
+    browser = log.get("browser") if isinstance(log.get("browser"), dict) else {}
+    rec.meta = {
+        "creator": f"{creator.get('name', '')} {creator.get('version', '')}".strip() or None,
+        "browser": f"{browser.get('name', '')} {browser.get('version', '')}".strip() or None,
+        "entries": len(entries),
+        "version": log.get("version"),
+    }
+    skipped: list[int] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not _entry(rec, i, entry):
+            skipped.append(i)
+    if skipped:
+        rec.warnings.append(
+            f"{p}: {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} without a request URL or a "
+            f"startedDateTime with a time zone skipped (first: entries[{skipped[0]}])"
+        )
+    rec.observations.sort(key=lambda o: o.t)
+    return rec
+
+
+def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
+    req = e.get("request") if isinstance(e.get("request"), dict) else {}
+    resp = e.get("response") if isinstance(e.get("response"), dict) else {}
+    url = req.get("url") if isinstance(req.get("url"), str) else None
+    start = _iso(e.get("startedDateTime"))
+    if url is None or start is None:
+        return False
+    where = f"entries[{i}]"
+    key = str(i)
+    rtype = e.get("_resourceType") if isinstance(e.get("_resourceType"), str) else None
+    is_ws = (rtype or "").lower() == "websocket" or url.startswith(("ws://", "wss://"))
+    timings = e.get("timings") if isinstance(e.get("timings"), dict) else {}
+    headers_at = start + sum(_ms(timings.get(k)) for k in _BEFORE_RECEIVE)
+    end = start + _ms(e.get("time"))
+    status = resp.get("status")
+    status = (
+        int(status)
+        if isinstance(status, int | float) and not isinstance(status, bool) and status > 0
+        else None
+    )
+    error = resp.get("_error") or resp.get("_failureText") or e.get("_error")
+    error = error if isinstance(error, str) and error else None
+
+    def add(kind: str, t: float, **fields: Any) -> None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        rec.observations.append(
+            Observation(source="har", kind=kind, t=t, stream_key=key, url=url, where=where, **fields)
+        )
+
+    if is_ws:
+        add("ws_created", start, text=req.get("method"))
+        if status == 101:
+            add("ws_open", headers_at, status=101)
+        elif status is not None or error:
+            add("ws_error", headers_at, status=status, text=error or f"handshake answered {status}")
+        messages = e.get("_webSocketMessages") if isinstance(e.get("_webSocketMessages"), list) else []
+        for j, m in enumerate(messages):
+            if not isinstance(m, dict):
+                continue
+            t = _message_time(m.get("time"))
+            mtype, opcode = m.get("type"), m.get("opcode")
+            mwhere = f"{where}._webSocketMessages[{j}]"
+            if t is None:
+                continue
+            fields = {"source": "har", "t": t, "stream_key": key, "url": url, "where": mwhere}
+            if mtype == "error":
+                rec.observations.append(Observation(kind="ws_error", text=str(m.get("data", "")), **fields))
+            elif mtype in ("send", "receive"):
+                rec.observations.append(
+                    Observation(
+                        kind="ws_frame_sent" if mtype == "send" else "ws_frame_received",
+                        size=_size(m.get("data"), opcode),
+                        direction="client" if mtype == "send" else "server",
+                        text=_OPCODES.get(opcode, str(opcode)) if isinstance(opcode, int) else None,
+                        **fields,
+                    )
+                )
+        if error and status == 101:
+            add("ws_error", end, text=error, error=error.removeprefix("net::"))
+        return True
+    add("request_start", start, text=req.get("method"), reason=rtype)
+    if status is not None:
+        add("response_headers", headers_at, status=status, text=_mime(resp))
+    if error:
+        name = error.removeprefix("net::").split()[0] if error.strip() else ""
+        if name == "ERR_ABORTED" or ("aborted" in error.lower() and not name.startswith("ERR_")):
+            add("request_cancelled", end, error="ERR_ABORTED", code=-3, text=error)
+        else:
+            add("request_failed", end, error=name or None, code=net_error_number(name), text=error)
+    elif status is not None:
+        content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+        size = content.get("size")
+        add("request_done", end, size=int(size) if isinstance(size, int | float) and size >= 0 else None)
+    return True
+
+
+def _mime(resp: dict[str, Any]) -> str | None:
+    content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+    mime = content.get("mimeType")
+    return mime if isinstance(mime, str) and mime else None
