@@ -38,6 +38,7 @@ from tearline.errors import UsageError
 __all__ = [
     "MAX_ZOOMS",
     "ReportFiles",
+    "check_target",
     "content_security_policy",
     "render_html",
     "render_report",
@@ -230,7 +231,7 @@ def render_html(d: Diagnosis, title: str = "tearline report", max_zooms: int = M
     return _environment().get_template("report.html.j2").render(**context)
 
 
-def _check_target(path: Path, flag: str) -> None:
+def check_target(path: Path, flag: str) -> None:
     if path.is_dir():
         raise UsageError("is a directory, not a file", path=path, place=flag, hint="give a file name")
     parent = path.parent if str(path.parent) else Path(".")
@@ -273,9 +274,9 @@ def render_report(
     Raises ``UsageError`` (one line naming the path) when a target cannot be written."""
     html_path = Path(out_html)
     png_path = Path(png) if png is not None else None
-    _check_target(html_path, "-o")
+    check_target(html_path, "-o")
     if png_path is not None:
-        _check_target(png_path, "--png")
+        check_target(png_path, "--png")
     # draw from the rows a person needs (once, not per figure)
     d = dataclasses.replace(diagnosis, timeline=df_drawable(diagnosis.timeline))
     html = render_html(d, title, max_zooms).encode("utf-8")
