@@ -342,7 +342,7 @@ class WsClose(Event):
     """
 
     type: ClassVar[str] = "ws_close"
-    code: int | None
+    code: int | None = None  # None: the socket never closed while recorded
     reason: str = ""
     closed_by: Side | None = None
     frame: bool = True
