@@ -1,0 +1,210 @@
+"""tearline.lab.caddy: a real Caddy with a generated config, JSON logs and admin reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tearline.errors import UsageError
+from tearline.lab.caddy import Caddy, CaddySite, caddy_binary, render_caddyfile, run_caddy
+from tearline.lab.incident.backend import RunningBackend
+
+pytestmark = pytest.mark.caddy
+
+StartCaddy = Callable[[Sequence[CaddySite]], Caddy]
+
+
+def log_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def get(url: str, host: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Host": host})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status, resp.read()
+
+
+async def ws_messages(port: int, path: str, host: str, limit: float = 20.0) -> tuple[int, int | None, str]:
+    """Read ws://host:port/path (connecting to 127.0.0.1) until it closes; return (messages, code, reason)."""
+    n = 0
+    url = f"ws://{host}:{port}{path}"
+    async with websockets.connect(url, host="127.0.0.1", port=port, open_timeout=10) as ws:
+        try:
+            async with asyncio.timeout(limit):
+                async for _ in ws:
+                    n += 1
+        except websockets.ConnectionClosed:
+            pass
+        rcvd = ws.protocol.close_rcvd
+        return n, (rcvd.code if rcvd else None), (rcvd.reason if rcvd else "")
+
+
+def test_render_caddyfile_has_every_option_and_binds_loopback(tmp_path: Path) -> None:
+    text = render_caddyfile(
+        [
+            CaddySite(host="www.localhost", upstream="127.0.0.1:1"),
+            CaddySite(
+                host="ai.localhost",
+                upstream="127.0.0.1:2",
+                stream_timeout=2,
+                stream_close_delay=0.5,
+                flush_interval=-1,
+            ),
+        ],
+        port=8080,
+        admin_port=2999,
+        log_path=tmp_path / "caddy.log",
+        data_dir=tmp_path / "data",
+    )
+    assert "admin 127.0.0.1:2999" in text
+    assert "default_bind 127.0.0.1" in text
+    assert "auto_https off" in text
+    assert "http://www.localhost:8080 {" in text and "http://ai.localhost:8080 {" in text
+    assert "stream_timeout 2000ms" in text
+    assert "stream_close_delay 500ms" in text
+    assert "flush_interval -1" in text
+    assert text.count("level DEBUG") == 1
+    # the generated text is a valid Caddyfile
+    cfg = tmp_path / "Caddyfile"
+    cfg.write_text(text)
+    adapted = subprocess.run(
+        [caddy_binary(), "adapt", "--config", str(cfg), "--adapter", "caddyfile"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(adapted.stdout)["apps"]["http"]["servers"]
+
+
+def test_routes_by_host_and_logs_json(start_caddy: StartCaddy, incident_backend: RunningBackend) -> None:
+    caddy = start_caddy(
+        [
+            CaddySite(host="www.localhost", upstream=incident_backend.address),
+            CaddySite(host="ai.localhost", upstream="127.0.0.1:9"),  # nothing listens on port 9
+        ]
+    )
+    status, body = get(f"http://127.0.0.1:{caddy.port}/chat.html", "www.localhost")
+    assert status == 200 and b"AbortController" in body
+    with pytest.raises(urllib.error.HTTPError) as err:
+        get(f"http://127.0.0.1:{caddy.port}/agent/run", "ai.localhost")
+    assert err.value.code == 502
+    time.sleep(0.3)
+    lines = log_lines(caddy.log_path)
+    loops = [ln for ln in lines if ln.get("msg") == "starting server loop"]
+    assert loops and all(str(ln["address"]).startswith("127.0.0.1:") for ln in loops)
+    access = [ln for ln in lines if str(ln.get("logger", "")).startswith("http.log.access")]
+    assert {(a["request"]["host"].split(":")[0], a["status"]) for a in access} >= {  # type: ignore[index]
+        ("www.localhost", 200),
+        ("ai.localhost", 502),
+    }
+    errors = [ln for ln in lines if str(ln.get("logger", "")).startswith("http.log.error")]
+    assert any("connection refused" in str(e["msg"]) for e in errors)
+
+
+def test_stream_timeout_closes_websocket(start_caddy: StartCaddy, incident_backend: RunningBackend) -> None:
+    caddy = start_caddy(
+        [CaddySite(host="ai.localhost", upstream=incident_backend.address, stream_timeout=1.0)]
+    )
+    t0 = time.monotonic()
+    n, code, _ = asyncio.run(ws_messages(caddy.port, "/ws?deltas=200", "ai.localhost"))
+    elapsed = time.monotonic() - t0
+    assert code is None  # no close frame: Caddy just closes both connections
+    assert 3 <= n < 100
+    assert 0.9 <= elapsed < 8.0  # stated tolerance for a 1 s timer on a shared 2-core machine
+    time.sleep(0.3)
+    assert any(ln.get("msg") == "stream timed out" for ln in log_lines(caddy.log_path))
+
+
+def test_reload_closes_websocket_with_1001(start_caddy: StartCaddy, incident_backend: RunningBackend) -> None:
+    caddy = start_caddy([CaddySite(host="ai.localhost", upstream=incident_backend.address)])
+
+    async def scenario() -> tuple[int, int | None, str]:
+        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=200", "ai.localhost"))
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(caddy.reload)
+        return await task
+
+    n, code, reason = asyncio.run(scenario())
+    assert code == 1001 and reason == ""
+    assert n >= 3
+    msgs = [ln.get("msg") for ln in log_lines(caddy.log_path)]
+    assert "load complete" in msgs
+    backend_log = [json.loads(x) for x in incident_backend.log_path.read_text().splitlines()]
+    assert any(e["msg"] == "client closed" and e["code"] == 1001 for e in backend_log)
+
+
+def test_stream_close_delay_keeps_websocket_over_reload(
+    start_caddy: StartCaddy, incident_backend: RunningBackend
+) -> None:
+    caddy = start_caddy(
+        [CaddySite(host="ai.localhost", upstream=incident_backend.address, stream_close_delay=30)]
+    )
+
+    async def scenario() -> tuple[int, int | None, str]:
+        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=20", "ai.localhost"))
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(caddy.reload)
+        return await task
+
+    n, code, reason = asyncio.run(scenario())
+    assert (code, reason) == (1000, "run finished")  # the run completed despite the reload
+    assert n == 24  # RUN_STARTED, TEXT_MESSAGE_START, 20 deltas, TEXT_MESSAGE_END, RUN_FINISHED
+
+
+def test_bad_config_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    with (
+        pytest.raises(UsageError) as err,
+        run_caddy(
+            [CaddySite(host="www.localhost", upstream="127.0.0.1:1", flush_interval=1)], tmp_path
+        ) as caddy,
+    ):
+        caddy.reload([CaddySite(host="www.localhost", upstream="http://127.0.0.1:1/a/path")])
+    assert "\n" not in str(err.value)
+    assert "Caddy refused the new config" in str(err.value)
+
+
+def test_missing_binary_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UsageError, match="caddy not found"):
+        caddy_binary()
+
+
+def test_incident_caddyfile_serves_both_sites(incident_backend: RunningBackend, tmp_path: Path) -> None:
+    from tearline.lab.caddy import free_port
+
+    caddyfile = Path(__file__).parents[1] / "tearline" / "lab" / "incident" / "Caddyfile"
+    port, admin = free_port(), free_port()
+    env = dict(os.environ, PORT=str(port), ADMIN_PORT=str(admin), BACKEND=incident_backend.address)
+    env["XDG_CONFIG_HOME"] = env["XDG_DATA_HOME"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [caddy_binary(), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/chat.html", "www.localhost")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert status == 200 and b"ai.localhost" in body
+        n, code, _ = asyncio.run(ws_messages(port, "/ws?deltas=3", "ai.localhost"))
+        assert (n, code) == (7, 1000)
+    finally:
+        proc.terminate()
+        proc.wait(15)
