@@ -1,0 +1,318 @@
+"""The faithful relay against the truth: the same client, directly and through mitmdump + tearline.
+
+For each kind of end, a real ``LabServer`` ends the stream, and a raw-socket client
+(``tearline.lab.wire``) reports the close frame, whether the body was complete and
+whether TCP ended with FIN or RST; what it sees through ``mitmdump -s
+addons/ws_trace.py`` (which loads the relay) must equal what it sees directly, and
+the capture must hold the ``Relay`` event saying what tearline passed on. Headless
+Chromium checks the main cases the way a user meets them (``CloseEvent`` and the
+net error from DevTools). A control run without tearline's addons shows mitmproxy's
+own rewriting, so these tests can fail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addons.relay import PHASES, RULES, decide
+from tearline.capture import read_capture
+from tearline.events import RELAY_ACTIONS, Relay
+from tearline.lab.mitmdump import Mitmdump
+from tearline.lab.servers import LabServer
+from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, ws_session
+
+REPO = Path(__file__).resolve().parent.parent
+WS_TRACE = REPO / "addons" / "ws_trace.py"
+
+# name -> (kind, LabServer path, expected Relay event (leg, observed, action, code, reason))
+SERVER_ENDS: dict[str, tuple[str, str, tuple[str, str, str, int | None, str | None]]] = {
+    "ws-close-4000": (
+        "ws",
+        "/ws?n=2&interval_ms=20&end=close&code=4000&reason=bye",
+        ("client", "close", "close", 4000, "bye"),
+    ),
+    "ws-fin-no-close-frame": ("ws", "/ws?n=2&interval_ms=20&end=fin", ("client", "fin", "fin", None, None)),
+    "ws-rst": ("ws", "/ws?n=2&interval_ms=20&end=rst", ("client", "rst", "rst", None, None)),
+    "chunked-cut": ("http", "/stream?n=3&interval_ms=20&end=cut", ("client", "fin", "cut", None, None)),
+    "chunked-rst": ("http", "/stream?n=3&interval_ms=20&end=rst", ("client", "rst", "rst", None, None)),
+    "sse-cut-mid-event": (
+        "http",
+        "/sse?n=2&interval_ms=20&end=partial",
+        ("client", "fin", "cut", None, None),
+    ),
+}
+CLIENT_ABORTS = {"client-fin-no-close-frame": "fin", "client-rst": "rst"}
+
+
+# --- fixtures: one LabServer and one recording mitmdump per module ------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LabServer]:
+    s = LabServer().start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def _proxy(tmp: Path, server: LabServer, scripts: list[str]) -> Mitmdump:
+    options = {"trace_file": str(tmp / "capture.jsonl")} if scripts else {}
+    return Mitmdump(
+        scripts=scripts, mode=f"reverse:{server.base}", options=options, confdir=tmp / "mitm", cwd=REPO
+    )
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterator[Mitmdump]:
+    p = _proxy(tmp_path_factory.mktemp("relay"), server, [str(WS_TRACE)])
+    p.capture = Path(p.options["trace_file"])  # type: ignore[attr-defined]
+    try:
+        yield p.start()
+    finally:
+        p.stop(timeout=20)
+        p.kill()
+
+
+@pytest.fixture(scope="module")
+def bare_proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterator[Mitmdump]:
+    p = _proxy(tmp_path_factory.mktemp("bare"), server, [])
+    try:
+        yield p.start()
+    finally:
+        p.stop(timeout=20)
+        p.kill()
+
+
+def relay_events(proxy: Mitmdump) -> list[Relay]:
+    path: Path = proxy.capture  # type: ignore[attr-defined]
+    if not path.exists():
+        return []
+    return [e for e in read_capture(path).events if isinstance(e, Relay)]
+
+
+def new_relay_events(proxy: Mitmdump, before: int, want: int = 1, timeout: float = 10.0) -> list[Relay]:
+    """Relay events written after the first ``before`` ones (the recorder flushes every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = relay_events(proxy)[before:]
+        if len(got) >= want or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def observe(kind: str, port: int, path: str) -> WsOutcome | HttpOutcome:
+    return ws_session(port, path, after_close_timeout=3) if kind == "ws" else http_get(port, path)
+
+
+def same_end(direct: WsOutcome | HttpOutcome, proxied: WsOutcome | HttpOutcome) -> bool:
+    """Equal outcomes. One lab allowance: after a close handshake LabServer leaves TCP open
+    (the client times out) where mitmproxy closes it; both are 'the server sent a clean close'."""
+    if isinstance(direct, WsOutcome) and direct.close is not None and direct.end == "timeout":
+        return (direct.messages, direct.close) == (proxied.messages, proxied.close) and proxied.end == "eof"  # type: ignore[union-attr]
+    return direct == proxied
+
+
+def server_side(server: LabServer, start: int, timeout: float = 10.0) -> list[tuple[str, int | None]]:
+    """How the server saw its last WebSocket end (close frame / eof / reset), from ``observed[start:]``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = server.observed[start:]
+        conns = [e.conn for e in seen if e.what == "ws_open"]
+        ends = [
+            (e.what, e.code)
+            for e in seen
+            if conns and e.conn == conns[-1] and e.what in ("ws_close_received", "eof", "reset", "error")
+        ]
+        if any(w in ("eof", "reset", "error") for w, _ in ends) or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.05)
+
+
+# --- the rule table (pure) ----------------------------------------------------------------------
+
+
+def test_rules_name_only_known_actions_and_phases() -> None:
+    for phase, table in RULES.items():
+        assert phase in PHASES
+        assert set(table.values()) <= set(RELAY_ACTIONS)
+    assert decide("ws-open", "fin") == "fin"
+    assert decide("ws-open", "rst") == "rst"
+    assert decide("body", "fin") == "cut"
+    assert decide("body-eof", "fin") == "fin"
+    assert decide("idle", "fin") == "none"  # mitmproxy FINs an idle upstream itself
+    assert decide("h2-stream", "rst") == "none"
+    assert decide("ws-open", "closed") == "none"  # we closed it ourselves: nothing to pass on
+    with pytest.raises(ValueError, match="unknown relay phase"):
+        decide("nope", "fin")
+
+
+# --- Python clients: direct == through tearline ---------------------------------------------------
+
+
+@pytest.mark.parametrize("rep", range(3))
+@pytest.mark.parametrize("name", list(SERVER_ENDS))
+def test_server_end_reaches_client_as_it_happened(
+    name: str, rep: int, server: LabServer, proxy: Mitmdump
+) -> None:
+    kind, path, (leg, observed, action, code, reason) = SERVER_ENDS[name]
+    direct = observe(kind, server.port, path)
+    before = len(relay_events(proxy))
+    proxied = observe(kind, proxy.port, path)
+    assert same_end(direct, proxied), f"{name}: direct {direct} != through tearline {proxied}"
+    if isinstance(direct, HttpOutcome):
+        assert not direct.terminated and direct.body  # the case really is a cut body
+    got = new_relay_events(proxy, before)
+    assert [(e.leg, e.observed, e.action, e.code, e.reason) for e in got] == [
+        (leg, observed, action, code, reason)
+    ]
+    assert got[0].stream is not None and got[0].conn is not None
+
+
+@pytest.mark.parametrize("rep", range(3))
+@pytest.mark.parametrize("name", list(CLIENT_ABORTS))
+def test_client_abort_reaches_server_as_it_happened(
+    name: str, rep: int, server: LabServer, proxy: Mitmdump
+) -> None:
+    how = CLIENT_ABORTS[name]
+    path = "/ws?n=5&interval_ms=100"
+    start = len(server.observed)
+    assert ws_session(server.port, path, abort=how).end == f"aborted-{how}"
+    direct = server_side(server, start)
+    start = len(server.observed)
+    before = len(relay_events(proxy))
+    assert ws_session(proxy.port, path, abort=how).end == f"aborted-{how}"
+    proxied = server_side(server, start)
+    assert direct == [("eof" if how == "fin" else "reset", None)]
+    assert proxied == direct
+    got = new_relay_events(proxy, before)
+    assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
+
+
+# --- control: mitmproxy alone launders these ends, so the tests above can fail -------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "laundered"),
+    [
+        ("/ws?n=2&interval_ms=20&end=fin", WsOutcome(2, (1000, ""), "eof")),
+        ("/ws?n=2&interval_ms=20&end=rst", WsOutcome(2, (1000, ""), "eof")),
+    ],
+)
+def test_control_mitmproxy_alone_rewrites_websocket_drops(
+    path: str, laundered: WsOutcome, server: LabServer, bare_proxy: Mitmdump
+) -> None:
+    assert ws_session(bare_proxy.port, path) == laundered
+    assert ws_session(server.port, path).close is None
+
+
+def test_control_mitmproxy_alone_turns_upstream_rst_into_fin(server: LabServer, bare_proxy: Mitmdump) -> None:
+    path = "/stream?n=3&interval_ms=20&end=rst"
+    assert http_get(server.port, path).end == "rst"
+    laundered = http_get(bare_proxy.port, path)
+    assert (laundered.status, laundered.end) == (502, "eof")  # buffered, then a 502 page and a FIN
+    start = len(server.observed)
+    ws_session(bare_proxy.port, "/ws?n=5&interval_ms=100", abort="rst")
+    assert server_side(server, start)[0] == ("ws_close_received", 1000)  # a client reset became a clean close
+
+
+# --- headless Chromium ----------------------------------------------------------------------------------
+
+WS_JS = """url => new Promise(resolve => {
+  const ws = new WebSocket(url); let n = 0;
+  ws.onmessage = () => n++;
+  ws.onclose = e => resolve({code: e.code, reason: e.reason, wasClean: e.wasClean, messages: n});
+})"""
+
+FETCH_JS = """url => fetch(url).then(async r => {
+  const reader = r.body.getReader(); let n = 0;
+  try { for (;;) { const {done, value} = await reader.read(); if (done) return {ok: true, bytes: n}; n += value.length; } }
+  catch (e) { return {ok: false, bytes: n, error: String(e)}; }
+}, e => ({ok: false, bytes: 0, error: String(e)}))"""
+
+
+class Chrome:
+    """One headless Chromium page with a DevTools session recording ``Network.loadingFailed``."""
+
+    def __init__(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        self.page = self.browser.new_page()
+        self.failed: list[str] = []
+        self.finished = 0
+        cdp = self.page.context.new_cdp_session(self.page)
+        cdp.on("Network.loadingFailed", lambda p: self.failed.append(p.get("errorText", "")))
+        cdp.on("Network.loadingFinished", lambda p: setattr(self, "finished", self.finished + 1))
+        cdp.send("Network.enable")
+
+    def outcome(self, origin: str, kind: str, path: str) -> dict[str, Any]:
+        self.page.goto(origin + "/")
+        if kind == "ws":
+            return dict(self.page.evaluate(WS_JS, origin.replace("http://", "ws://") + path))
+        self.failed.clear()
+        result = dict(self.page.evaluate(FETCH_JS, origin + path))
+        deadline = time.monotonic() + 5
+        while not self.failed and not result["ok"] and time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+        result["net_error"] = self.failed[-1] if self.failed else None
+        result.pop("error", None)  # the JS text differs by origin only in wording; the net error is the truth
+        return result
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._pw.stop()
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Chrome]:
+    c = Chrome()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+BROWSER_CASES = [
+    "ws-close-4000",
+    "ws-fin-no-close-frame",
+    "ws-rst",
+    "chunked-cut",
+    "chunked-rst",
+    "sse-cut-mid-event",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", BROWSER_CASES)
+def test_chromium_sees_the_same_end_through_tearline(
+    name: str, server: LabServer, proxy: Mitmdump, chrome: Chrome
+) -> None:
+    kind, path, _ = SERVER_ENDS[name]
+    direct = chrome.outcome(server.base, kind, path)
+    proxied = chrome.outcome(proxy.url, kind, path)
+    assert direct == proxied
+    if kind == "ws" and name != "ws-close-4000":
+        assert (direct["code"], direct["wasClean"]) == (1006, False)
+    if kind == "http":
+        assert not direct["ok"] and direct["net_error"]
+
+
+@pytest.mark.browser
+def test_chromium_control_mitmproxy_alone_reports_clean_1000(
+    server: LabServer, bare_proxy: Mitmdump, chrome: Chrome
+) -> None:
+    got = chrome.outcome(bare_proxy.url, "ws", SERVER_ENDS["ws-fin-no-close-frame"][1])
+    assert got["code"] == 1000  # the laundering the relay exists to undo
