@@ -348,7 +348,7 @@ def rule_upstream_unavailable(ctx: Context) -> list[Cause]:
         t = _text(o)
         if "unexpected response code: 50" in t:
             evidence.append(ev(o, o.text or "handshake got a 5xx"))
-    refused = [o for o in ctx.browser("request_failed") if o.error == "ERR_CONNECTION_REFUSED"]
+    refused = [o for o in ctx.browser("request_failed", "ws_error") if o.error == "ERR_CONNECTION_REFUSED"]
     if refused and not evidence:
         o = refused[0]
         return [

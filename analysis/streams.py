@@ -60,6 +60,16 @@ NOISE_ERRORS: dict[str, str] = {
     "ERR_WS_UPGRADE": "successful WebSocket upgrade marker",
     "ERR_BLOCKED_BY_CLIENT": "blocked by the browser or an extension",
 }
+# A request that failed with one of these never got its answer: diagnosed even if not a stream.
+CONNECTION_ERRORS = (
+    "ERR_CONNECTION_REFUSED",
+    "ERR_CONNECTION_RESET",
+    "ERR_CONNECTION_CLOSED",
+    "ERR_EMPTY_RESPONSE",
+    "ERR_CONNECTION_TIMED_OUT",
+    "ERR_CONNECTION_FAILED",
+    "ERR_TIMED_OUT",
+)
 GLOBAL_KINDS = ("navigation", "page_crash", "proxy_reload", "network_changed")
 CONTROL_OPCODES = ("ping", "pong", "close", "9", "10", "8")
 
@@ -347,6 +357,8 @@ def _noise(kind: str, parts: list[SourcePart], url: str) -> str | None:
     statuses = [o.status for p in parts for o in p.obs if o.status]
     if any(s in (502, 503, 504) for s in statuses):
         return None
+    if any(e in CONNECTION_ERRORS for e in errors):
+        return None  # it never got an answer: worth a diagnosis whatever it was
     return "not a streaming request"
 
 

@@ -45,6 +45,12 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     # the browser sees a close 4001 from "the server": only the capture knows tearline sent it
     "injected_fault": None,
 }
+# Per stream kind, where the NetLog tells one stream but not the other.
+NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
+    # bad chunk framing is caught by the proxy in front, which cuts the body: the browser sees only the cut
+    ("protocol_error", "http-stream"): ("server_abrupt_close", "server"),
+    ("protocol_error", "sse"): ("server_abrupt_close", "server"),
+}
 
 _recordings: dict[str, Any] = {}
 
@@ -106,9 +112,11 @@ def test_netlog_alone(name: str, lab_dir: Path) -> None:
     bundle = recording(name, lab_dir)
     expected = NETLOG_ALONE.get(name, (bundle.expected_kind, bundle.expected_actor))
     doc = diagnose_json(["--netlog", str(bundle.netlog)])
-    got = [(s["cause"]["kind"], s["cause"]["actor"]) for s in streams_of(doc)]
-    if expected is None:
-        # the NetLog cannot name this cause; it must not claim it either
-        assert all(k != bundle.expected_kind for k, _ in got), describe(doc)
-        return
-    assert all(g == expected for g in got), describe(doc)
+    for s in streams_of(doc):
+        got = (s["cause"]["kind"], s["cause"]["actor"])
+        want = NETLOG_ALONE_BY_KIND.get((name, s["kind"]), expected)
+        if want is None:
+            # the NetLog cannot name this cause; it must not claim it either
+            assert got[0] != bundle.expected_kind, describe(doc)
+        else:
+            assert got == want, describe(doc)
