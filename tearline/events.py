@@ -134,7 +134,6 @@ class ConnOpen(Event):
     alpn: str | None = None  # e.g. "h2", "http/1.1"
     sni: str | None = None
     client_conn: str | None = None  # server leg: id of the browser connection it serves
-    http_version: str | None = None  # first HTTP version seen on it, when known
 
     def __post_init__(self) -> None:
         _check(self.leg, LEGS, "leg")
