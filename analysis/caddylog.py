@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.observation import Observation, SourceRecord
-from analysis.sourcefile import open_text
+from analysis.sourcefile import guarded, open_text
 from tearline.errors import InputError
 
 __all__ = ["RULES", "load_caddy_log", "parse_ts"]
@@ -249,6 +249,7 @@ def _rule(logger: str, msg: str) -> Callable[[_Ctx, float, str, dict[str, Any]],
     return None
 
 
+@guarded("Caddy JSON log")
 def load_caddy_log(path: str | os.PathLike[str], *, flag: str | None = "--caddy-log") -> SourceRecord:
     """Read a Caddy JSON log into a ``SourceRecord``. Raises ``InputError`` when it is not one."""
     p = Path(path)

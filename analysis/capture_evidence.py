@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.observation import Observation, SourceRecord
+from analysis.sourcefile import guarded
 from tearline import events as ev
 from tearline.capture import read_capture
 
@@ -183,6 +184,7 @@ HANDLERS: dict[type[ev.Event], Callable[[_State, Any, str], None]] = {
 }
 
 
+@guarded("tearline capture")
 def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
     """Read a tearline capture into a ``SourceRecord``. Raises ``InputError`` (from ``read_capture``)."""
     cap = read_capture(path)

@@ -37,7 +37,7 @@ from typing import Any
 
 from analysis.console import classify, console_fields
 from analysis.observation import Observation, SourceRecord
-from analysis.sourcefile import open_text
+from analysis.sourcefile import guarded, open_text
 from analysis.symptoms import net_error_number
 from tearline.errors import InputError
 
@@ -517,6 +517,7 @@ HANDLERS: dict[str, Callable[[_Builder, str, dict[str, Any]], None]] = {
 }
 
 
+@guarded("DevTools Protocol log")
 def load_cdp(path: str | os.PathLike[str], *, flag: str | None = "--cdp") -> SourceRecord:
     """Read a DevTools Protocol event log into a ``SourceRecord``. Raises ``InputError``."""
     messages, warnings = read_messages(path, flag=flag)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.observation import Observation, SourceRecord
-from analysis.sourcefile import open_text
+from analysis.sourcefile import guarded, open_text
 from analysis.symptoms import net_error_number
 from tearline.errors import InputError
 
@@ -155,6 +155,7 @@ def console_fields(text: str, url: str | None = None) -> dict[str, Any]:
     return fields
 
 
+@guarded("console log")
 def load_console(path: str | os.PathLike[str], *, flag: str | None = "--console") -> SourceRecord:
     """Read a text console log. Raises ``InputError`` when no line carries a timestamp."""
     p = Path(path)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.observation import Observation, SourceRecord
-from analysis.sourcefile import open_text
+from analysis.sourcefile import guarded, open_text
 from analysis.symptoms import net_error_number
 from tearline.errors import InputError
 
@@ -77,6 +77,7 @@ def _size(data: Any, opcode: Any) -> int:
     return len(data.encode())
 
 
+@guarded("HAR file")
 def load_har(path: str | os.PathLike[str], *, flag: str | None = "--har") -> SourceRecord:
     """Read a HAR file into a ``SourceRecord``. Raises ``InputError`` when it is not HAR."""
     p = Path(path)

@@ -37,6 +37,7 @@ from typing import Any
 
 from analysis.netlog_reader import NetLogStream
 from analysis.observation import Observation, SourceRecord
+from analysis.sourcefile import guarded
 from analysis.wsframes import FrameScanner
 from tearline.errors import InputError
 
@@ -553,6 +554,7 @@ def _fallback_name(code: int) -> str:
     return net_error_name(code) or f"net error {code}"
 
 
+@guarded("Chrome NetLog")
 def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") -> SourceRecord:
     """Read a Chrome NetLog (complete or truncated) into a ``SourceRecord``.
 

@@ -7,13 +7,15 @@ lose the rest) or ``read_head`` (the first bytes, for format sniffing).
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from tearline.errors import InputError
+from tearline.errors import InputError, TearlineError
 
-__all__ = ["open_text", "read_head"]
+__all__ = ["guarded", "open_text", "read_head"]
 
 
 def _check(path: Path, flag: str | None) -> None:
@@ -43,3 +45,30 @@ def read_head(path: str | os.PathLike[str], size: int = 65536, *, flag: str | No
             return fh.read(size)
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror}", path=p) from None
+
+
+_UNEXPECTED = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError, RecursionError)
+
+
+def guarded[F: Callable[..., Any]](what: str) -> Callable[[F], F]:
+    """Decorate an importer ``load_x(path, ...)``: an unexpected parsing error on a malformed file
+    becomes a one-line ``InputError`` naming the file, never a traceback."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(path, *args, **kwargs)
+            except TearlineError:
+                raise
+            except _UNEXPECTED as e:
+                detail = " ".join(str(e).split())[:200]
+                raise InputError(
+                    f"not a readable {what}: {type(e).__name__}: {detail}",
+                    path=path,
+                    hint=f"the file is malformed; if it is a real {what}, please report it as a tearline bug",
+                ) from None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -75,8 +75,10 @@ CDP_EVENTS = (
 PAGE = """<!doctype html><html><head><title>tearline evidence</title></head><body><pre id=log></pre>
 <script>
 const WS = "ws://127.0.0.1:%(ws_port)d";
+const dead = new WebSocket("ws://127.0.0.1:%(dead_port)d/nothing-listens");
+dead.onclose = (e) => { window.done.dead = true; };
 function log(m) { console.log(m); document.getElementById('log').textContent += m + "\\n"; }
-window.done = {ws: false, drop: false, es: false, cut: false};
+window.done = {ws: false, drop: false, es: false, cut: false, dead: false};
 const ws = new WebSocket(WS + "/close4001");
 ws.onopen = () => { ws.send("hello"); ws.send("again"); };
 ws.onmessage = (e) => log("ws message " + e.data);
@@ -93,6 +95,15 @@ fetch("/sse?n=1000&interval=0.2", {method: "POST", headers: {Accept: "text/event
 """
 
 
+STREAMS_PAGE = """<!doctype html><title>open streams</title><script>
+window.opened = {ws: false, sse: false};
+const ws = new WebSocket("ws://127.0.0.1:%(ws_port)d/echo");
+ws.onopen = () => { ws.send("hello"); window.opened.ws = true; };
+const es = new EventSource("/sse?n=1000&interval=0.2");
+es.onmessage = () => { window.opened.sse = true; };
+</script>"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,6 +113,7 @@ def free_port() -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     ws_port = 0
+    dead_port = 0
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -120,7 +132,14 @@ class _Handler(BaseHTTPRequestHandler):
         params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         try:
             if path in ("/", "/page"):
-                body = (PAGE % {"ws_port": self.ws_port}).encode()
+                body = (PAGE % {"ws_port": self.ws_port, "dead_port": self.dead_port}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            elif path == "/streams":
+                body = (STREAMS_PAGE % {"ws_port": self.ws_port}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(body)))
@@ -176,7 +195,7 @@ def run_servers() -> Iterator[Servers]:
     import websockets.asyncio.server as wss
 
     ws_port = free_port()
-    handler = type("H", (_Handler,), {"ws_port": ws_port})
+    handler = type("H", (_Handler,), {"ws_port": ws_port, "dead_port": free_port()})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     http_thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -276,7 +295,7 @@ def record_browser(dirpath: Path, servers: Servers | None = None) -> Recording:
                 cdp.send(f"{domain}.enable")
             page.goto(srv.base + "/", timeout=60_000)
             page.wait_for_function(
-                "window.done.ws && window.done.drop && window.done.es && window.done.cut",
+                "window.done.ws && window.done.drop && window.done.es && window.done.cut && window.done.dead",
                 timeout=60_000,
             )
             page.wait_for_timeout(500)  # let the open fetch stream deliver a few events
@@ -331,3 +350,79 @@ def record_killed_netlog(dirpath: Path, servers: Servers, *, seconds: float = 4.
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
     return KilledRun(netlog, stderr_log)
+
+
+@dataclass
+class CrashRecording:
+    netlog: Path
+    cdp: Path
+    crashed: bool
+    crash_t: float
+
+
+def record_crash(dirpath: Path, servers: Servers) -> CrashRecording:
+    """A page with an open WebSocket and EventSource whose renderer is crashed (chrome://crash)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    dirpath.mkdir(parents=True, exist_ok=True)
+    netlog = dirpath / "crash-netlog.json"
+    cdp_path = dirpath / "crash-cdp.jsonl"
+    crashed = threading.Event()
+    crash_t = 0.0
+    with sync_playwright() as pw, open(cdp_path, "w", encoding="utf-8") as cdp_fh:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROME_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
+            timeout=120_000,
+        )
+        try:
+            page = browser.new_page()
+            page.on("crash", lambda _: crashed.set())
+            cdp = page.context.new_cdp_session(page)
+            for method in CDP_EVENTS:
+                cdp.on(
+                    method,
+                    lambda params, method=method: cdp_fh.write(
+                        json.dumps({"method": method, "params": params}) + "\n"
+                    ),
+                )
+            cdp.send("Network.enable")
+            cdp.send("Page.enable")
+            page.goto(servers.base + "/streams", timeout=60_000)
+            page.wait_for_function("window.opened.ws && window.opened.sse", timeout=60_000)
+            page.wait_for_timeout(300)
+            crash_t = time.time()
+            with contextlib.suppress(PlaywrightError):
+                page.goto("chrome://crash", timeout=10_000)
+            deadline = time.monotonic() + 30
+            while not crashed.is_set() and time.monotonic() < deadline:
+                try:
+                    page.wait_for_timeout(100)
+                except PlaywrightError:  # "Page crashed"
+                    crashed.set()
+            time.sleep(0.3)
+        finally:
+            browser.close()
+    return CrashRecording(netlog, cdp_path, crashed.is_set(), crash_t)
+
+
+# --- one recording per test session, shared by every importer's tests ---------------------------
+
+_CACHE: dict[str, Any] = {}
+
+
+def shared(name: str, tmp_path_factory: Any) -> Any:
+    """``"browser"`` (Recording), ``"killed"`` (KilledRun) or ``"crash"`` (CrashRecording), recorded once."""
+    if name not in _CACHE:
+        base = Path(tmp_path_factory.mktemp(f"evidence-{name}"))
+        with run_servers() as servers:
+            if name == "browser":
+                _CACHE[name] = record_browser(base, servers)
+            elif name == "killed":
+                _CACHE[name] = record_killed_netlog(base, servers)
+            elif name == "crash":
+                _CACHE[name] = record_crash(base, servers)
+            else:
+                raise KeyError(name)
+    return _CACHE[name]
