@@ -38,8 +38,8 @@ KNOWN_TIMEOUTS: dict[str, float] = {
 NAV_BEFORE = 3.0  # seconds: a navigation this long before the end (or ...)
 NAV_AFTER = 1.5  # ... this long after it explains a browser-side end
 NEAR = 2.0  # seconds: a proxy log line or fault this close to the end belongs to it
-STALL_MIN = 2.0  # seconds of silence that count as a stall, at least
-STALL_FACTOR = 5.0  # ... and at least this many times the usual gap between messages
+STALL_MIN = 1.0  # seconds of silence that count as a stall, at least
+STALL_FACTOR = 8.0  # ... and at least this many times the usual gap between messages
 
 ABRUPT_ERRORS = {
     "ERR_INCOMPLETE_CHUNKED_ENCODING": "the chunked body was cut before its last chunk",
@@ -65,6 +65,18 @@ PROTOCOL_TEXTS = (
     "invalid status line",
     "unexpected opcode",
     "one or more reserved bits",
+)
+CAPTURE_PROTOCOL_TEXTS = (
+    "illegal chunk",
+    "invalid chunk",
+    "chunk header",
+    "invalid opcode",
+    "reserved opcode",
+    "unknown opcode",
+    "invalid frame",
+    "reserved bits",
+    "rsv",
+    "malformed",
 )
 UNAVAILABLE_STATUSES = (502, 503, 504)
 # Close codes another rule explains (going away, protocol errors); any other code received is the server's choice.
@@ -95,7 +107,16 @@ class Context:
         return bool(self.stream.browser_parts())
 
     def browser(self, *kinds: str) -> list[Observation]:
-        return self.stream.obs(*kinds, sources=BROWSER_SOURCES)
+        """These kinds as the most trusted browser source saw them (NetLog, then CDP, then HAR).
+
+        One source's view, not a mix: a HAR's end times are coarse (Playwright writes an
+        aborted request's entry with the time it had so far), a NetLog's are exact.
+        """
+        for source in BROWSER_SOURCES:
+            found = self.stream.obs(*kinds, sources=(source,))
+            if found:
+                return found
+        return []
 
     def near_end(self, *kinds: str, before: float = NEAR, after: float = NEAR) -> list[Observation]:
         """Observations of these kinds (stream's own or global) within the window around the end."""
@@ -156,7 +177,7 @@ def rule_injected_fault(ctx: Context) -> list[Cause]:
 
 
 def rule_navigation(ctx: Context) -> list[Cause]:
-    start = ctx.opened if ctx.opened is not None else float("-inf")
+    start = _established(ctx)
     end = ctx.ended if ctx.ended is not None else ctx.recording_end
     if end is None:
         return []
@@ -212,6 +233,15 @@ def rule_navigation(ctx: Context) -> list[Cause]:
             )
         )
     return out
+
+
+def _established(ctx: Context) -> float:
+    """When the stream was open for sure (101 or response headers), else when it started: a
+    navigation before that is the page that opened it, not one that left it."""
+    answered = ctx.obs("ws_open", "response_headers", "data_received", "ws_frame_received")
+    if answered:
+        return answered[0].t
+    return ctx.opened if ctx.opened is not None else float("-inf")
 
 
 def _describe_end(o: Observation) -> str:
@@ -386,6 +416,11 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
     for o in ctx.obs("ws_error", "console"):
         if any(w in _text(o) for w in PROTOCOL_TEXTS):
             evidence.append(ev(o, o.text or "protocol error"))
+    # a proxy in the path caught the upstream breaking the framing (mitmproxy: "illegal chunk header")
+    for o in ctx.obs("request_failed", "console", sources=("capture",)):
+        if any(w in _text(o) for w in CAPTURE_PROTOCOL_TEXTS):
+            evidence.insert(0, ev(o, f"proxy saw: {o.text}"))
+            break
     for o in ctx.obs("ws_close_sent", "ws_close_received", "ws_closed"):
         if o.code in (1002, 1007):
             evidence.append(ev(o, _describe_end(o) + " (protocol error)"))
@@ -395,8 +430,8 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
         cause(
             "protocol_error",
             "server",
-            "The server side broke the protocol (" + evidence[0].text + "); the browser failed the stream.",
-            0.88,
+            "The server side broke the protocol (" + evidence[0].text + "); the stream was failed.",
+            0.9 if evidence[0].source == "capture" else 0.88,
             evidence,
         )
     ]
@@ -563,6 +598,13 @@ def rule_stall(ctx: Context) -> list[Cause]:
     page_ended = _browser_initiated(ctx) is not None
     still_open = ctx.ended is None
     conf = 0.8 if (page_ended or still_open) else 0.45
+    said = [
+        o
+        for o in ctx.near_end("console", before=1.0, after=0.5)
+        if any(w in _text(o) for w in ("stall", "no data", "timed out", "timeout", "inactiv"))
+    ]
+    if said:
+        conf += 0.05
     how = (
         "the page gave up"
         if page_ended
@@ -577,6 +619,7 @@ def rule_stall(ctx: Context) -> list[Cause]:
             [
                 ev(data[-1], f"last data received ({len(data)} in all)"),
                 Evidence(source="diagnosis", t=end, text=f"{silence:.1f} s of silence"),
+                *[ev(o, f"console: {o.text}") for o in said[:2]],
             ],
         )
     ]

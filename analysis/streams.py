@@ -280,8 +280,9 @@ class Stream:
 
     @property
     def ended_at(self) -> float | None:
-        for group in (self.browser_parts(), [p for p in self.parts if p.source == "capture"], self.parts):
-            times = [t for p in group if (t := p.ended_at) is not None]
+        """When the stream ended as the most trusted source saw it (browser first, Caddy last)."""
+        for source in sorted({p.source for p in self.parts}, key=lambda s: SOURCE_PRIORITY.get(s, 9)):
+            times = [t for p in self.parts if p.source == source and (t := p.ended_at) is not None]
             if times:
                 return min(times)
         return None
