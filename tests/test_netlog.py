@@ -338,3 +338,17 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         load_netlog(tmp_path / "nope.json")
     with pytest.raises(InputError, match="directory"):
         load_netlog(tmp_path)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_renderer_crash_sends_1001_and_cancels_streams(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The NetLog side of a sad tab: Chrome's network service closes the page's WebSocket with
+    1001 and cancels its EventSource, exactly like a navigation (browser-evidence.md fact 10)."""
+    crash: Any = shared("crash", tmp_path_factory)
+    assert crash.crashed
+    obs = load_netlog(crash.netlog).observations
+    (sent,) = of(obs, "ws_close_sent", "/echo")
+    assert (sent.code, sent.direction) == (1001, "client")
+    assert abs(sent.t - crash.crash_t) < 5.0
+    assert of(obs, "request_cancelled", "/sse")[0].error == "ERR_ABORTED"
