@@ -322,3 +322,134 @@ def test_clean_close_by_server(frames: list[Observation]) -> None:
 def test_clean_body_end() -> None:
     c = top(rec("netlog", *sse_open(), o("netlog", "request_done", 1.1, size=600)))
     assert c.kind == "clean_close"
+
+
+# --- signatures learned from the real recordings (tests/test_diagnosis_real.py) --------------------
+
+
+def test_proxy_lines_after_the_browsers_own_cancel_are_not_upstream_failures() -> None:
+    c = top(
+        rec("netlog", *sse_open(chunks=12), o("netlog", "request_cancelled", 1.25, error="ERR_ABORTED")),
+        rec(
+            "caddy",
+            o(
+                "caddy",
+                "proxy_abort",
+                1.26,
+                key=None,
+                url=SSE,
+                text="aborting with incomplete response: reading: context canceled",
+            ),
+        ),
+    )
+    assert (c.kind, c.actor) == ("client_app_close", "page")
+
+
+def test_a_proxy_that_caught_bad_framing_beats_the_cut_the_browser_saw() -> None:
+    c = top(
+        rec(
+            "netlog",
+            *sse_open(),
+            o("netlog", "request_failed", 1.2, error="ERR_INCOMPLETE_CHUNKED_ENCODING", code=-355),
+        ),
+        rec(
+            "capture",
+            o("capture", "request_start", 0.01, key="f", url=SSE, text="POST"),
+            o(
+                "capture",
+                "request_failed",
+                1.19,
+                key="f",
+                text="HTTP/1 protocol error: illegal chunk header: b'zz'",
+            ),
+        ),
+        rec(
+            "caddy",
+            o(
+                "caddy",
+                "proxy_abort",
+                1.19,
+                key=None,
+                url=SSE,
+                text="aborting with incomplete response: reading: unexpected EOF",
+            ),
+        ),
+    )
+    assert (c.kind, c.actor) == ("protocol_error", "server")
+    assert c.evidence[0].source == "capture"
+
+
+def test_peer_closed_without_complete_body_is_not_a_protocol_error() -> None:
+    c = top(
+        rec(
+            "netlog",
+            *sse_open(),
+            o("netlog", "request_failed", 1.2, error="ERR_INCOMPLETE_CHUNKED_ENCODING", code=-355),
+        ),
+        rec(
+            "capture",
+            o("capture", "request_start", 0.01, key="f", url=SSE, text="POST"),
+            o(
+                "capture",
+                "request_failed",
+                1.19,
+                key="f",
+                text="HTTP/1 protocol error: peer closed connection without sending complete message body",
+            ),
+        ),
+    )
+    assert c.kind == "server_abrupt_close"
+
+
+def test_the_navigation_that_loaded_the_page_is_not_a_navigation_away() -> None:
+    # CDP logs Page.frameNavigated after the page's script already created its WebSocket
+    c = top(
+        rec(
+            "cdp",
+            o("cdp", "ws_created", 0.0, url=WS),
+            o(
+                "cdp",
+                "navigation",
+                0.01,
+                key=None,
+                url="http://www.localhost/chat.html",
+                text="frame navigated",
+            ),
+            o("cdp", "ws_open", 0.05, status=101),
+        ),
+        rec(
+            "netlog", *ws_open(frames=8), o("netlog", "ws_close_sent", 1.0, code=1000, reason="user stopped")
+        ),
+    )
+    assert (c.kind, c.actor) == ("client_app_close", "page")
+
+
+def test_close_frames_in_the_same_millisecond_keep_file_order() -> None:
+    c = top(
+        rec(
+            "netlog",
+            *ws_open(),
+            o("netlog", "ws_close_received", 1.2, code=1000, reason="run finished"),
+            o("netlog", "ws_close_sent", 1.2, code=1000, reason="run finished"),
+            o("netlog", "socket_error", 1.2, error="ERR_CONNECTION_RESET", code=-101),
+            o("netlog", "ws_closed", 1.2, code=1000, text="unclean"),
+        )
+    )
+    assert c.kind == "clean_close"  # the reset after a completed close handshake does not matter
+
+
+def test_har_end_times_do_not_override_the_netlog() -> None:
+    found = causes(
+        rec("netlog", *sse_open(chunks=7), o("netlog", "request_cancelled", 3.0, error="ERR_ABORTED")),
+        rec(
+            "har",
+            o("har", "request_start", 0.0, key="1", url=SSE, text="POST"),
+            o("har", "request_cancelled", 0.01, key="1"),
+        ),
+    )
+    assert found[0].kind == "stall"  # 2.3 s of silence before the page gave up, per the NetLog
+
+
+def test_a_close_code_of_the_servers_own_is_a_proper_close() -> None:
+    c = top(rec("netlog", *ws_open(), o("netlog", "ws_close_received", 1.2, code=4001, reason="bye")))
+    assert c.kind == "clean_close" and "4001" in c.summary and c.confidence == 0.5
