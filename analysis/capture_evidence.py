@@ -19,7 +19,8 @@ Event -> observation table (``HANDLERS``):
 ``ws_close``        ``ws_close_sent`` (closed_by client) / ``ws_close_received`` (server or
                     proxy; text names the proxy) when a frame was seen, then ``ws_closed``
                     (code, reason, text 'clean' when the close was answered, else 'unclean')
-``conn_close``      ``socket_closed`` (text = "<how> by <by>", error)
+``conn_close``      ``socket_closed`` (text = "<how> by <by>", error; stream_key = the last
+                    stream the connection carried)
 ``h2_reset``        ``h2_rst_stream`` (code, direction = who sent it)
 ``h2_goaway``       ``h2_goaway``
 ``relay``           ``relay`` (text = observed -> action)
@@ -49,16 +50,18 @@ class _State:
         self.legs: dict[str, str] = {}  # conn id -> leg
         self.urls: dict[str, str] = {}  # stream id -> url
         self.ws_open: set[str] = set()
+        self.conn_stream: dict[str, str] = {}  # conn id -> the last stream it carried
 
     def add(self, kind: str, e: ev.Event, where: str, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         fields.setdefault("leg", self.legs.get(e.conn or ""))
         if e.stream is not None:
             fields.setdefault("url", self.urls.get(e.stream))
+            if e.conn is not None:
+                self.conn_stream[e.conn] = e.stream
+        fields.setdefault("stream_key", e.stream)
         self.rec.observations.append(
-            Observation(
-                source="capture", kind=kind, t=e.ts, raw_t=e.mono, stream_key=e.stream, where=where, **fields
-            )
+            Observation(source="capture", kind=kind, t=e.ts, raw_t=e.mono, where=where, **fields)
         )
 
 
@@ -68,12 +71,25 @@ def _conn_open(s: _State, e: Any, where: str) -> None:
 
 
 def _conn_close(s: _State, e: Any, where: str) -> None:
-    s.add("socket_closed", e, where, leg=e.leg, text=f"{e.how} by {e.by}", error=e.error, code=e.errno)
+    stream = s.conn_stream.get(e.conn or "")
+    s.add(
+        "socket_closed",
+        e,
+        where,
+        leg=e.leg,
+        text=f"{e.how} by {e.by}",
+        error=e.error,
+        code=e.errno,
+        stream_key=stream,
+        url=s.urls.get(stream or ""),
+    )
 
 
 def _http_request(s: _State, e: Any, where: str) -> None:
     if e.stream is not None:
         s.urls[e.stream] = e.url
+        if e.server_conn is not None:
+            s.conn_stream[e.server_conn] = e.stream
     s.add("request_start", e, where, url=e.url, text=e.method, leg="client")
 
 
