@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "GROUP_GAP",
     "PAGE_KINDS",
     "TICK_DIRECTION",
     "TIMELINE_COLUMNS",
@@ -66,6 +67,8 @@ PAGE_KINDS: frozenset[str] = frozenset(
 )
 # Errors that are background noise when no stream owns them (see docs/diagnosis.md).
 NOISE_TEXT = r"ERR_NAME_NOT_RESOLVED|ERR_WS_UPGRADE|ERR_ADDRESS_UNREACHABLE"
+
+GROUP_GAP = 0.5  # extra lane units above each stream's lanes, where its title goes
 
 VIEW_LABELS: dict[str, str] = {
     "page": "page",
@@ -138,7 +141,9 @@ def df_lanes(timeline: pd.DataFrame, stream_order: Iterable[str] = ()) -> pd.Dat
     """The lanes to draw, top to bottom.
 
     :returns: a DataFrame with one row per lane and columns
-        * ``y`` (int): the lane's height on the plot; the top lane has the largest ``y``
+        * ``y`` (float): the lane's height on the plot; the top lane has the largest ``y``;
+          lanes are 1 apart, with ``GROUP_GAP`` more above each stream's first lane
+          (room for the stream's title)
         * ``stream`` (str|None): the stream id, None for the page and Caddy lanes
         * ``view`` (str): ``page``, ``browser``, ``client``, ``server`` or ``caddy``
         * ``label`` (str): what the lane is called on the y axis
@@ -171,10 +176,16 @@ def df_lanes(timeline: pd.DataFrame, stream_order: Iterable[str] = ()) -> pd.Dat
     caddy = grouped[grouped["view"] == "caddy"]["rows"].sum()
     if caddy:
         lanes.append((None, "caddy", int(caddy)))
-    n = len(lanes)
+    ys: list[float] = []
+    y = 0.0
+    for i in reversed(range(len(lanes))):  # bottom up
+        if i + 1 < len(lanes) and lanes[i + 1][0] != lanes[i][0] and lanes[i + 1][0] is not None:
+            y += GROUP_GAP  # the lane below starts a new stream: leave room for its title
+        ys.append(y)
+        y += 1.0
     return pd.DataFrame(
         {
-            "y": [n - 1 - i for i in range(n)],
+            "y": ys[::-1],
             "stream": [s for s, _, _ in lanes],
             "view": [v for _, v, _ in lanes],
             "label": [VIEW_LABELS[v] if s is None else f"{s} {VIEW_LABELS[v]}" for s, v, _ in lanes],

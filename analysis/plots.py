@@ -16,6 +16,7 @@ since 1970-01-01); the zoom's is seconds relative to the stream's end.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from analysis.lanes import df_drawable, df_lanes, lane_of_rows, normalize_timeline, tick_direction
+from analysis.lanes import GROUP_GAP, df_drawable, df_lanes, lane_of_rows, normalize_timeline, tick_direction
 from analysis.model import Diagnosis, StreamDiagnosis
 from analysis.plot_marks import MARKS, mark_category
 from analysis.plot_style import DIRECTION_STYLE, PALETTE, cause_label, cause_style, plain
@@ -131,7 +132,7 @@ def _place_labels(ax: Axes, labels: list[_Label], xlim: tuple[float, float], lev
                     ax.annotate(
                         lab.text,
                         (lab.x, lab.y),
-                        xytext=(-5 if left else 5, 4 + 9.5 * level),
+                        xytext=(-5 if left else 5, 4 + 11 * level),
                         textcoords="offset points",
                         ha="right" if left else "left",
                         fontsize=size,
@@ -142,6 +143,22 @@ def _place_labels(ax: Axes, labels: list[_Label], xlim: tuple[float, float], lev
                     written += 1
                     break
     return written
+
+
+_METHOD = re.compile(r"[A-Z]{3,7}")
+
+
+def _mark_text(tl: pd.DataFrame, i: int) -> str:
+    """What to write beside mark ``i``: its URL for navigations (when the timeline has
+    a ``url`` column), else its text unless that is a bare HTTP method, else its kind."""
+    kind = str(tl["kind"].iat[i])
+    url = tl["url"].iat[i] if "url" in tl.columns else None
+    if kind == "navigation" and isinstance(url, str) and url:
+        return f"→ {url}"
+    text = tl["text"].iat[i]
+    if isinstance(text, str) and text and not _METHOD.fullmatch(text):
+        return text
+    return kind.replace("_", " ")
 
 
 def _draw_marks(
@@ -163,9 +180,7 @@ def _draw_marks(
             idx = np.flatnonzero(sel)
             first = pd.Series(idx).groupby(y[idx], sort=False).head(3).to_numpy()
             for i in first[:40]:
-                text = tl["text"].iat[i]
-                text = text if isinstance(text, str) and text else tl["kind"].iat[i]
-                labels.append(_Label(float(x[i]), float(y[i]), plain(text, 40), style.color))
+                labels.append(_Label(float(x[i]), float(y[i]), plain(_mark_text(tl, i), 40), style.color))
     return drawn
 
 
@@ -215,13 +230,15 @@ def _draw_end(
 
 def _format_lanes(ax: Axes, lanes: pd.DataFrame) -> None:
     ax.set_yticks(lanes["y"].to_numpy(), [plain(v, 40) for v in lanes["label"]], fontsize=8)
-    ax.set_ylim(-0.7, len(lanes) + 0.2)
+    top = float(lanes["y"].max()) if len(lanes) else 0.0
+    # headroom above the top lane for its stacked labels (or the first stream's title)
+    ax.set_ylim(-0.7, top + 0.6 + (GROUP_GAP if lanes["stream"].notna().iloc[:1].all() else 0.6))
     ax.hlines(lanes["y"], 0, 1, transform=ax.get_yaxis_transform(), colors=PALETTE["light"], linewidth=0.8)
     # shade alternate streams so a stream's lanes read as one group
     for i, sid in enumerate(dict.fromkeys(s for s in lanes["stream"] if isinstance(s, str))):
         if i % 2 == 0:
             ys = _stream_lane_ys(lanes, sid)
-            ax.axhspan(ys.min() - 0.5, ys.max() + 0.5, color="#F4F4F4", zorder=-1, linewidth=0)
+            ax.axhspan(ys.min() - 0.5, ys.max() + 0.5 + GROUP_GAP, color="#F4F4F4", zorder=-1, linewidth=0)
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(axis="y", length=0)
 
@@ -304,12 +321,13 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
         if len(ys):
             ax.text(
                 0.002,
-                ys.max() + 0.47,
+                ys.max() + 0.5 + GROUP_GAP * 0.7,
                 plain(f"{s.id}  {s.kind}  {s.url}", 110),
                 transform=ax.get_yaxis_transform(),
                 fontsize=7.5,
+                fontweight="bold",
                 color="#444444",
-                va="top",
+                va="center",
                 zorder=3,
             )
     if first is not None and first.ended_at is not None and first.id in ends:
@@ -347,7 +365,8 @@ def stream_window(d: Diagnosis, s: StreamDiagnosis, last_frames: int = 8) -> tup
     """The zoom window around a stream's end: ``(start, end, stop)`` in epoch seconds.
 
     It reaches back to the ``last_frames``-th last message on any of the stream's
-    legs (so the silence before the end is inside it) and at least 1 s."""
+    legs (so the silence before the end is inside it), at least 1 s, and takes in
+    the evidence and any rows of the stream after ``end`` that are within a minute of it."""
     tl = normalize_timeline(d.timeline)
     mine = tl[tl["stream"] == s.id]
     end = s.ended_at if s.ended_at is not None else (float(mine["t"].max()) if len(mine) else 0.0)
@@ -356,8 +375,11 @@ def stream_window(d: Diagnosis, s: StreamDiagnosis, last_frames: int = 8) -> tup
     if len(ticks):
         tail = ticks.groupby(ticks["leg"].fillna("-"), sort=False).tail(last_frames)
         start = min(start, float(tail["t"].min()))
-    start = max(start, end - 600.0)
-    stop = end + max(0.12 * (end - start), 0.25)
+    near = [float(e.t) for e in s.cause.evidence if e.t is not None and abs(float(e.t) - end) <= 60.0]
+    near += [float(t) for t in mine["t"] if end < t <= end + 60.0]
+    start = max(min([start, *near]), end - 600.0)
+    latest = max([end, *near])
+    stop = latest + max(0.12 * (latest - start), 0.25)
     return start, end, stop
 
 
