@@ -39,6 +39,8 @@ from ``addons.mitm_io``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Generator
@@ -47,7 +49,9 @@ from typing import Any
 from mitmproxy import ctx, http
 from mitmproxy.connection import Client, Connection, ConnectionState
 from mitmproxy.net.http import http1
+from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
+from wsproto.connection import ConnectionState as WsState
 
 from addons import conn_watch, mitm_io
 from tearline import events
@@ -71,6 +75,9 @@ RULES: dict[str, dict[str, str]] = {
 
 PHASES: tuple[str, ...] = tuple(RULES)
 
+CLOSE_ANSWER_WAIT_S = 2.0
+"""After forwarding a close frame, how long (seconds) to wait for the peer's answer before FIN."""
+
 _TCP = {"fin": "fin", "cut": "fin", "rst": "rst"}  # action -> how mitm_io closes the other leg
 
 
@@ -91,6 +98,12 @@ def _peer_end(conn: Connection) -> str | None:
     if reason is None or reason.by != "peer":
         return None
     return reason.how
+
+
+def _awaits_close_answer(lay: Any, conn: Connection) -> bool:
+    """True when the layer just sent ``conn``'s peer a close frame and waits for its answer."""
+    ws = lay.client_ws if conn == lay.context.client else lay.server_ws
+    return ws.state is WsState.LOCAL_CLOSING
 
 
 def _is_open(conn: Connection) -> bool:
@@ -216,8 +229,17 @@ class Relay:
         if lay is None:
             log.warning("tearline relay: no WebSocket layer found for %s; ends not relayed", flow.id)
             return
-        original = lay.relay_messages
+        original_relay, original_done = lay.relay_messages, lay.done
         relay = self
+        waiting: dict[Connection, Any] = {}  # conn we forwarded a close frame to -> fallback timer
+
+        def close_now(conn: Connection) -> None:
+            timer = waiting.pop(conn, None)
+            if timer is not None:
+                timer.cancel()
+                handler = mitm_io.handler_for(flow)
+                if handler is not None:
+                    mitm_io.close_transport(handler, conn, "fin")
 
         def relay_messages(event: pevents.Event) -> Generator[Any, Any, None]:
             if isinstance(event, pevents.ConnectionClosed):
@@ -225,10 +247,37 @@ class Relay:
                     relay._ws_conn_closed(flow, lay, event.connection)
                 except Exception as e:  # never break the proxy core
                     log.error("tearline relay: WebSocket end not relayed: %r", e)
-            yield from original(event)
+            commands = original_relay(event)
+            reply: Any = None
+            while True:
+                try:
+                    cmd = commands.send(reply)
+                except StopIteration:
+                    return
+                if isinstance(cmd, pcommands.CloseConnection) and _awaits_close_answer(lay, cmd.connection):
+                    # mitmproxy would close right after forwarding the close frame; a peer's answer
+                    # would then hit a closed socket (RST, wasClean=false). Wait for it, as a direct peer does.
+                    loop = asyncio.get_running_loop()
+                    waiting[cmd.connection] = loop.call_later(CLOSE_ANSWER_WAIT_S, close_now, cmd.connection)
+                    reply = None
+                    continue
+                reply = yield cmd
 
-        # start() installs self.relay_messages as the handler when this hook returns
+        def done(event: pevents.Event) -> Generator[Any, Any, None]:
+            conn = getattr(event, "connection", None)
+            if conn in waiting:
+                ws = lay.client_ws if conn == lay.context.client else lay.server_ws
+                if isinstance(event, pevents.DataReceived):
+                    with contextlib.suppress(Exception):
+                        ws.receive_data(event.data)
+                        list(ws.events())
+                if isinstance(event, pevents.ConnectionClosed) or ws.state is WsState.CLOSED:
+                    close_now(conn)
+            yield from original_done(event)
+
+        # start() installs self.relay_messages when this hook returns; relay_messages installs self.done
         lay.relay_messages = relay_messages  # type: ignore[method-assign]
+        lay.done = done  # type: ignore[method-assign]
 
     def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
         side = "client" if conn == lay.context.client else "server"

@@ -47,6 +47,7 @@ SERVER_ENDS: dict[str, tuple[str, str, tuple[str, str, str, int | None, str | No
     ),
 }
 CLIENT_ABORTS = {"client-fin-no-close-frame": "fin", "client-rst": "rst"}
+CLIENT_CLOSE = (4001, "client-bye")
 
 
 # --- fixtures: one LabServer and one recording mitmdump per module ------------------------------
@@ -194,6 +195,22 @@ def test_client_abort_reaches_server_as_it_happened(
     assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
 
 
+@pytest.mark.parametrize("rep", range(3))
+def test_client_close_frame_reaches_server(rep: int, server: LabServer, proxy: Mitmdump) -> None:
+    path = "/ws?n=5&interval_ms=100"
+    start = len(server.observed)
+    direct = ws_session(server.port, path, close=CLIENT_CLOSE, after_close_timeout=1)
+    direct_server = server_side(server, start)
+    start, before = len(server.observed), len(relay_events(proxy))
+    proxied = ws_session(proxy.port, path, close=CLIENT_CLOSE, after_close_timeout=1)
+    assert (direct.messages, direct.close) == (proxied.messages, proxied.close) == (1, CLIENT_CLOSE)
+    assert direct_server == server_side(server, start) == [("ws_close_received", 4001), ("eof", None)]
+    got = new_relay_events(proxy, before)
+    assert [(e.leg, e.observed, e.action, e.code, e.reason) for e in got] == [
+        ("server", "close", "close", 4001, "client-bye")
+    ]
+
+
 # --- control: mitmproxy alone launders these ends, so the tests above can fail -------------------
 
 
@@ -296,9 +313,10 @@ BROWSER_CASES = [
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("rep", range(3))
 @pytest.mark.parametrize("name", BROWSER_CASES)
 def test_chromium_sees_the_same_end_through_tearline(
-    name: str, server: LabServer, proxy: Mitmdump, chrome: Chrome
+    name: str, rep: int, server: LabServer, proxy: Mitmdump, chrome: Chrome
 ) -> None:
     kind, path, _ = SERVER_ENDS[name]
     direct = chrome.outcome(server.base, kind, path)

@@ -80,6 +80,7 @@ def ws_session(
     *,
     abort: str | None = None,
     abort_after: int = 1,
+    close: tuple[int, str] | None = None,
     timeout: float = 20.0,
     after_close_timeout: float = 5.0,
 ) -> WsOutcome:
@@ -87,11 +88,14 @@ def ws_session(
 
     Close frames are answered (echoing the code) as a browser does; pings get
     pongs. ``abort="fin"``/``"rst"``: after ``abort_after`` data messages close
-    the socket without a close frame (FIN, or RST via SO_LINGER 0). After a
-    close frame the server has ``after_close_timeout`` seconds to close TCP.
+    the socket without a close frame (FIN, or RST via SO_LINGER 0). ``close=(code,
+    reason)``: after ``abort_after`` data messages send that close frame and keep
+    reading (``WsOutcome.close`` is then the server's answer). After a close frame
+    the server has ``after_close_timeout`` seconds to close TCP.
     """
     sock = socket.create_connection((HOST, port), timeout=timeout)
-    messages, close = 0, None
+    messages, received = 0, None
+    sent_close = False
     try:
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(
@@ -119,19 +123,24 @@ def ws_session(
                 if abort and messages >= abort_after:
                     _abort(sock, abort)
                     return WsOutcome(messages, None, f"aborted-{abort}")
+                if close and messages >= abort_after and not sent_close:
+                    sent_close = True
+                    sock.sendall(_masked_frame(8, struct.pack("!H", close[0]) + close[1].encode()))
+                    sock.settimeout(after_close_timeout)
             elif opcode == 8:
                 code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-                close = (code, payload[2:].decode("utf-8", "replace"))
-                sock.sendall(_masked_frame(8, payload[:2]))
+                received = (code, payload[2:].decode("utf-8", "replace"))
+                if not sent_close:
+                    sock.sendall(_masked_frame(8, payload[:2]))
                 sock.settimeout(after_close_timeout)
             elif opcode == 9:
                 sock.sendall(_masked_frame(10, payload))
     except EOFError:
-        return WsOutcome(messages, close, "eof")
+        return WsOutcome(messages, received, "eof")
     except ConnectionResetError:
-        return WsOutcome(messages, close, "rst")
+        return WsOutcome(messages, received, "rst")
     except TimeoutError:
-        return WsOutcome(messages, close, "timeout")
+        return WsOutcome(messages, received, "timeout")
     finally:
         sock.close()
 
