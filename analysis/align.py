@@ -8,13 +8,19 @@ the same stream (same URL path) seen by a reference source and by each other
 source: the stream's open (request start, WebSocket creation or handshake)
 and, for Caddy logs (written when a request finishes), its end.
 
-The offset of a source is the median difference over the densest cluster of
-candidate pairs (pairs within ``CLUSTER_WIDTH`` seconds of each other), so a
-reconnect to the same URL does not drag it. Offsets smaller than
-``APPLY_THRESHOLD`` are reported but not applied: on one host the sources share
-one clock and such a difference is the one-way latency between browser and
-proxy, not skew. ``residual_skew`` is the largest disagreement left after the
-offset (seconds), or None when no stream was seen by both sources.
+Two passes. A coarse offset per source is the median difference over the
+densest cluster of all same-path anchor pairs (pairs within ``CLUSTER_WIDTH``
+seconds of each other), so a skew of minutes is found and a reconnect to the
+same URL does not drag it. Then streams are matched on the coarsely shifted
+clock and the fine offset is the median difference over the matched streams.
+Offsets smaller than ``APPLY_THRESHOLD`` are reported but not applied: on one
+host the sources share one clock and such a difference is the latency between
+browser and proxy (a proxy sees a request after the browser sent it) or
+logging granularity, not skew; shifting it would break cause and effect.
+``residual_skew`` is the median disagreement left after the offset over the
+matched streams (robust to one badly timed event such as CDP's
+``webSocketCreated``, which carries no timestamp), or None when no stream was
+seen by both sources.
 
 All times are seconds.
 """
@@ -26,12 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from analysis.observation import SourceRecord
-from analysis.streams import SOURCE_PRIORITY, SourcePart, source_parts, url_path
+from analysis.streams import SOURCE_PRIORITY, SourcePart, build_streams, source_parts, url_path
 
 __all__ = ["APPLY_THRESHOLD", "CLUSTER_WIDTH", "Alignment", "apply_offsets", "estimate_offsets"]
 
 CLUSTER_WIDTH = 1.0  # seconds: candidate pair differences this close are one cluster
-APPLY_THRESHOLD = 0.05  # seconds: smaller offsets are latency, not skew
+APPLY_THRESHOLD = 0.5  # seconds: smaller offsets are latency and logging granularity, not skew
 MAX_PAIRS = 5000  # candidate pairs per source considered (guards against quadratic blow-up)
 
 
@@ -42,7 +48,7 @@ class Alignment:
     reference: int | None  # index of the reference record (offset 0 by definition)
     offsets: tuple[float, ...]  # seconds added to every observation of each record
     measured: tuple[float | None, ...]  # the median difference measured (applied or not)
-    residual_skew: tuple[float | None, ...]  # seconds, None when unmatched
+    residual_skew: tuple[float | None, ...]  # seconds (median over matched streams), None when unmatched
     pairs: tuple[int, ...]  # matched anchor pairs per record
 
 
@@ -71,57 +77,88 @@ def _densest(diffs: list[float]) -> list[float]:
     return values[best[0] : best[1] + 1]
 
 
-def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
-    """Measure each record's offset against the reference record (the most trusted browser source)."""
-    parts, _ = source_parts(records)
-    by_record: dict[int, list[SourcePart]] = {}
-    for p in parts:
-        by_record.setdefault(p.record, []).append(p)
+def _reference(records: Sequence[SourceRecord], parts: list[SourcePart]) -> int | None:
+    present = {p.record for p in parts}
     candidates = [
         i
-        for i in sorted(by_record, key=lambda i: SOURCE_PRIORITY.get(records[i].name, 9))
+        for i in sorted(present, key=lambda i: SOURCE_PRIORITY.get(records[i].name, 9))
         if records[i].name != "caddy"
     ]
-    n = len(records)
-    if not candidates:
-        return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n)
-    ref = candidates[0]
+    return candidates[0] if candidates else None
+
+
+def _coarse(records: Sequence[SourceRecord], parts: list[SourcePart], ref: int) -> list[float]:
+    """First pass: every pair of same-path anchors, densest cluster (finds skews of any size)."""
     ref_anchors: dict[str, list[tuple[str, float]]] = {}
-    for p in by_record[ref]:
-        path = url_path(p.url)
-        if path is None:
+    for p in parts:
+        if p.record != ref or (path := url_path(p.url)) is None:
             continue
-        t_open = p.opened_at
-        if t_open is not None:
+        if (t_open := p.opened_at) is not None:
             ref_anchors.setdefault(path, []).append(("open", t_open))
-        t_end = p.ended_at
-        if t_end is not None:
+        if (t_end := p.ended_at) is not None:
             ref_anchors.setdefault(path, []).append(("end", t_end))
+    diffs: dict[int, list[float]] = {}
+    for p in parts:
+        if p.record == ref:
+            continue
+        found = diffs.setdefault(p.record, [])
+        for what, t in _anchors(p):
+            for rwhat, rt in ref_anchors.get(url_path(p.url) or "", ()):
+                if rwhat == what and len(found) < MAX_PAIRS:
+                    found.append(rt - t)
+    out = [0.0] * len(records)
+    for i, found in diffs.items():
+        if found:
+            out[i] = statistics.median(_densest(found))
+    return out
+
+
+def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
+    """Measure each record's offset against the reference record (the most trusted browser source).
+
+    Two passes: a coarse offset from every same-path pair (so a skew of minutes is
+    found), then a fine one from the streams matched on the coarsely shifted clock
+    (each stream's open, or for Caddy its end, against the reference's).
+    """
+
+    n = len(records)
+    parts, _ = source_parts(records)
+    ref = _reference(records, parts)
+    if ref is None:
+        return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n)
+    coarse = _coarse(records, parts, ref)
+    shifted = apply_offsets(records, Alignment(ref, tuple(coarse), (), (), ()))
+    streams, noise, _ = build_streams(shifted)
+    diffs: dict[int, list[float]] = {}
+    for stream in [*streams, *noise]:
+        ref_part = next((p for p in stream.parts if p.record == ref), None)
+        if ref_part is None:
+            continue
+        for p in stream.parts:
+            if p.record == ref:
+                continue
+            if p.source == "caddy":
+                access = p.first("access")
+                mine, theirs = (access.t if access else None), ref_part.ended_at
+            else:
+                mine, theirs = p.opened_at, ref_part.opened_at
+            if mine is not None and theirs is not None:
+                diffs.setdefault(p.record, []).append(coarse[p.record] + theirs - mine)
     offsets = [0.0] * n
     measured: list[float | None] = [None] * n
     residual: list[float | None] = [None] * n
     pairs = [0] * n
-    residual[ref] = 0.0
     measured[ref] = 0.0
-    for i in range(n):
-        if i == ref or i not in by_record:
+    residual[ref] = 0.0
+    for i, found in diffs.items():
+        if not found:
             continue
-        diffs: list[float] = []
-        for p in by_record[i]:
-            path = url_path(p.url)
-            for what, t in _anchors(p):
-                for rwhat, rt in ref_anchors.get(path or "", ()):
-                    if rwhat == what and len(diffs) < MAX_PAIRS:
-                        diffs.append(rt - t)
-        if not diffs:
-            continue
-        cluster = _densest(diffs)
-        med = statistics.median(cluster)
-        measured[i] = med
+        med = statistics.median(found)
         applied = med if abs(med) >= APPLY_THRESHOLD else 0.0
+        measured[i] = med
         offsets[i] = applied
-        residual[i] = max(abs(d - applied) for d in cluster)
-        pairs[i] = len(cluster)
+        residual[i] = statistics.median(abs(d - applied) for d in found)
+        pairs[i] = len(found)
     return Alignment(ref, tuple(offsets), tuple(measured), tuple(residual), tuple(pairs))
 
 

@@ -93,12 +93,12 @@ def test_caddy_is_matched_by_its_end_time() -> None:
         path="c",
         observations=[
             Observation(
-                source="caddy", kind="access", t=T0 + 3 - 0.5, url="http://h/run", status=200, reason="3.0"
+                source="caddy", kind="access", t=T0 + 3 - 0.8, url="http://h/run", status=200, reason="3.0"
             )
         ],
     )
     al = estimate_offsets([net, caddy])
-    assert al.offsets[1] == pytest.approx(0.5)
+    assert al.offsets[1] == pytest.approx(0.8)
 
 
 def test_no_records() -> None:
