@@ -168,17 +168,18 @@ def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
             + ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
             + "."
         )
-    for i, rec in enumerate(records):
-        measured = alignment.measured[i]
-        if (
-            measured is not None
-            and i != alignment.reference
-            and alignment.offsets[i] == 0.0
-            and measured != 0.0
-        ):
-            notes.append(
-                f"{rec.name} ({rec.path}): clocks agree with the reference within {abs(measured) * 1000:.0f} ms; not shifted."
-            )
+    agree = [
+        (rec.name, abs(m))
+        for i, rec in enumerate(records)
+        if (m := alignment.measured[i]) is not None
+        and i != alignment.reference
+        and alignment.offsets[i] == 0.0
+    ]
+    if agree and alignment.reference is not None:
+        ref = records[alignment.reference].name
+        worst = max(m for _, m in agree)
+        names = ", ".join(dict.fromkeys(n for n, _ in agree))
+        notes.append(f"Clocks of {names} agree with the {ref} within {worst * 1000:.0f} ms; not shifted.")
     if not streams:
         notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
     for n in noise:

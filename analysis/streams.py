@@ -306,31 +306,40 @@ class Stream:
         return out
 
 
+END_TEXT_ORDER: tuple[tuple[str, ...], ...] = (
+    ("ws_closed",),
+    ("request_failed", "request_cancelled", "request_done"),
+    ("ws_close_received", "ws_close_sent", "ws_error"),
+    ("proxy_timeout", "proxy_abort", "upstream_error"),
+    ("access",),
+    ("socket_error", "socket_closed"),
+)
+
+
+def _end_phrase(o: Observation) -> str:
+    leg = f" ({o.leg} leg)" if o.leg else ""
+    if o.kind == "ws_closed":
+        code = f" {o.code}" if o.code is not None else ""
+        return f"closed{code}" + (f" {o.text}" if o.text else "") + leg
+    if o.kind in ("ws_close_sent", "ws_close_received"):
+        return f"close {o.code} {'sent' if o.kind == 'ws_close_sent' else 'received'}{leg}"
+    if o.kind == "request_failed":
+        return f"failed {o.error or o.text or o.code}{leg}"
+    if o.kind == "request_cancelled":
+        return "cancelled (ERR_ABORTED)"
+    if o.kind == "request_done":
+        return "completed"
+    if o.kind == "access":
+        return f"access status {o.status}"
+    return f"{o.kind}: {o.text or o.error or ''}".strip()
+
+
 def end_text(part: SourcePart) -> str:
-    """How one source saw a stream end, in a few words."""
-    for o in reversed(part.obs):
-        if o.kind == "ws_closed":
-            bits = [f"closed {o.code}" if o.code is not None else "closed"]
-            if o.text:
-                bits.append(o.text)
-            if o.leg:
-                bits.append(f"({o.leg} leg)")
-            return " ".join(bits)
-        if o.kind in ("ws_close_sent", "ws_close_received"):
-            who = "sent" if o.kind == "ws_close_sent" else "received"
-            return f"close {o.code} {who}" + (f" ({o.leg} leg)" if o.leg else "")
-        if o.kind == "request_failed" and o.error != "ERR_WS_UPGRADE":
-            return f"failed {o.error or o.code}"
-        if o.kind == "request_cancelled":
-            return "cancelled (ERR_ABORTED)"
-        if o.kind == "request_done":
-            return "completed"
-        if o.kind in ("proxy_abort", "upstream_error", "proxy_timeout"):
-            return f"{o.kind}: {o.text or ''}".strip()
-        if o.kind == "access":
-            return f"access status {o.status}"
-        if o.kind in ("socket_closed", "socket_error"):
-            return f"{o.kind} {o.error or ''}".strip()
+    """How one source saw a stream end, in a few words (the most telling observation)."""
+    for kinds in END_TEXT_ORDER:
+        found = [o for o in part.obs if o.kind in kinds and o.error != "ERR_WS_UPGRADE"]
+        if found:
+            return _end_phrase(found[-1] if kinds[0] != "request_failed" else found[0])
     return "no end seen"
 
 
