@@ -1,0 +1,294 @@
+"""tearline.lab.scenarios: each scenario records real evidence holding the raw signature of its cause.
+
+Every scenario runs once per session (``scenario_bundle`` caches it) with Caddy and
+both mitmdump legs, and its files are checked for what Chromium, Caddy, the
+back end and the captures actually showed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis.model import ACTORS, CAUSE_KINDS
+from tearline.errors import UsageError
+from tearline.lab.scenarios import SCENARIOS, EvidenceBundle, ScenarioSkipped, record_scenario
+from tests.test_lab_browser import netlog_events
+
+pytestmark = [pytest.mark.browser, pytest.mark.caddy, pytest.mark.slow]
+
+GetBundle = Callable[..., EvidenceBundle]
+
+
+class Files:
+    """Parsed views of one bundle's files."""
+
+    def __init__(self, bundle: EvidenceBundle) -> None:
+        self.b = bundle
+
+    @cached_property
+    def console(self) -> str:
+        return self.b.console.read_text()
+
+    @cached_property
+    def caddy(self) -> list[dict[str, Any]]:
+        assert self.b.caddy_log is not None
+        return [json.loads(x) for x in self.b.caddy_log.read_text().splitlines() if x.strip()]
+
+    def caddy_msgs(self, uri_part: str) -> list[tuple[str, str, Any]]:
+        """(msg, error, status) of Caddy's lines about requests whose URI contains ``uri_part``."""
+        return [
+            (x["msg"], x.get("error", ""), x.get("status"))
+            for x in self.caddy
+            if uri_part in x.get("request", {}).get("uri", "")
+        ]
+
+    @cached_property
+    def backend(self) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.b.backend_log.read_text().splitlines()]
+
+    def capture(self, leg: str) -> list[dict[str, Any]]:
+        path = {
+            "browser": self.b.out_dir / "capture-browser.jsonl",
+            "backend": self.b.out_dir / "capture-backend.jsonl",
+        }[leg]
+        assert path in self.b.captures
+        return [json.loads(x) for x in path.read_text().splitlines()[1:] if x.strip()]
+
+    def of_type(self, leg: str, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.capture(leg) if e.get("type") == kind]
+
+    def agent_body_end(self, leg: str) -> dict[str, Any]:
+        """The body_end of the /agent/run POST on ``leg``."""
+        streams = {
+            e["stream"]
+            for e in self.of_type(leg, "http_request")
+            if "/agent/run" in e["url"] and e["method"] == "POST"
+        }
+        (end,) = [e for e in self.of_type(leg, "body_end") if e.get("stream") in streams]
+        return end
+
+    @cached_property
+    def netlog(self) -> list[tuple[str, str, dict[str, Any], int]]:
+        return netlog_events(self.b.netlog)
+
+    def netlog_sources(self, url_part: str) -> set[int]:
+        return {
+            s for name, _, p, s in self.netlog if name == "REQUEST_ALIVE" and url_part in p.get("url", "")
+        }
+
+    def netlog_on(self, url_part: str) -> list[tuple[str, str, dict[str, Any]]]:
+        ids = self.netlog_sources(url_part)
+        return [(name, phase, p) for name, phase, p, s in self.netlog if s in ids]
+
+    @cached_property
+    def cdp(self) -> list[dict[str, Any]]:
+        return [json.loads(x) for x in self.b.cdp.read_text().splitlines()]
+
+
+def files(get: GetBundle, name: str) -> Files:
+    try:
+        bundle = get(name)
+    except ScenarioSkipped as e:
+        pytest.skip(str(e))
+    assert bundle.expected_kind == SCENARIOS[name].expected_kind
+    for p in (bundle.netlog, bundle.cdp, bundle.har, bundle.console):
+        assert p.exists() and p.stat().st_size > 0, p
+    assert bundle.backend_log.exists()  # empty when the agent was down
+    json.loads(bundle.netlog.read_text())  # complete NetLog
+    assert len(bundle.captures) == 2 or SCENARIOS[name].ai_down
+    saved = json.loads((bundle.out_dir / "bundle.json").read_text())
+    assert saved["expected_kind"] == bundle.expected_kind and saved["captures"] == [
+        str(p) for p in bundle.captures
+    ]
+    return Files(bundle)
+
+
+def test_table_covers_every_cause_kind_once() -> None:
+    kinds = sorted(s.expected_kind for s in SCENARIOS.values())
+    assert kinds == sorted(k for k in CAUSE_KINDS if k != "unknown")
+    assert all(s.name == s.expected_kind for s in SCENARIOS.values())
+    assert all(s.expected_actor in ACTORS for s in SCENARIOS.values())
+
+
+def test_unknown_scenario_and_missing_caddy_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"unknown scenario 'nope'.*client_navigation"):
+        record_scenario("nope", tmp_path)
+    with pytest.raises(ScenarioSkipped, match="needs Caddy"):
+        record_scenario("proxy_timeout", tmp_path, caddy=False)
+
+
+def test_clean_close(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "clean_close")
+    assert "sse done after 10 deltas" in f.console
+    assert "ws closed code=1000 reason=run finished wasClean=true" in f.console
+    assert not any(m == "aborting with incomplete response" for m, _, _ in f.caddy_msgs("/agent/run"))
+    assert f.agent_body_end("browser")["complete"] is True
+    (close,) = f.of_type("browser", "ws_close")
+    assert (close["code"], close["closed_by"], close["frame"]) == (1000, "server", True)
+    assert any(n == "WEBSOCKET_RECV_FRAME_HEADER" and p["opcode"] == 8 for n, _, p in f.netlog_on("/ws?"))
+
+
+def test_client_navigation_the_incident(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "client_navigation")
+    assert "docs page loaded" in f.console
+    assert "sse done" not in f.console and "ws closed" not in f.console  # the page was gone
+    # NetLog: the fetch is CANCELLED (no net_error: ERR_ABORTED is implicit), the WebSocket sent a close frame
+    run = f.netlog_on("/agent/run")
+    assert ("CANCELLED", "PHASE_NONE", {}) in run
+    assert any(n == "WEBSOCKET_SENT_FRAME_HEADER" and p["opcode"] == 8 for n, _, p in f.netlog_on("/ws?"))
+    # the navigation itself
+    assert any(
+        e["method"] == "Page.frameNavigated" and "/docs.html" in e["params"]["frame"]["url"] for e in f.cdp
+    )
+    # Caddy: the client went away after the headers
+    assert ("aborting with incomplete response", "reading: context canceled", None) in f.caddy_msgs(
+        "/agent/run"
+    )
+    assert [
+        x.get("duration")
+        for x in f.caddy
+        if x["msg"] == "handled request" and x.get("status") == 200 and "/agent/run" in x["request"]["uri"]
+    ] == [0]
+    # captures: 1001 from the browser on both legs, the SSE body cut by the client
+    for leg in ("browser", "backend"):
+        (close,) = f.of_type(leg, "ws_close")
+        assert (close["code"], close["closed_by"]) == (1001, "client")
+        end = f.agent_body_end(leg)
+        assert end["complete"] is False and end["how"] == "cut"
+    assert {"client closed", "client went away"} <= {e["msg"] for e in f.backend}
+
+
+def test_client_app_close(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "client_app_close")
+    assert "user pressed Stop" in f.console
+    assert "sse failed: AbortError" in f.console
+    assert "ws closed code=1000 reason=user stopped wasClean=true" in f.console
+    assert any(e["method"] == "Network.loadingFailed" and e["params"].get("canceled") for e in f.cdp)
+    assert not any(
+        e["method"] == "Page.frameNavigated" and "/docs.html" in e["params"]["frame"]["url"] for e in f.cdp
+    )
+    (close,) = f.of_type("browser", "ws_close")
+    assert (close["code"], close["reason"], close["closed_by"]) == (1000, "user stopped", "client")
+    assert ("aborting with incomplete response", "reading: context canceled", None) in f.caddy_msgs(
+        "/agent/run"
+    )
+
+
+def test_server_going_away_is_a_caddy_reload(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "server_going_away")
+    assert "ws closed code=1001 reason= wasClean=true" in f.console
+    assert any(x["msg"] == "load complete" for x in f.caddy)
+    (to_browser,) = f.of_type("browser", "ws_close")
+    assert (to_browser["code"], to_browser["closed_by"]) == (1001, "server")
+    (to_backend,) = f.of_type("backend", "ws_close")  # Caddy sends 1001 both ways
+    assert (to_backend["code"], to_backend["closed_by"]) == (1001, "client")
+
+
+def test_server_abrupt_close(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "server_abrupt_close")
+    assert "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in f.console
+    assert "ws closed code=1006 reason= wasClean=false" in f.console
+    assert ("aborting with incomplete response", "reading: unexpected EOF", None) in f.caddy_msgs(
+        "/agent/run"
+    )
+    (close,) = f.of_type("backend", "ws_close")
+    assert (close["code"], close["frame"], close["transport_end"]) == (1006, False, "fin")
+    assert f.agent_body_end("backend")["complete"] is False
+    assert f.agent_body_end("browser")["complete"] is False
+
+
+def test_connection_reset(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "connection_reset")
+    assert "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in f.console
+    assert "ws closed code=1006" in f.console
+    assert any("connection reset by peer" in str(e) for _, e, _ in f.caddy_msgs("/agent/run"))
+    assert any("connection reset by peer" in str(e) for _, e, _ in f.caddy_msgs("/ws?"))
+    resets = [e for e in f.of_type("backend", "conn_close") if e["how"] == "rst"]
+    assert len(resets) == 2 and all(e["errno"] == 104 and e["by"] == "peer" for e in resets)
+    (close,) = f.of_type("backend", "ws_close")
+    assert close["transport_end"] == "rst"
+
+
+def test_proxy_timeout(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "proxy_timeout")
+    assert "ws closed code=1006 reason= wasClean=false" in f.console
+    msgs = f.caddy_msgs("/ws?")
+    assert ("stream timed out", "", None) in msgs
+    (closed,) = [x for x in f.caddy if x["msg"] == "connection closed"]
+    assert 1.9 <= closed["duration"] <= 4.0  # the 2 s stream_timeout, with a stated tolerance
+    (close,) = f.of_type("browser", "ws_close")
+    assert (close["code"], close["frame"]) == (1006, False)
+
+
+def test_upstream_unavailable(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "upstream_unavailable")
+    assert "Unexpected response code: 502" in f.console
+    assert {s for _, _, s in f.caddy_msgs("/ws?")} >= {502}
+    assert {s for _, _, s in f.caddy_msgs("/agent/run")} >= {502}
+    assert any("connection refused" in m for m, _, _ in f.caddy_msgs("/ws?"))
+    assert sorted(e["status"] for e in f.of_type("browser", "http_response") if e["status"] == 502) == [
+        502,
+        502,
+    ]
+    assert f.backend == []  # the agent never saw a request
+
+
+def test_protocol_error(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "protocol_error")
+    assert "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in f.console
+    # the backend-leg mitmdump sees the bad chunk header and cuts the body, so Caddy reads an EOF
+    # (without that leg Caddy logs "reading: invalid byte in chunk length")
+    assert "illegal chunk header" in f.agent_body_end("backend")["error"]
+    assert ("aborting with incomplete response", "reading: unexpected EOF", None) in f.caddy_msgs(
+        "/agent/run"
+    )
+    # mitmproxy on the backend leg rejects the reserved opcode and closes with 1002 both ways
+    (close,) = f.of_type("backend", "ws_close")
+    assert close["code"] == 1002 and "opcode" in close["reason"].lower()
+    assert "ws closed code=1002" in f.console
+
+
+def test_stall(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "stall")
+    assert "sse stalled: no data for 2000 ms, giving up" in f.console
+    assert "ws closed code=4000 reason=stalled wasClean=true" in f.console
+    events = f.capture("browser")
+    (close,) = [e for e in events if e.get("type") == "ws_close"]
+    last_msg = max(
+        e["ts"] for e in events if e.get("type") == "ws_message" and e["stream"] == close["stream"]
+    )
+    assert close["ts"] - last_msg >= 1.9  # silence before the page gave up (2 s watchdog)
+    assert close["closed_by"] == "client"
+
+
+def test_injected_fault(scenario_bundle: GetBundle) -> None:
+    f = files(scenario_bundle, "injected_fault")
+    assert "ws closed code=4001 reason=tearline injected fault wasClean=true" in f.console
+    (fired,) = f.of_type("browser", "fault_fired")
+    assert fired["action"] == "close" and fired["params"]["code"] == 4001
+    (close,) = f.of_type("browser", "ws_close")
+    assert close["code"] == 4001
+
+
+@pytest.mark.parametrize("name", ["client_navigation", "server_abrupt_close"])
+def test_without_caddy_or_proxy(scenario_bundle: GetBundle, name: str) -> None:
+    bundle = scenario_bundle(name, caddy=False, proxy=False)
+    assert bundle.caddy_log is None and bundle.captures == ()
+    console = bundle.console.read_text()
+    if name == "client_navigation":
+        assert "docs page loaded" in console
+        sources = {
+            s
+            for n, _, p, s in netlog_events(bundle.netlog)
+            if n == "REQUEST_ALIVE" and "/agent/run" in p.get("url", "")
+        }
+        assert any(n == "CANCELLED" and s in sources for n, _, _, s in netlog_events(bundle.netlog))
+    else:
+        assert "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in console
+        assert "ws closed code=1006" in console
