@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from analysis.model import ACTORS, CAUSE_KINDS, Cause, Evidence
 from analysis.observation import Observation
-from analysis.streams import BROWSER_SOURCES, Stream
+from analysis.streams import BROWSER_SOURCES, END_KINDS, Stream
 
 __all__ = ["KNOWN_TIMEOUTS", "RULES", "Context", "Rule", "run_rules"]
 
@@ -78,6 +78,10 @@ CAPTURE_PROTOCOL_TEXTS = (
     "rsv",
     "malformed",
 )
+# mitmproxy's words for a body that stopped before its end (the peer hung up mid-body)
+CAPTURE_CUT_TEXTS = ("peer closed connection", "without sending complete", "incomplete", "unexpected eof")
+# ... and for the browser hanging up
+CAPTURE_CLIENT_GONE_TEXTS = ("client disconnected",)
 UNAVAILABLE_STATUSES = (502, 503, 504)
 # Close codes another rule explains (going away, protocol errors); any other code received is the server's choice.
 CODES_WITH_A_RULE = (1000, 1005, None, 1001, 1012, 1002, 1007)
@@ -218,7 +222,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "browser",
                 f"The page navigated away ({n.url or 'new document'}) while the stream was open; "
                 "the browser cancelled it. Expected, not a network fault.",
-                0.9 if initiated is not None else 0.6,
+                0.9 if initiated is not None else (0.75 if ctx.browser(*END_KINDS) == [] else 0.6),
                 evidence,
             )
         )
@@ -267,6 +271,24 @@ def _server_ended(ctx: Context) -> bool:
 
 def rule_app_close(ctx: Context) -> list[Cause]:
     initiated = _browser_initiated(ctx)
+    if initiated is None and not ctx.browser_sources_present():
+        gone = [
+            o
+            for o in ctx.obs("request_failed", sources=("capture",))
+            if any(w in _text(o) for w in CAPTURE_CLIENT_GONE_TEXTS)
+        ]
+        if gone:
+            o = gone[0]
+            return [
+                cause(
+                    "client_app_close",
+                    "page",
+                    "The browser hung up (the proxy saw the client disconnect); without browser evidence a page "
+                    "abort cannot be told from a navigation.",
+                    0.45,
+                    [ev(o, o.text or "client disconnected")],
+                )
+            ]
     if initiated is None or (initiated.kind.startswith("ws_close") and initiated.code == 1001):
         return []
     return [
@@ -531,11 +553,17 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
             )
         )
     # a capture of the upstream leg saw the server vanish without a close frame (mitmproxy may have sent 1000 on)
+    initiated = _browser_initiated(ctx)
     cap = [
         o
-        for o in ctx.obs("ws_closed", "socket_closed", sources=("capture",))
-        if (o.kind == "ws_closed" and o.code == 1006)
-        or (o.kind == "socket_closed" and o.leg == "server" and (o.text or "").startswith("peer"))
+        for o in ctx.obs("ws_closed", "socket_closed", "request_failed", sources=("capture",))
+        if (
+            (o.kind == "ws_closed" and o.code == 1006)
+            or (o.kind == "socket_closed" and o.leg == "server" and (o.text or "").startswith("peer"))
+            or (o.kind == "request_failed" and any(w in _text(o) for w in CAPTURE_CUT_TEXTS))
+        )
+        and not any(w in _text(o) for w in CAPTURE_PROTOCOL_TEXTS + CAPTURE_CLIENT_GONE_TEXTS)
+        and (initiated is None or o.t < initiated.t)
     ]
     if cap and not out:
         c = cap[0]
@@ -546,7 +574,12 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
             cause(
                 "server_abrupt_close",
                 "server",
-                "The server's connection ended with no close frame (1006)." + note,
+                (
+                    "The server's connection ended with no close frame (1006)."
+                    if c.kind != "request_failed"
+                    else "The server's response body was cut before its end (seen by the proxy)."
+                )
+                + note,
                 0.84,
                 [ev(c, _describe_end(c) + (f" ({c.leg} leg)" if c.leg else ""))],
             )
@@ -595,6 +628,8 @@ def rule_stall(ctx: Context) -> list[Cause]:
     silence = end - data[-1].t
     if silence < max(STALL_MIN, STALL_FACTOR * usual):
         return []
+    if any(o.kind in ("navigation", "page_crash") and data[-1].t < o.t <= end for o in ctx.global_obs):
+        return []  # the page went away: the silence is the browser's, not a stall
     page_ended = _browser_initiated(ctx) is not None
     still_open = ctx.ended is None
     conf = 0.8 if (page_ended or still_open) else 0.45
@@ -763,7 +798,7 @@ RULES: tuple[Rule, ...] = (
         "app_close",
         rule_app_close,
         ALL,
-        ("ws_close_sent", "request_cancelled"),
+        ("ws_close_sent", "request_cancelled", "request_failed"),
         "the browser closed or cancelled the stream with no navigation around",
     ),
     Rule(
