@@ -40,7 +40,8 @@ __all__ = [
     "record_browser",
 ]
 
-CHROMIUM = "/usr/bin/chromium"
+# The Chromium the lab drives; TEARLINE_CHROMIUM overrides it (another install, or a test of a missing one).
+CHROMIUM = os.environ.get("TEARLINE_CHROMIUM", "/usr/bin/chromium")
 
 # The lab's fixed flags: no network beyond loopback, no background noise.
 CHROMIUM_ARGS: tuple[str, ...] = (

@@ -1,0 +1,93 @@
+"""tearline demo: the bundled incident end to end, through the real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TEARLINE = str(Path(sys.executable).with_name("tearline"))
+
+
+def run_demo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TEARLINE, "demo", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.slow
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    result = run_demo(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out" / "demo"
+    for name in (
+        "netlog.json",
+        "cdp.jsonl",
+        "console.log",
+        "page.har",
+        "caddy.log",
+        "backend.log",
+        "capture-browser.jsonl",
+        "capture-backend.jsonl",
+        "bundle.json",
+        "diagnosis.txt",
+        "diagnosis.json",
+        "report.html",
+        "timeline.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    text = result.stdout
+    assert "Recorded in out/demo/" in text
+    assert "client_navigation by browser" in text
+    assert "(as expected for this scenario)" in text
+    assert "Error code: 11" in text
+    assert "tearline diagnose out/demo/capture-browser.jsonl" in text
+    diagnosis = json.loads((out / "diagnosis.json").read_text())
+    kinds = {(s["kind"], s["cause"]["kind"]) for s in diagnosis["streams"]}
+    assert kinds == {("sse", "client_navigation"), ("ws", "client_navigation")}
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "report.html").read_text()
+    assert "client_navigation" in html or "navigated away" in html
+
+    # a second run replaces the earlier demo in place
+    again = run_demo("--scenario", "server_abrupt_close", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "server_abrupt_close by server" in again.stdout
+    assert json.loads((out / "bundle.json").read_text())["scenario"] == "server_abrupt_close"
+
+
+def test_missing_chromium_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = dict(os.environ, TEARLINE_CHROMIUM=str(tmp_path / "no-chromium"))
+    result = run_demo("--out", str(tmp_path / "demo"), cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: Chromium not found at")
+    assert "apt-get install -y chromium" in lines[0]
+    assert not (tmp_path / "demo").exists()  # nothing started, nothing written
+
+
+def test_refuses_a_directory_that_is_not_an_earlier_demo(tmp_path: Path) -> None:
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    result = run_demo("--out", str(precious), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "not an earlier tearline demo" in result.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_demo("--scenario", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown scenario 'nope'" in result.stderr and "client_navigation" in result.stderr
