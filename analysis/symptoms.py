@@ -585,6 +585,15 @@ def explain(symptom: str) -> Explanation:
 
 
 def _number(symptom: str, n: int) -> Explanation:
+    if n == 0:
+        return Explanation(
+            symptom=symptom,
+            kind="net_error",
+            name="OK",
+            code=0,
+            meaning="net::OK (0): success, not an error",
+            network=False,
+        )
     if n < 0:
         name = net_error_name(n)
         if name is None or name == "OK":

@@ -46,6 +46,7 @@ INCIDENT = (
         ("code=1000", "close_code", 1000, True),
         ("4001", "close_code", 4001, True),
         ("ERR_WS_UPGRADE", "net_error", -173, False),
+        ("0", "net_error", 0, False),
         ("err_http2_protocol_error", "net_error", -337, True),
         ("GET https://a.test/run net::ERR_HTTP2_PROTOCOL_ERROR 200 (OK)", "net_error", -337, True),
     ],
