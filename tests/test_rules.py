@@ -453,3 +453,50 @@ def test_har_end_times_do_not_override_the_netlog() -> None:
 def test_a_close_code_of_the_servers_own_is_a_proper_close() -> None:
     c = top(rec("netlog", *ws_open(), o("netlog", "ws_close_received", 1.2, code=4001, reason="bye")))
     assert c.kind == "clean_close" and "4001" in c.summary and c.confidence == 0.5
+
+
+def test_devtools_loses_the_page_on_navigation_but_the_navigation_still_names_it() -> None:
+    # CDP only: the stream has no end at all (the session went with the page), then a navigation
+    found = causes(
+        rec(
+            "cdp",
+            *sse_open("cdp", chunks=8),
+            o("cdp", "navigation", 1.0, key=None, url="http://www.localhost/docs.html"),
+            o("cdp", "console", 3.0, key=None, text="docs page loaded"),
+        )
+    )
+    assert (found[0].kind, found[0].confidence) == ("client_navigation", 0.75)
+    assert all(c.kind != "stall" for c in found)  # the silence after the page left is not a stall
+
+
+def test_capture_only_client_hang_up_and_body_cut() -> None:
+    gone = top(
+        rec(
+            "capture",
+            o("capture", "request_start", 0.0, key="f", url=SSE, text="POST"),
+            o("capture", "data_received", 0.2, key="f", size=40, direction="server"),
+            o(
+                "capture",
+                "request_failed",
+                0.5,
+                key="f",
+                text="body cut after 479 bytes: Client disconnected.",
+            ),
+        )
+    )
+    assert (gone.kind, gone.actor) == ("client_app_close", "page") and gone.confidence < 0.5
+    cut = top(
+        rec(
+            "capture",
+            o("capture", "request_start", 0.0, key="f", url=SSE, text="POST"),
+            o("capture", "response_headers", 0.1, key="f", status=200, text="sse"),
+            o(
+                "capture",
+                "request_failed",
+                0.5,
+                key="f",
+                text="HTTP/1 protocol error: peer closed connection without sending complete message body",
+            ),
+        )
+    )
+    assert (cut.kind, cut.actor) == ("server_abrupt_close", "server")
