@@ -474,6 +474,7 @@ def test_capture_only_client_hang_up_and_body_cut() -> None:
         rec(
             "capture",
             o("capture", "request_start", 0.0, key="f", url=SSE, text="POST"),
+            o("capture", "response_headers", 0.1, key="f", status=200, text="sse"),
             o("capture", "data_received", 0.2, key="f", size=40, direction="server"),
             o(
                 "capture",
