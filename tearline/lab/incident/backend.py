@@ -147,7 +147,7 @@ class IncidentBackend:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def log(self, msg: str, **fields: Any) -> None:
-        if self._log_file is not None:
+        if self._log_file is not None and not self._log_file.closed:
             self._log_file.write(json.dumps({"ts": time.time(), "msg": msg, **fields}) + "\n")
             self._log_file.flush()
 
@@ -341,13 +341,18 @@ def run_backend(log_path: Path, port: int = 0) -> Iterator[RunningBackend]:
         with Path(log_path).open("a", encoding="utf-8") as log:
             backend = IncidentBackend(log)
             conns: set[asyncio.StreamWriter] = set()
+            handlers: set[asyncio.Task[Any]] = set()
 
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
                 conns.add(writer)
+                task = asyncio.current_task()
+                if task is not None:
+                    handlers.add(task)
                 try:
                     await backend.handle(reader, writer)
                 finally:
                     conns.discard(writer)
+                    handlers.discard(task)  # type: ignore[arg-type]
 
             server = await asyncio.start_server(handle, "127.0.0.1", port)
             state["port"] = server.sockets[0].getsockname()[1]
@@ -358,6 +363,8 @@ def run_backend(log_path: Path, port: int = 0) -> Iterator[RunningBackend]:
             server.close()
             for w in list(conns):
                 w.transport.abort()
+            if handlers:  # let every stream log its end before the log closes
+                await asyncio.wait(set(handlers), timeout=5)
             await server.wait_closed()
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), name="incident-backend", daemon=True)
