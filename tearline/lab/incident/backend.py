@@ -352,7 +352,8 @@ def run_backend(log_path: Path, port: int = 0) -> Iterator[RunningBackend]:
                     await backend.handle(reader, writer)
                 finally:
                     conns.discard(writer)
-                    handlers.discard(task)  # type: ignore[arg-type]
+                    if task is not None:
+                        handlers.discard(task)
 
             server = await asyncio.start_server(handle, "127.0.0.1", port)
             state["port"] = server.sockets[0].getsockname()[1]
