@@ -84,6 +84,8 @@ class _Live:
         self.stalls: dict[tuple[str, str], asyncio.Event] = {}  # (fault id, to) -> set at the stall's end
         self.stall_end: dict[tuple[str, str], Callable[[], None]] = {}
         self.held = b""  # body bytes read during a stall
+        self.resume: asyncio.TimerHandle | None = None  # throttle: when upstream reading resumes
+        self.resume_at = 0.0
         self.done = False
 
 
@@ -128,6 +130,12 @@ class Faults:
                             hint='e.g. match = "~u /agent"',
                         ) from None
         except UsageError as e:
+            if not self._announced:
+                # at start-up: one error line (no traceback); mitmdump then exits
+                # ("Error logged during startup"). Later (a live `set`): the change is refused.
+                log.error(f"tearline_faults: {e}")
+                self.injector = Injector([])
+                return
             raise exceptions.OptionsError(str(e)) from None
         self.specs = specs
         self.filters = filters
@@ -274,15 +282,30 @@ class Faults:
         dec = live.faults.on_chunk(data, now)
         for f in dec.firings:
             self._record(live, f, ", ".join(describe(e) for e in f.effects), None)
-        if dec.resume_at is not None and mitm_io.pause_reading(live.flow, live.flow.server_conn):
-            asyncio.get_running_loop().call_later(
-                max(0.0, dec.resume_at - now), mitm_io.resume_reading, live.flow, live.flow.server_conn
-            )
+        if dec.resume_at is not None:
+            self._pause_upstream_until(live, dec.resume_at)
         for f in dec.after:
             self._execute(live, f)
         if chunk:
             self._schedule(live)
         return dec.out
+
+    def _pause_upstream_until(self, live: _Live, until: float) -> None:
+        """Throttle a body: do not read the upstream socket until ``until`` (monotonic s)."""
+        if live.resume_at >= until:
+            return
+        if live.resume is None and not mitm_io.pause_reading(live.flow, live.flow.server_conn):
+            return
+        if live.resume is not None:
+            live.resume.cancel()
+        live.resume_at = until
+
+        def resume() -> None:
+            live.resume = None
+            if not live.stalls:
+                mitm_io.resume_reading(live.flow, live.flow.server_conn)
+
+        live.resume = asyncio.get_running_loop().call_later(max(0.0, until - time.monotonic()), resume)
 
     def _abort_http(self, live: _Live, f: Firing, e: Abort) -> None:
         """End an HTTP stream (before or during the body) with FIN or RST on the named leg(s)."""
@@ -309,6 +332,11 @@ class Faults:
         if live is None or flow.websocket is None or not flow.websocket.messages:
             return
         msg = flow.websocket.messages[-1]
+        if live.done:
+            # a close/abort/reset already fired: frames read in the same socket read as the
+            # triggering message reach this hook before the termination runs; never pass them on
+            msg.drop()
+            return
         if msg.injected and live.reinjecting > 0:
             live.reinjecting -= 1
             return
@@ -399,7 +427,8 @@ class Faults:
                 mitm_io.ws_terminate(flow, client=client, server=server, code=1006)  # type: ignore[arg-type]
                 live.done = True
             elif isinstance(e, Abort):
-                self._abort_http(live, f, e)
+                # let the bytes passed with this chunk reach the socket before it is closed
+                asyncio.get_running_loop().call_later(CUT_GRACE_S, self._abort_http, live, f, e)
                 live.done = True
             elif isinstance(e, Truncate):
                 self._record(live, f, f"body cut after {e.keep} bytes of this chunk, then {e.how}", "fin")

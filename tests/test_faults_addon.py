@@ -1,0 +1,461 @@
+"""addons/faults.py through a real mitmdump (with the recorder) against real servers on 127.0.0.1.
+
+Each test asserts what a real client observes: close codes and reasons, EOF versus
+ECONNRESET, incomplete chunked bodies, timing within stated tolerances, statuses,
+and that the capture records the firing. Tolerances are generous: the machine is
+shared by several test runs at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tearline.faults.injector import Injector
+from tearline.faults.scenario import parse_one_line
+from tearline.lab.mitmdump import Mitmdump, MitmdumpFailed
+from tearline.lab.servers import LabServer
+
+REPO = Path(__file__).resolve().parent.parent
+FAULTS = REPO / "addons" / "faults.py"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def fired(capture: Path) -> list[dict[str, Any]]:
+    """The ``fault_fired`` events of a capture (read raw: the recorder flushes every 100 ms)."""
+    time.sleep(0.3)
+    out = []
+    for line in capture.read_text().splitlines()[1:]:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("type") == "fault_fired":
+            out.append(ev)
+    return out
+
+
+async def ws_run(
+    url: str,
+    send: list[str] = (),
+    gap: float = 0.0,
+    timeout: float = 30.0,
+    stop_after: int = 0,  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """Connect, send ``send`` (``gap`` s apart), receive until the socket ends.
+
+    Returns messages, arrival times (monotonic s), the close code/reason received (None when
+    no close frame came), the time the end was seen, and the send times.
+    """
+    got: list[str] = []
+    times: list[float] = []
+    sent: list[float] = []
+    res: dict[str, Any] = {"code": None, "reason": None}
+    async with asyncio.timeout(timeout):
+        async with websockets.connect(url, compression=None, close_timeout=2) as ws:
+
+            async def sender() -> None:
+                for s in send:
+                    sent.append(time.monotonic())
+                    await ws.send(s)
+                    if gap:
+                        await asyncio.sleep(gap)
+
+            task = asyncio.create_task(sender())
+            try:
+                async for m in ws:
+                    got.append(m if isinstance(m, str) else m.decode())
+                    times.append(time.monotonic())
+                    if stop_after and len(got) >= stop_after:
+                        break
+            except ConnectionClosed as e:
+                if e.rcvd is not None:
+                    res.update(code=e.rcvd.code, reason=e.rcvd.reason)
+            else:
+                rcvd = ws.protocol.close_rcvd
+                if rcvd is not None:
+                    res.update(code=rcvd.code, reason=rcvd.reason)
+            task.cancel()
+    res.update(messages=got, times=times, sent=sent, end=time.monotonic())
+    return res
+
+
+def raw_request(port: int, path: str, *, ws: bool = False, timeout: float = 30.0) -> tuple[bytes, str, float]:
+    """Send a GET (or a WebSocket upgrade) on a raw socket and read until the connection ends.
+
+    Returns (all bytes received, ``"eof"`` or ``"rst"``, seconds until the end).
+    """
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+    if ws:
+        key = base64.b64encode(os.urandom(16)).decode()
+        head += f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    if path.startswith("/sse"):
+        head += "Accept: text/event-stream\r\n"  # as EventSource sends it
+    s.sendall((head + "Connection: close\r\n\r\n").encode())
+    t0 = time.monotonic()
+    data = b""
+    how = "eof"
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        how = "rst"
+    finally:
+        s.close()
+    return data, how, time.monotonic() - t0
+
+
+def dechunk(raw: bytes) -> tuple[bytes, bool]:
+    """(body, terminated) of an HTTP/1.1 chunked response; tolerant of a cut body."""
+    _, _, rest = raw.partition(b"\r\n\r\n")
+    body = b""
+    while rest:
+        line, sep, rest = rest.partition(b"\r\n")
+        if not sep:
+            break
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            return body, True
+        body += rest[:size]
+        rest = rest[size + 2 :]
+    return body, False
+
+
+@pytest.fixture
+def faulty(recorder: Callable[..., Mitmdump]) -> Callable[..., Mitmdump]:
+    """mitmdump with the recorder and the fault addon; ``faulty("close:...", ...)`` or ``faulty(scenario=path)``."""
+
+    def start(*faults: str, scenario: Path | None = None, options: dict[str, Any] | None = None) -> Mitmdump:
+        opts: dict[str, Any] = dict(options or {})
+        if faults:
+            opts["fault"] = list(faults)
+        if scenario is not None:
+            opts["faults"] = str(scenario)
+        return recorder(scripts=[FAULTS], options=opts)
+
+    return start
+
+
+# --- close -------------------------------------------------------------------------------------
+
+
+def test_close_to_client_after_third_server_message(
+    faulty: Callable[..., Mitmdump], lab_server: LabServer
+) -> None:
+    proxy = faulty("close:stream=ws,direction=server,after_messages=3,to=client,code=4001,reason=bye")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=10&interval_ms=30"))
+    assert r["messages"] == ["0:xxxxxxxxxxxxxx", "1:xxxxxxxxxxxxxx", "2:xxxxxxxxxxxxxx"]
+    assert (r["code"], r["reason"]) == (4001, "bye")
+    ev = fired(proxy.capture)  # type: ignore[attr-defined]
+    assert len(ev) == 1
+    assert ev[0]["action"] == "close" and ev[0]["client_action"] == "close 4001 'bye'"
+    assert ev[0]["server_action"] == "fin"
+    assert "after_messages=3" in ev[0]["trigger"] and "seed" in ev[0]["params"]
+    time.sleep(0.5)
+    server_saw = [e.what for e in lab_server.events() if e.what in ("eof", "reset", "ws_close_received")]
+    assert server_saw and server_saw[0] == "eof"  # the upstream got FIN, no close frame
+
+
+def test_close_to_server_and_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
+    proxy = faulty("close:stream=ws,direction=client,after_messages=2,to=server,code=4002,reason=srv")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=0", send=["a", "b", "c"], gap=0.05))
+    assert r["code"] is None  # the browser side got no close frame: FIN only
+    time.sleep(0.8)
+    closes = [e for e in lab_server.events() if e.what == "ws_close_received"]
+    assert closes and closes[0].code == 4002 and closes[0].text == "srv"
+
+
+def test_close_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
+    proxy = faulty("close:stream=ws,direction=server,after_messages=1,to=both,code=4003")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=30"))
+    assert r["code"] == 4003 and len(r["messages"]) == 1
+    time.sleep(0.8)
+    closes = [e for e in lab_server.events() if e.what == "ws_close_received"]
+    assert closes and closes[0].code == 4003
+
+
+# --- abort / reset -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "expected"), [("abort", "eof"), ("reset", "rst")])
+def test_abort_vs_reset_websocket(faulty: Callable[..., Mitmdump], action: str, expected: str) -> None:
+    proxy = faulty(f"{action}:stream=ws,direction=server,after_messages=2,to=client")
+    data, how, _ = raw_request(proxy.port, "/ws?n=10&interval_ms=30", ws=True)
+    assert data.startswith(b"HTTP/1.1 101")
+    assert how == expected
+    assert b"\x88" not in data.split(b"\r\n\r\n", 1)[1]  # no close frame (opcode 0x8) reached the client
+    ev = fired(proxy.capture)  # type: ignore[attr-defined]
+    assert [e["client_action"] for e in ev] == [expected if expected == "rst" else "fin"]
+
+
+@pytest.mark.parametrize(("action", "expected"), [("abort", "eof"), ("reset", "rst")])
+def test_abort_vs_reset_sse_mid_body(faulty: Callable[..., Mitmdump], action: str, expected: str) -> None:
+    proxy = faulty(f"{action}:stream=sse,after_messages=2")
+    data, how, _ = raw_request(proxy.port, "/sse?n=10&interval_ms=30")
+    assert how == expected
+    if expected == "eof":
+        body, terminated = dechunk(data)
+        assert not terminated and body.count(b"\n\n") == 2
+
+
+def test_abort_before_headers_is_an_empty_response(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("abort:stream=sse")
+    data, how, _ = raw_request(proxy.port, "/sse?n=3")
+    assert data == b"" and how == "eof"
+
+
+# --- truncate ----------------------------------------------------------------------------------
+
+
+def test_truncate_after_events(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("truncate:stream=sse,after_messages=3")
+    data, how, _ = raw_request(proxy.port, "/sse?n=8&interval_ms=30&ids=1")
+    body, terminated = dechunk(data)
+    assert not terminated and how == "eof"
+    assert body.count(b"\n\n") == 3 and body.endswith(b"\n\n")
+    ev = fired(proxy.capture)  # type: ignore[attr-defined]
+    assert ev[0]["action"] == "truncate" and "event 3" in ev[0]["trigger"]
+
+
+def test_truncate_mid_event_even_when_events_are_split(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("truncate:stream=sse,after_messages=2,mid_event=true")
+    data, _, _ = raw_request(proxy.port, "/sse?n=6&interval_ms=30&split=1")
+    body, terminated = dechunk(data)
+    assert not terminated
+    _events, _, tail = body.rpartition(b"\n\n")
+    assert body.count(b"\n\n") == 2 and tail and b"\n\n" not in tail  # two whole events and part of a third
+
+
+def test_truncate_after_bytes(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("truncate:stream=http-stream,after_bytes=100,how=rst")
+    data, how, _ = raw_request(proxy.port, "/stream?n=10&size=40&interval_ms=20")
+    body, terminated = dechunk(data)
+    assert not terminated and how == "rst"
+    assert len(body) == 100
+
+
+# --- delay ---------------------------------------------------------------------------------------
+
+
+def test_delay_keeps_order_within_tolerance(faulty: Callable[..., Mitmdump]) -> None:
+    """Five echoes, each delayed 300 ms (+ up to 100 ms jitter) on the server->client leg.
+
+    Tolerance: each echo arrives >= 300 ms after its send and < 300 + 100 + 1500 ms (shared CPU).
+    """
+    proxy = faulty("delay:stream=ws,direction=server,ms=300,jitter_ms=100,seed=1")
+    sends = [f"m{i}" for i in range(5)]
+    r = asyncio.run(_echo_session(proxy.ws_base + "/ws?n=0", sends))
+    assert r["messages"] == sends
+    lat = [t - s for t, s in zip(r["times"], r["sent"], strict=True)]
+    assert all(0.3 <= x < 1.9 for x in lat), lat
+
+
+async def _echo_session(url: str, sends: list[str]) -> dict[str, Any]:
+    got, times, sent = [], [], []
+    async with asyncio.timeout(30), websockets.connect(url, compression=None) as ws:
+        for s in sends:
+            sent.append(time.monotonic())
+            await ws.send(s)
+            await asyncio.sleep(0.02)
+        while len(got) < len(sends):
+            m = await ws.recv()
+            got.append(m)
+            times.append(time.monotonic())
+    return {"messages": got, "times": times, "sent": sent}
+
+
+def test_delay_of_handshake(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("delay:stream=ws,ms=600,on=handshake")
+    t0 = time.monotonic()
+    r = asyncio.run(_echo_session(proxy.ws_base + "/ws?n=0", ["x"]))
+    assert r["messages"] == ["x"]
+    assert 0.6 <= time.monotonic() - t0 < 5.0
+
+
+# --- drop ----------------------------------------------------------------------------------------
+
+
+def test_drop_matching_messages(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("drop:stream=ws,direction=server,regex=^[13]:")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20&end=close&code=1000"))
+    assert [m[0] for m in r["messages"]] == ["0", "2", "4"]
+    assert r["code"] == 1000
+    assert len([e for e in fired(proxy.capture) if e["action"] == "drop"]) == 2  # type: ignore[attr-defined]
+
+
+def test_drop_sse_events_by_name(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("drop:stream=sse,after_messages=2")
+    data, _, _ = raw_request(proxy.port, "/sse?n=5&interval_ms=20&ids=1&split=1")
+    body, terminated = dechunk(data)
+    assert terminated
+    assert body.count(b"\n\n") == 2 and b"id: 0" in body and b"id: 1" in body and b"id: 2" not in body
+
+
+def test_probability_with_seed_is_reproducible(faulty: Callable[..., Mitmdump]) -> None:
+    spec = "drop:stream=ws,direction=server,probability=0.5,seed=7"
+    runs = []
+    for _ in range(2):
+        proxy = faulty(spec)
+        r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=20&interval_ms=5&end=close"))
+        runs.append([int(m.split(":")[0]) for m in r["messages"]])
+        proxy.stop()
+    # the same draws as the pure injector makes with that seed
+    sf = Injector([parse_one_line(spec)]).open_stream("s", "ws", 0.0)
+    sf.start(0.0)
+    expected = [i for i in range(20) if not sf.on_message("server", 16, f"{i}:x", 0.0).drop]
+    assert runs[0] == runs[1] == expected
+    assert 3 < len(expected) < 17
+
+
+# --- respond / times -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_respond_status(faulty: Callable[..., Mitmdump], status: int) -> None:
+    proxy = faulty(f"respond:stream=sse,status={status},body=down")
+    data, _, _ = raw_request(proxy.port, "/sse?n=3")
+    assert data.startswith(f"HTTP/1.1 {status}".encode()) and data.endswith(b"down")
+
+
+def test_respond_to_websocket_upgrade_first_stream_only(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("respond:stream=ws,status=503,times=1")
+    with pytest.raises(InvalidStatus) as info:
+        asyncio.run(ws_run(proxy.ws_base + "/ws?n=1"))
+    assert info.value.response.status_code == 503
+    r = asyncio.run(
+        ws_run(proxy.ws_base + "/ws?n=2&interval_ms=10&end=close")
+    )  # times=1: the next one passes
+    assert len(r["messages"]) == 2
+
+
+def test_respond_refuse(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("respond:status=refuse")
+    data, how, _ = raw_request(proxy.port, "/sse?n=3")
+    assert data == b"" and how == "eof"
+
+
+# --- idle timeout --------------------------------------------------------------------------------
+
+
+def test_idle_timeout_closes_after_silence(faulty: Callable[..., Mitmdump]) -> None:
+    """The server sends 3 messages 100 ms apart, then nothing: closed 800 ms after the last
+    message (tolerance: not before 700 ms, within 3 s), not during the chatty part."""
+    proxy = faulty("idle_timeout:stream=ws,ms=800,how=close,code=4008,reason=idle")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=100"))
+    assert len(r["messages"]) == 3 and (r["code"], r["reason"]) == (4008, "idle")
+    quiet = r["end"] - r["times"][-1]
+    assert 0.7 <= quiet < 3.0, quiet
+
+
+def test_after_ms_timer_fires_on_a_chatty_stream(faulty: Callable[..., Mitmdump]) -> None:
+    """Messages every 50 ms must not postpone a 500 ms timer (tolerance: 0.45-2.5 s)."""
+    proxy = faulty("close:stream=ws,after_ms=500,code=4009")
+    t0 = time.monotonic()
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=200&interval_ms=50"))
+    assert r["code"] == 4009
+    assert 0.45 <= r["end"] - t0 < 2.5 + 0.5
+    assert 3 <= len(r["messages"]) < 100
+
+
+# --- stall and throttle ----------------------------------------------------------------------------
+
+
+def test_stall_gives_backpressure_to_the_server(
+    faulty: Callable[..., Mitmdump], lab_server: LabServer
+) -> None:
+    """A 2 s stall toward the client after the first chunk: the server's writes of 16 MiB block,
+    so it finishes sending no earlier than ~the stall's end (tolerance: >= 1.5 s after the request)."""
+    proxy = faulty("stall:stream=http-stream,after_messages=1,ms=2000,to=client")
+    data, _, took = raw_request(proxy.port, "/stream?n=256&size=65536&interval_ms=0")
+    body, terminated = dechunk(data)
+    assert terminated and len(body) == 256 * 65536
+    req = [e.t for e in lab_server.events() if e.what == "request"][-1]
+    end = [e.t for e in lab_server.events() if e.what == "end"][-1]
+    assert end - req >= 1.5, end - req
+    assert took >= 1.9
+
+
+def test_stall_websocket_then_resume_in_order(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("stall:stream=ws,direction=server,after_messages=1,ms=1000")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=6&interval_ms=50&end=close"))
+    assert [m[0] for m in r["messages"]] == list("012345")
+    gap = r["times"][1] - r["times"][0]
+    assert gap >= 0.8, gap
+
+
+def test_throttle_websocket_rate(faulty: Callable[..., Mitmdump]) -> None:
+    """40 x 2500 B = 100 kB at 50 kB/s: about 2 s (tolerance: measured rate 0.6-1.2 x the cap)."""
+    proxy = faulty("throttle:stream=ws,direction=server,bytes_per_s=50000")
+    # read exactly 40 (the server's close frame would overtake queued messages: a documented limit)
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=40&size=2500&interval_ms=0", timeout=60, stop_after=40))
+    assert len(r["messages"]) == 40
+    span = r["times"][-1] - r["times"][0]
+    rate = 39 * 2500 / span
+    assert 0.6 * 50000 <= rate <= 1.2 * 50000, rate
+
+
+def test_throttle_body_rate(faulty: Callable[..., Mitmdump]) -> None:
+    """600 kB body at 200 kB/s: tolerance: the rate over the run is 0.4-1.5 x the cap (one socket
+    read of up to ~64 kB can pass unthrottled)."""
+    proxy = faulty("throttle:stream=http-stream,bytes_per_s=200000")
+    data, _, took = raw_request(proxy.port, "/stream?n=150&size=4000&interval_ms=0", timeout=60)
+    body, terminated = dechunk(data)
+    assert terminated and len(body) == 600000
+    rate = len(body) / took
+    assert 0.4 * 200000 <= rate <= 1.5 * 200000, rate
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+def test_scenario_file_loads_and_fires(faulty: Callable[..., Mitmdump], tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        '[[fault]]\naction = "close"\nmatch = "~u /ws"\nstream = "ws"\ndirection = "server"\n'
+        'after_messages = 2\nto = "client"\ncode = 4001\n'
+    )
+    proxy = faulty(scenario=scenario)
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20"))
+    assert r["code"] == 4001 and len(r["messages"]) == 2
+    ev = fired(proxy.capture)  # type: ignore[attr-defined]
+    assert ev[0]["fault_id"] == "s.toml#1"
+
+
+def test_match_filter_selects_streams(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("close:match=~u other,stream=ws,after_messages=1,code=4001")
+    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=10&end=close&code=1000"))
+    assert r["code"] == 1000 and len(r["messages"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "needle"),
+    [
+        ({"fault": ["close:to=clent"]}, "did you mean 'client'"),
+        ({"fault": ["clsoe:to=client"]}, "did you mean 'close'"),
+        ({"fault": ["close:match=~zz("]}, "not a mitmproxy filter expression"),
+    ],
+)
+def test_bad_fault_option_stops_mitmdump(
+    recorder: Callable[..., Mitmdump], option: dict[str, Any], needle: str
+) -> None:
+    with pytest.raises(MitmdumpFailed) as info:
+        recorder(scripts=[FAULTS], options=option)
+    assert needle in info.value.log
+    assert "Traceback" not in info.value.log
