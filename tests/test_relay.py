@@ -321,6 +321,10 @@ def test_chromium_sees_the_same_end_through_tearline(
     kind, path, _ = SERVER_ENDS[name]
     direct = chrome.outcome(server.base, kind, path)
     proxied = chrome.outcome(proxy.url, kind, path)
+    if kind == "http":
+        # how many bytes reach JavaScript before the error races in Chromium itself (direct runs
+        # differ from each other too); the wire-level body is compared by the raw-client tests
+        assert direct.pop("bytes") > 0 and proxied.pop("bytes") > 0
     assert direct == proxied
     if kind == "ws" and name != "ws-close-4000":
         assert (direct["code"], direct["wasClean"]) == (1006, False)
