@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.jsonshape import obj, text
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded, open_text
 from tearline.errors import InputError
@@ -93,7 +94,7 @@ def parse_ts(value: Any) -> float | None:
 
 def _request(d: dict[str, Any]) -> dict[str, Any]:
     r = d.get("request")
-    return r if isinstance(r, dict) else {}
+    return obj(r)
 
 
 def _url(d: dict[str, Any]) -> str | None:
@@ -172,17 +173,22 @@ def _roundtrip(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
         if "context canceled" in low or "operation was canceled" in low:
             c.add("request_cancelled", t, where, d, text=f"client went away: {err}", leg="client")
         else:
-            status = 504 if "timeout" in low or "deadline" in low else 502
-            c.upstream_error(t, where, d, f"upstream roundtrip: {err}", status)
+            c.upstream_error(
+                t,
+                where,
+                d,
+                f"upstream roundtrip: {err}",
+                504 if "timeout" in low or "deadline" in low else 502,
+            )
         return
-    status = d.get("status")
-    if isinstance(status, int):
+    upstream_status = d.get("status")
+    if isinstance(upstream_status, int):
         c.add(
             "response_headers",
             t,
             where,
             d,
-            status=status,
+            status=upstream_status,
             leg="server",
             text=f"upstream {d.get('upstream', '')}",
         )
@@ -275,7 +281,7 @@ def load_caddy_log(path: str | os.PathLike[str], *, flag: str | None = "--caddy-
             if t is None:
                 bad_ts += 1
                 continue
-            logger = d.get("logger") if isinstance(d.get("logger"), str) else ""
+            logger = text(d.get("logger")) or ""
             msg = d["msg"]
             if msg == "config is unchanged":
                 unchanged += 1

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.console import classify, console_fields
+from analysis.jsonshape import arr, obj, text
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded, open_text
 from analysis.symptoms import net_error_number
@@ -47,15 +48,14 @@ _OPCODES = {1: "text", 2: "binary"}
 Message = tuple[str, str, dict[str, Any]]  # (where, method, params)
 
 
-def _unwrap(obj: Any, depth: int = 0) -> tuple[str, dict[str, Any]] | None:
+def _unwrap(item: Any, depth: int = 0) -> tuple[str, dict[str, Any]] | None:
     """(method, params) from a message or one of its wrappers; None when it is not a CDP message."""
-    if depth > 3 or not isinstance(obj, dict):
+    if depth > 3 or not isinstance(item, dict):
         return None
-    method = obj.get("method")
+    method = item.get("method")
     if isinstance(method, str):
-        params = obj.get("params")
-        return method, params if isinstance(params, dict) else {}
-    inner = obj.get("message")
+        return method, obj(item.get("params"))
+    inner = item.get("message")
     if isinstance(inner, str):
         try:
             inner = json.loads(inner)
@@ -241,9 +241,9 @@ class _Builder:
 def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
     rid = b.rid(p)
-    req = p.get("request") if isinstance(p.get("request"), dict) else {}
-    url = req.get("url") if isinstance(req.get("url"), str) else None
-    rtype = p.get("type") if isinstance(p.get("type"), str) else None
+    req = obj(p.get("request"))
+    url = text(req.get("url"))
+    rtype = text(p.get("type"))
     if rid and url:
         b.urls[rid] = url
     if rid and rtype:
@@ -266,7 +266,7 @@ def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
 def _response_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
     rid = b.rid(p)
-    resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+    resp = obj(p.get("response"))
     status = resp.get("status")
     b.add(
         "response_headers",
@@ -299,7 +299,7 @@ def _data_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
 def _event_source_message(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
     rid = b.rid(p)
-    data = p.get("data") if isinstance(p.get("data"), str) else ""
+    data = text(p.get("data")) or ""
     b.add(
         "data_received",
         t,
@@ -332,8 +332,8 @@ def _loading_finished(b: _Builder, where: str, p: dict[str, Any]) -> None:
 def _loading_failed(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
     rid = b.rid(p)
-    text = p.get("errorText") if isinstance(p.get("errorText"), str) else ""
-    name = text.removeprefix("net::") if text else ""
+    error_text = text(p.get("errorText")) or ""
+    name = error_text.removeprefix("net::")
     url = b.urls.get(rid or "")
     if p.get("canceled") or name in ("", "ERR_ABORTED"):
         b.add(
@@ -345,7 +345,7 @@ def _loading_failed(b: _Builder, where: str, p: dict[str, Any]) -> None:
             url=url,
             error="ERR_ABORTED",
             code=-3,
-            text=text or None,
+            text=error_text or None,
         )
         return
     kind = "ws_error" if b.types.get(rid or "") == "WebSocket" else "request_failed"
@@ -365,7 +365,7 @@ def _loading_failed(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 def _ws_created(b: _Builder, where: str, p: dict[str, Any]) -> None:
     rid = b.rid(p)
-    url = p.get("url") if isinstance(p.get("url"), str) else None
+    url = text(p.get("url"))
     if rid and url:
         b.urls[rid] = url
         b.types[rid] = "WebSocket"
@@ -381,7 +381,7 @@ def _ws_handshake_request(b: _Builder, where: str, p: dict[str, Any]) -> None:
 def _ws_handshake_response(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
     rid = b.rid(p)
-    resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+    resp = obj(p.get("response"))
     status = resp.get("status")
     status = int(status) if isinstance(status, int | float) else None
     kind = "ws_open" if status == 101 else "ws_error"
@@ -393,9 +393,9 @@ def _ws_frame(sent: bool) -> Callable[[_Builder, str, dict[str, Any]], None]:
     def handler(b: _Builder, where: str, p: dict[str, Any]) -> None:
         t, raw = b.time_of(p)
         rid = b.rid(p)
-        resp = p.get("response") if isinstance(p.get("response"), dict) else {}
+        resp = obj(p.get("response"))
         opcode = resp.get("opcode")
-        payload = resp.get("payloadData") if isinstance(resp.get("payloadData"), str) else ""
+        payload = text(resp.get("payloadData")) or ""
         if opcode == 1:
             size = len(payload.encode())
         else:
@@ -431,13 +431,13 @@ def _ws_closed(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 
 def _frame_navigated(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    frame = p.get("frame") if isinstance(p.get("frame"), dict) else {}
+    frame = obj(p.get("frame"))
     if frame.get("parentId"):
         return  # an iframe
-    url = frame.get("url") if isinstance(frame.get("url"), str) else None
+    url = text(frame.get("url"))
     unreachable = frame.get("unreachableUrl")
-    text = f"error page for {unreachable}" if unreachable else "frame navigated"
-    b.add("navigation", None, where, url=url, text=text)
+    label = f"error page for {unreachable}" if unreachable else "frame navigated"
+    b.add("navigation", None, where, url=url, text=label)
 
 
 def _frame_requested_navigation(b: _Builder, where: str, p: dict[str, Any]) -> None:
@@ -456,7 +456,7 @@ def _crashed(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 def _console_api(b: _Builder, where: str, p: dict[str, Any]) -> None:
     ts = _num(p.get("timestamp"))
-    args = p.get("args") if isinstance(p.get("args"), list) else []
+    args = arr(p.get("args"))
     parts = []
     for a in args:
         if isinstance(a, dict):
@@ -466,14 +466,14 @@ def _console_api(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 
 def _exception(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    d = p.get("exceptionDetails") if isinstance(p.get("exceptionDetails"), dict) else {}
-    exc = d.get("exception") if isinstance(d.get("exception"), dict) else {}
+    d = obj(p.get("exceptionDetails"))
+    exc = obj(d.get("exception"))
     text = exc.get("description") or d.get("text") or "exception"
     _console(b, where, _num(p.get("timestamp")), str(text), "exception", d.get("url"))
 
 
 def _log_entry(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    e = p.get("entry") if isinstance(p.get("entry"), dict) else {}
+    e = obj(p.get("entry"))
     _console(
         b,
         where,

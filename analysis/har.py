@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.jsonshape import arr, obj, text
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded, open_text
 from analysis.symptoms import net_error_number
@@ -101,8 +102,8 @@ def load_har(path: str | os.PathLike[str], *, flag: str | None = "--har") -> Sou
         )
     assert isinstance(log, dict)
     rec = SourceRecord(name="har", path=str(p), clock="har startedDateTime")
-    creator = log.get("creator") if isinstance(log.get("creator"), dict) else {}
-    browser = log.get("browser") if isinstance(log.get("browser"), dict) else {}
+    creator = obj(log.get("creator"))
+    browser = obj(log.get("browser"))
     rec.meta = {
         "creator": f"{creator.get('name', '')} {creator.get('version', '')}".strip() or None,
         "browser": f"{browser.get('name', '')} {browser.get('version', '')}".strip() or None,
@@ -123,17 +124,17 @@ def load_har(path: str | os.PathLike[str], *, flag: str | None = "--har") -> Sou
 
 
 def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
-    req = e.get("request") if isinstance(e.get("request"), dict) else {}
-    resp = e.get("response") if isinstance(e.get("response"), dict) else {}
-    url = req.get("url") if isinstance(req.get("url"), str) else None
+    req = obj(e.get("request"))
+    resp = obj(e.get("response"))
+    url = text(req.get("url"))
     start = _iso(e.get("startedDateTime"))
     if url is None or start is None:
         return False
     where = f"entries[{i}]"
     key = str(i)
-    rtype = e.get("_resourceType") if isinstance(e.get("_resourceType"), str) else None
+    rtype = text(e.get("_resourceType"))
     is_ws = (rtype or "").lower() == "websocket" or url.startswith(("ws://", "wss://"))
-    timings = e.get("timings") if isinstance(e.get("timings"), dict) else {}
+    timings = obj(e.get("timings"))
     headers_at = start + sum(_ms(timings.get(k)) for k in _BEFORE_RECEIVE)
     end = start + _ms(e.get("time"))
     status = resp.get("status")
@@ -157,7 +158,7 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
             add("ws_open", headers_at, status=101)
         elif status is not None or error:
             add("ws_error", headers_at, status=status, text=error or f"handshake answered {status}")
-        messages = e.get("_webSocketMessages") if isinstance(e.get("_webSocketMessages"), list) else []
+        messages = arr(e.get("_webSocketMessages"))
         for j, m in enumerate(messages):
             if not isinstance(m, dict):
                 continue
@@ -166,17 +167,25 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
             mwhere = f"{where}._webSocketMessages[{j}]"
             if t is None:
                 continue
-            fields = {"source": "har", "t": t, "stream_key": key, "url": url, "where": mwhere}
             if mtype == "error":
-                rec.observations.append(Observation(kind="ws_error", text=str(m.get("data", "")), **fields))
+                rec.observations.append(
+                    Observation(
+                        source="har", kind="ws_error", t=t, stream_key=key, url=url, where=mwhere,
+                        text=str(m.get("data", "")),
+                    )
+                )  # fmt: skip
             elif mtype in ("send", "receive"):
                 rec.observations.append(
                     Observation(
+                        source="har",
                         kind="ws_frame_sent" if mtype == "send" else "ws_frame_received",
+                        t=t,
+                        stream_key=key,
+                        url=url,
+                        where=mwhere,
                         size=_size(m.get("data"), opcode),
                         direction="client" if mtype == "send" else "server",
                         text=_OPCODES.get(opcode, str(opcode)) if isinstance(opcode, int) else None,
-                        **fields,
                     )
                 )
         if error and status == 101:
@@ -192,13 +201,13 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
         else:
             add("request_failed", end, error=name or None, code=net_error_number(name), text=error)
     elif status is not None:
-        content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+        content = obj(resp.get("content"))
         size = content.get("size")
         add("request_done", end, size=int(size) if isinstance(size, int | float) and size >= 0 else None)
     return True
 
 
 def _mime(resp: dict[str, Any]) -> str | None:
-    content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+    content = obj(resp.get("content"))
     mime = content.get("mimeType")
     return mime if isinstance(mime, str) and mime else None

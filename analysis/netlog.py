@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.jsonshape import arr, obj
 from analysis.netlog_reader import NetLogStream
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded
@@ -106,7 +107,7 @@ class _Interpreter:
             1: "PHASE_BEGIN",
             2: "PHASE_END",
         }
-        errors = constants.get("netError") if isinstance(constants.get("netError"), dict) else {}
+        errors = obj(constants.get("netError"))
         self.err_num: dict[str, int] = {str(k): v for k, v in errors.items() if isinstance(v, int)}
         self.err_name = {v: k for k, v in self.err_num.items()}
         raw_offset = constants.get("timeTickOffset")
@@ -188,10 +189,11 @@ class _Interpreter:
             return
         self.first_tick = tick if self.first_tick is None else min(self.first_tick, tick)
         self.last_tick = tick if self.last_tick is None else max(self.last_tick, tick)
-        name = self.ev.get(_int(e.get("type")), "")
-        stype = self.src.get(_int(src.get("type")), "")
-        phase = self.phase.get(_int(e.get("phase")), "PHASE_NONE")
-        params = e.get("params") if isinstance(e.get("params"), dict) else {}
+        type_id, stype_id, phase_id = _int(e.get("type")), _int(src.get("type")), _int(e.get("phase"))
+        name = self.ev.get(type_id, "") if type_id is not None else ""
+        stype = self.src.get(stype_id, "") if stype_id is not None else ""
+        phase = self.phase.get(phase_id, "PHASE_NONE") if phase_id is not None else "PHASE_NONE"
+        params = obj(e.get("params"))
         where = f"event {index}"
         if stype == "URL_REQUEST":
             self.on_request(sid, name, phase, params, tick, where)
@@ -437,7 +439,7 @@ class _Interpreter:
     def on_h2(self, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
         if name == "HTTP2_SESSION_SEND_HEADERS":
             stream = _int(p.get("stream_id"))
-            headers = p.get("headers") if isinstance(p.get("headers"), list) else []
+            headers = arr(p.get("headers"))
             fields = {
                 h.split(": ", 1)[0]: h.split(": ", 1)[1] for h in headers if isinstance(h, str) and ": " in h
             }
@@ -447,13 +449,13 @@ class _Interpreter:
         elif name in ("HTTP2_SESSION_SEND_RST_STREAM", "HTTP2_SESSION_RECV_RST_STREAM"):
             stream = _int(p.get("stream_id")) or 0
             code = _h2_code(p.get("error_code"))
-            url = self.h2_streams.get((sid, stream))
+            rst_url = self.h2_streams.get((sid, stream))
             self.add(
                 "h2_rst_stream",
                 tick,
                 where,
-                url=url,
-                stream_key=self._request_for_url(url, tick),
+                url=rst_url,
+                stream_key=self._request_for_url(rst_url, tick),
                 code=code,
                 direction="client" if "SEND" in name else "server",
                 text=f"stream {stream} {p.get('error_code', '')} {p.get('description', '')}".strip(),
@@ -572,7 +574,7 @@ def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") 
     interp.finish()
     interp.obs.sort(key=lambda o: o.t)
     c = stream.constants
-    info = c.get("clientInfo") if isinstance(c.get("clientInfo"), dict) else {}
+    info = obj(c.get("clientInfo"))
     return SourceRecord(
         name="netlog",
         path=str(path),
