@@ -185,6 +185,8 @@ def close_conn(flow: Any, conn: Connection, how: How = "fin") -> bool:
     ``how="fin"``: flush what mitmproxy already queued, then an orderly close (FIN).
     ``how="rst"``: SO_LINGER 0 and abort, so the peer gets a TCP RST (ECONNRESET);
     queued unsent data is discarded, as with a real reset. Below TLS: no close_notify.
+    mitmproxy's layers still hear of the close: on a live WebSocket the other side
+    then gets a 1000 close frame, so use ``ws_terminate`` to choose both sides there.
     Returns False when the connection is already gone.
     """
     if how not in ("fin", "rst"):
