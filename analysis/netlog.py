@@ -14,6 +14,9 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
   ``response_headers`` (status), ``data_received`` (size = body bytes of one read),
   ``data_sent`` (request body), ``request_done`` (size = total body bytes),
   ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
+- A request or WebSocket already open when logging started (a synthetic BEGIN) has
+  ``reason = "already open when logging started"`` on its ``request_start``/``ws_created``:
+  its real start time is unknown.
 - WebSocket (ws:// or wss:// requests): ``ws_created``, ``ws_handshake_request``, ``ws_open``
   (status 101), ``ws_frame_sent``/``ws_frame_received`` (size, text = opcode name),
   ``ws_close_sent``/``ws_close_received`` (code/reason decoded from raw bytes in Everything mode,
@@ -46,6 +49,7 @@ __all__ = ["load_netlog"]
 
 _OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
 _NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel), WS_UPGRADE (success)
+_ALREADY_OPEN = "already open when logging started"
 _STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 _H2_CODE_RE = re.compile(r"^\s*(\d+)")
 
@@ -223,8 +227,10 @@ class _Interpreter:
             if not r.started:
                 r.started = True
                 kind = "ws_created" if r.is_ws else "request_start"
+                # a synthetic BEGIN (logging started while the request was open) carries its state
+                pending = _ALREADY_OPEN if ("is_pending" in p or "load_state" in p) else None
                 r.start_obs = self.add(
-                    kind, tick, where, stream_key=r.key, url=r.url, text=_str(p.get("method"))
+                    kind, tick, where, stream_key=r.key, url=r.url, text=_str(p.get("method")), reason=pending
                 )
             return
         if name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN":
@@ -339,6 +345,9 @@ class _Interpreter:
         self.add(kind, tick, where, stream_key=r.key, url=r.url, error=self.name(code), code=code)
 
     def on_frame(self, r: _Request, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+        r.is_ws = True  # frames prove it, even when the request began before logging did
+        if r.status is None:
+            r.status = 101
         sent = name == "WEBSOCKET_SENT_FRAME_HEADER"
         opcode = _int(p.get("opcode"))
         size = _int(p.get("payload_length"))
@@ -361,6 +370,19 @@ class _Interpreter:
         if name == "WEBSOCKET_ALIVE" and phase == "PHASE_BEGIN":
             # Chrome >= ~147: the channel's URL_REQUEST has the next source id (verified on 148 and 156)
             self.ws_channels[sid] = str(sid + 1)
+            url = _str(p.get("url"))
+            if url:  # a channel already open when logging started names its URL here
+                r = self.request(sid + 1)
+                r.url = r.url or url
+                r.is_ws = True
+                if p.get("state") == "CONNECTED":
+                    r.status = r.status or 101
+                if not r.started:
+                    r.started = True
+                    reason = _ALREADY_OPEN if p.get("state") == "CONNECTED" else None
+                    r.start_obs = self.add(
+                        "ws_created", tick, where, stream_key=r.key, url=r.url, reason=reason
+                    )
         elif (name == "WEBSOCKET_STATE_CHANGED" and p.get("new_state") == "CLOSED") or (
             name == "WEBSOCKET_ALIVE" and phase == "PHASE_END"
         ):

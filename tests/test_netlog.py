@@ -352,3 +352,45 @@ def test_renderer_crash_sends_1001_and_cancels_streams(tmp_path_factory: pytest.
     assert (sent.code, sent.direction) == (1001, "client")
     assert abs(sent.t - crash.crash_t) < 5.0
     assert of(obs, "request_cancelled", "/sse")[0].error == "ERR_ABORTED"
+
+
+def test_websocket_already_open_when_logging_started(tmp_path: Path) -> None:
+    """chrome://net-export started while a page had a WebSocket open (Chrome >= 147): the channel's
+    synthetic WEBSOCKET_ALIVE BEGIN names the URL; frames follow on the next source id."""
+    p = tmp_path / "netexport.json"
+    constants = {
+        "logEventTypes": {"WEBSOCKET_ALIVE": 3, "WEBSOCKET_STATE_CHANGED": 4, "WEBSOCKET_RECV_FRAME_HEADER": 603,
+                          "WEBSOCKET_SENT_FRAME_HEADER": 604, "REQUEST_ALIVE": 2},
+        "logSourceType": {"URL_REQUEST": 1, "WEBSOCKET_CHANNEL": 52},
+        "logEventPhase": {"PHASE_BEGIN": 1, "PHASE_END": 2, "PHASE_NONE": 0},
+        "timeTickOffset": "1779504409228",
+    }  # fmt: skip
+    frame = {"final": True, "masked": False, "opcode": 9, "payload_length": 0}
+    events = [
+        {"params": {"state": "CONNECTED", "url": "wss://ws.example.test/subscribe"}, "phase": 1,
+         "source": {"id": 558799, "start_time": "210129028", "type": 52}, "time": "210129028", "type": 3},
+        {"params": frame, "phase": 0, "source": {"id": 558800, "start_time": "210129028", "type": 1}, "time": "213189200", "type": 603},
+        {"params": {**frame, "opcode": 10, "masked": True}, "phase": 0,
+         "source": {"id": 558800, "start_time": "210129028", "type": 1}, "time": "213189200", "type": 604},
+        {"params": {"new_state": "CLOSED", "old_state": "CONNECTED"}, "phase": 0,
+         "source": {"id": 558799, "start_time": "210129028", "type": 52}, "time": "213245473", "type": 4},
+    ]  # fmt: skip
+    p.write_text(
+        '{"constants":'
+        + json.dumps(constants)
+        + ',\n"events": [\n'
+        + ",\n".join(map(json.dumps, events))
+        + ",\n"
+    )
+    r = load_netlog(p)
+    obs = r.observations
+    (created,) = of(obs, "ws_created")
+    assert (
+        created.url == "wss://ws.example.test/subscribe"
+        and created.reason == "already open when logging started"
+    )
+    assert [o.text for o in obs if o.kind.startswith("ws_frame")] == ["ping", "pong"]
+    assert all(o.url == created.url for o in obs)
+    (closed,) = of(obs, "ws_closed")
+    assert closed.code == 1006 and closed.t == pytest.approx((213245473 + 1779504409228) / 1000)
+    assert r.meta["truncated"] is True
