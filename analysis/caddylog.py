@@ -22,7 +22,8 @@ Rules (a table: ``(logger prefix, msg) -> handler``), as verified on Caddy 2.11:
   "upstream roundtrip" with a status           ``response_headers`` (leg server)
   "upgrading connection"                       ``ws_open`` (status 101)
   "stream timed out"                           ``proxy_timeout`` (Caddy ``stream_timeout``)
-  "streaming error"                            ``proxy_abort`` (text = error)
+  "streaming error"                            ``proxy_abort`` (text = error; "hijacked connection
+                                               copy complete" is a normal end and skipped)
 ``http.log.error*`` status >= 500              ``upstream_error`` (status; deduplicated against the
                                                roundtrip line of the same request)
 ``admin.api`` "received request" POST/PUT/     ``proxy_reload`` (a config change was requested)
@@ -203,7 +204,10 @@ def _stream_timeout(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
 
 
 def _streaming_error(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
-    c.add("proxy_abort", t, where, d, text=f"streaming error: {d.get('error', '')}")
+    err = str(d.get("error", ""))
+    if "copy complete" in err:
+        return  # "hijacked connection copy complete": Caddy's note that one direction ended normally
+    c.add("proxy_abort", t, where, d, text=f"streaming error: {err}")
 
 
 def _error_log(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:

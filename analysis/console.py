@@ -43,12 +43,16 @@ _CHROME = re.compile(
     r"^\[(?:\d+:)*(\d{4})/(\d{6})(?:\.(\d{1,6}))?:([A-Z]+):([^\]]*)\]\s?(.*)$"
 )  # [pid:tid:MMDD/HHMMSS.micro:LEVEL:file(line)] text
 _TIME_ONLY = re.compile(r"^(\d{2}:\d{2}:\d{2})(?:[.,](\d{1,6}))?\s+(.*)$")
-_LEVEL = re.compile(r"^\[?(log|debug|info|warning|warn|error|verbose|assert|trace)\]?[:\s]\s*(.*)$", re.I)
+_LEVEL = re.compile(
+    r"^(?:\[([a-z]+)\]|(log|debug|info|warning|warn|error|verbose|assert|trace):)(?:\s+(.*))?$", re.I | re.S
+)
 _CHROME_CONSOLE = re.compile(r'^"(.*)", source: (\S*) \((\d+)\)$', re.S)
 _WS_FAILED = re.compile(r"WebSocket connection to '([^']+)' failed(?::\s*(.*))?")
 _NET_ERR = re.compile(r"net::(ERR_[A-Z0-9_]+)")
 _URL = re.compile(r"\b((?:https?|wss?)://[^\s'\"<>)]+)")
-_CRASH = re.compile(r"renderer (?:process )?(?:crashed|was killed)|Aw, Snap|target crashed|sad tab", re.I)
+_CRASH = re.compile(
+    r"renderer (?:process )?(?:crashed|was killed)|Aw, Snap|target crashed|sad tab|^page crashed$", re.I
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +123,8 @@ def _time_only(s: str, day: datetime) -> Line | None:
 def _level(rest: str) -> tuple[str | None, str]:
     m = _LEVEL.match(rest)
     if m:
-        level = m.group(1).lower()
-        return ("warning" if level == "warn" else level), m.group(2)
+        level = (m.group(1) or m.group(2)).lower()
+        return ("warning" if level == "warn" else level), m.group(3) or ""
     return None, rest
 
 

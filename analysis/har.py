@@ -14,7 +14,9 @@ carry their own wall times. ``stream_key`` = the entry index as a string.
 
 Emits ``request_start`` (text = method, reason = ``_resourceType``), ``response_headers`` (at
 start + blocked + dns + connect + ssl + send + wait), ``request_done`` (at start + ``time``, size =
-``content.size``), ``request_failed``/``request_cancelled`` (from ``_error``/``_failureText``),
+``content.size``), ``request_failed``/``request_cancelled`` (from ``_error``/``_failureText``; when
+``timings.receive`` is -1, as Playwright writes for a body that failed mid-way, the real end time is
+unknown and ``reason`` says so),
 and for WebSockets ``ws_created``, ``ws_open`` (status 101) or ``ws_error``, ``ws_frame_sent``/
 ``ws_frame_received`` (size in bytes, text = opcode name) and ``ws_error`` for error messages.
 """
@@ -38,6 +40,7 @@ from tearline.errors import InputError
 __all__ = ["load_har"]
 
 _OPCODES = {1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+_END_UNKNOWN = "end time unknown (the HAR has no receive timing): t is when the response headers arrived"
 _BEFORE_RECEIVE = ("blocked", "dns", "connect", "send", "wait")  # ssl is inside connect in HAR 1.2
 
 
@@ -143,6 +146,8 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
         if isinstance(status, int | float) and not isinstance(status, bool) and status > 0
         else None
     )
+    # Playwright writes receive = -1 for a request that failed mid-body: its end time is unknown
+    end_unknown = timings.get("receive") == -1 and status is not None
     error = resp.get("_error") or resp.get("_failureText") or e.get("_error")
     error = error if isinstance(error, str) and error else None
 
@@ -196,10 +201,18 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
         add("response_headers", headers_at, status=status, text=_mime(resp))
     if error:
         name = error.removeprefix("net::").split()[0] if error.strip() else ""
+        when = _END_UNKNOWN if end_unknown else None
         if name == "ERR_ABORTED" or ("aborted" in error.lower() and not name.startswith("ERR_")):
-            add("request_cancelled", end, error="ERR_ABORTED", code=-3, text=error)
+            add("request_cancelled", end, error="ERR_ABORTED", code=-3, text=error, reason=when)
         else:
-            add("request_failed", end, error=name or None, code=net_error_number(name), text=error)
+            add(
+                "request_failed",
+                end,
+                error=name or None,
+                code=net_error_number(name),
+                text=error,
+                reason=when,
+            )
     elif status is not None:
         content = obj(resp.get("content"))
         size = content.get("size")

@@ -138,3 +138,20 @@ def test_garbage(tmp_path: Path, content: str) -> None:
     with pytest.raises(InputError) as e:
         load_console(p)
     assert "\n" not in str(e.value) and str(p) in str(e.value)
+
+
+def test_lab_console_lines_crash_and_pageerror(tmp_path: Path) -> None:
+    """tearline.lab.browser writes "[crash] page crashed" and "[pageerror] ..." lines."""
+    p = tmp_path / "console.log"
+    p.write_text(
+        "2026-11-26T01:34:03.100000Z [pageerror] TypeError: network error\n"
+        "2026-11-26T01:34:03.200000Z [crash] page crashed\n"
+        "2026-11-26T01:34:03.300000Z error connecting is just text\n"
+    )
+    obs = load_console(p).observations
+    assert [(o.kind, o.reason) for o in obs] == [
+        ("console", "pageerror"),
+        ("console", "crash"),
+        ("page_crash", None),
+        ("console", None),
+    ]
