@@ -195,6 +195,36 @@ def test_client_abort_reaches_server_as_it_happened(
     assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
 
 
+def stream_end(server: LabServer, start: int, timeout: float = 15.0) -> list[tuple[str, str]]:
+    """How the server's last streamed response ended (its own ``end`` note, or the reset/error it met)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ends = [
+            (e.what, e.text) for e in server.observed[start:] if e.what in ("end", "reset", "error", "eof")
+        ]
+        if ends or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.05)
+
+
+SSE_LONG = "/sse?n=40&interval_ms=100"
+
+
+@pytest.mark.parametrize("rep", range(3))
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_client_leaving_a_stream_reaches_server(
+    how: str, rep: int, server: LabServer, proxy: Mitmdump
+) -> None:
+    start = len(server.observed)
+    assert http_get(server.port, SSE_LONG, abort=how, abort_after=100).end == f"aborted-{how}"
+    direct = stream_end(server, start)
+    start, before = len(server.observed), len(relay_events(proxy))
+    assert http_get(proxy.port, SSE_LONG, abort=how, abort_after=100).end == f"aborted-{how}"
+    assert stream_end(server, start) == direct == [("reset", "")]  # not streamed on to the end
+    got = new_relay_events(proxy, before)
+    assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
+
+
 @pytest.mark.parametrize("rep", range(3))
 def test_client_close_frame_reaches_server(rep: int, server: LabServer, proxy: Mitmdump) -> None:
     path = "/ws?n=5&interval_ms=100"
@@ -330,6 +360,25 @@ def test_chromium_sees_the_same_end_through_tearline(
         assert (direct["code"], direct["wasClean"]) == (1006, False)
     if kind == "http":
         assert not direct["ok"] and direct["net_error"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rep", range(2))
+def test_chromium_leaving_mid_stream_reaches_server_the_same(
+    rep: int, server: LabServer, proxy: Mitmdump, chrome: Chrome
+) -> None:
+    """The incident's trigger: the user clicks away while a fetch stream is running."""
+    seen = []
+    for origin in (server.base, proxy.url):
+        chrome.page.goto(origin + "/")
+        start = len(server.observed)
+        chrome.page.evaluate(
+            "url => { window.s = fetch(url).then(r => r.text()).catch(() => null); }", origin + SSE_LONG
+        )
+        chrome.page.wait_for_timeout(600)
+        chrome.page.goto(origin + "/?left")
+        seen.append(stream_end(server, start))
+    assert seen[0] == seen[1] == [("reset", "")]
 
 
 @pytest.mark.browser

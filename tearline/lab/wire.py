@@ -163,14 +163,24 @@ def _dechunk(rest: bytes) -> tuple[bytes, bool]:
         rest = after[n + 2 :]
 
 
-def http_get(port: int, path: str, *, timeout: float = 20.0) -> HttpOutcome:
-    """GET ``path`` from 127.0.0.1:``port`` (``Connection: close``) and read until the connection ends."""
+def http_get(
+    port: int, path: str, *, abort: str | None = None, abort_after: int = 1, timeout: float = 20.0
+) -> HttpOutcome:
+    """GET ``path`` from 127.0.0.1:``port`` (``Connection: close``) and read until the connection ends.
+
+    ``abort="fin"``/``"rst"``: once ``abort_after`` bytes of response arrived, close
+    the socket (FIN, or RST via SO_LINGER 0) the way a browser leaving the page does.
+    """
     sock = socket.create_connection((HOST, port), timeout=timeout)
     raw, end = b"", "eof"
     try:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
         while data := sock.recv(65536):
             raw += data
+            if abort and len(raw) >= abort_after:
+                _abort(sock, abort)
+                end = f"aborted-{abort}"
+                break
     except ConnectionResetError:
         end = "rst"
     except TimeoutError:
