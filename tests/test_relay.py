@@ -12,6 +12,10 @@ own rewriting, so these tests can fail.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,6 +227,51 @@ def test_client_leaving_a_stream_reaches_server(
     assert stream_end(server, start) == direct == [("reset", "")]  # not streamed on to the end
     got = new_relay_events(proxy, before)
     assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
+
+
+@contextlib.contextmanager
+def hang_up_server(how: str) -> Iterator[int]:
+    """A server on 127.0.0.1 that reads each request and hangs up without answering (FIN or RST)."""
+    ls = socket.create_server(("127.0.0.1", 0))
+
+    def run() -> None:
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            if how == "rst":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        yield ls.getsockname()[1]
+    finally:
+        ls.close()
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_upstream_hanging_up_before_headers_is_not_a_502(how: str, tmp_path: Path) -> None:
+    with hang_up_server(how) as port:
+        p = Mitmdump(
+            scripts=[str(WS_TRACE)],
+            mode=f"reverse:http://127.0.0.1:{port}",
+            options={"trace_file": str(tmp_path / "capture.jsonl")},
+            confdir=tmp_path / "mitm",
+            cwd=REPO,
+        )
+        p.capture = tmp_path / "capture.jsonl"  # type: ignore[attr-defined]
+        try:
+            p.start()
+            direct, proxied = http_get(port, "/x"), http_get(p.port, "/x")
+            got = new_relay_events(p, 0)
+        finally:
+            p.stop(timeout=20)
+            p.kill()
+    assert direct == proxied == HttpOutcome(0, b"", False, "eof" if how == "fin" else "rst")
+    assert [(e.leg, e.observed, e.action) for e in got] == [("client", how, how)]
 
 
 @pytest.mark.parametrize("rep", range(3))
