@@ -23,7 +23,7 @@ from matplotlib.figure import Figure, SubFigure
 from analysis.lanes import df_drawable, df_lanes
 from analysis.model import Diagnosis, StreamDiagnosis
 from analysis.plot_style import PALETTE, cause_label, cause_style, plain
-from analysis.plots import chosen_streams, plot_swimlanes, plot_zoom, stream_window
+from analysis.plots import chosen_streams, plot_swimlanes, plot_zoom, stream_window, zoom_rows
 
 __all__ = ["headline", "overview_figure", "png_bytes", "swimlane_figure", "zoom_figure"]
 
@@ -55,7 +55,9 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
 def _lane_count(d: Diagnosis, max_streams: int) -> int:
     chosen = [s.id for s in chosen_streams(d, max_streams)]
     tl = df_drawable(d.timeline)
-    return len(df_lanes(tl[tl["stream"].isin(chosen) | tl["stream"].isna()], chosen))
+    if len(chosen) < len(d.streams):
+        tl = tl[tl["stream"].isin(chosen) | tl["stream"].isna()]
+    return len(df_lanes(tl, chosen))
 
 
 def swimlane_figure(d: Diagnosis, max_streams: int = 30) -> Figure:
@@ -65,10 +67,9 @@ def swimlane_figure(d: Diagnosis, max_streams: int = 30) -> Figure:
     return fig
 
 
-def _evidence_panel(ax: Axes, d: Diagnosis, s: StreamDiagnosis, max_lines: int) -> None:
+def _evidence_panel(ax: Axes, s: StreamDiagnosis, end: float, max_lines: int) -> None:
     """The numbered evidence lines of a stream's cause, as text (numbers match the zoom's markers)."""
     ax.set_axis_off()
-    _, end, _ = stream_window(d, s)
     style = cause_style(s.cause.kind)
     lines: list[tuple[str, str, str]] = []  # (text, colour, weight)
     lines.append((plain(f"{cause_label(s.cause.kind)} · {s.cause.actor} · {s.cause.confidence:.0%}", 60),
@@ -99,28 +100,31 @@ def _evidence_panel(ax: Axes, d: Diagnosis, s: StreamDiagnosis, max_lines: int) 
                 color=color, fontweight=weight, family="DejaVu Sans")  # fmt: skip
 
 
-def _zoom_into(fig: Figure | SubFigure, d: Diagnosis, s: StreamDiagnosis, lanes: int) -> None:
+Window = tuple[float, float, float]
+
+
+def _zoom_into(fig: Figure | SubFigure, d: Diagnosis, s: StreamDiagnosis, lanes: int, window: Window) -> None:
     grid = fig.add_gridspec(1, 2, width_ratios=[2.4, 1.0])
     ax = fig.add_subplot(grid[0, 0])
-    plot_zoom(d, s.id, ax)
+    plot_zoom(d, s.id, ax, window=window)
     ax.set_title(plain(f"Zoom on the end of {s.id}: {s.kind} {s.url}", 110), fontsize=9, loc="left")
-    _evidence_panel(fig.add_subplot(grid[0, 1]), d, s, max_lines=max(int(lanes * 2.6), 14))
+    _evidence_panel(fig.add_subplot(grid[0, 1]), s, window[1], max_lines=max(int(lanes * 2.6), 14))
 
 
-def _zoom_lanes(d: Diagnosis, s: StreamDiagnosis) -> int:
-    start, _, stop = stream_window(d, s)
-    tl = df_drawable(d.timeline)
-    tl = tl[(tl["t"] >= start) & (tl["t"] <= stop) & ((tl["stream"] == s.id) | tl["stream"].isna())]
+def _zoom_lanes(d: Diagnosis, s: StreamDiagnosis) -> tuple[int, Window]:
+    """How many lanes the zoom on ``s`` has, and its window."""
+    window = stream_window(d, s)
+    tl = zoom_rows(d, s.id, window[0], window[2])
     sources = {e.source for e in s.cause.evidence if e.t is not None}
-    return len(df_lanes(tl, [s.id])) + len(sources)
+    return len(df_lanes(tl, [s.id])) + len(sources), window
 
 
 def zoom_figure(d: Diagnosis, stream_id: str) -> Figure:
     """One abnormal end: the stream's last moments (left) beside what each source said (right)."""
     s = next(st for st in d.streams if st.id == stream_id)
-    lanes = _zoom_lanes(d, s)
+    lanes, window = _zoom_lanes(d, s)
     fig = Figure(figsize=(WIDTH, 1.8 + 0.45 * max(lanes, 3)), layout="constrained")
-    _zoom_into(fig, d, s, lanes)
+    _zoom_into(fig, d, s, lanes, window)
     return fig
 
 
@@ -128,7 +132,7 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
     """Headline, swimlane timeline and the zoom on the first abnormal end, in one picture."""
     first = d.first_abnormal
     swim_h = 2.0 + 0.42 * max(_lane_count(d, max_streams), 2)
-    zoom_lanes = _zoom_lanes(d, first) if first is not None else 0
+    zoom_lanes, window = _zoom_lanes(d, first) if first is not None else (0, (0.0, 0.0, 0.0))
     zoom_h = 1.8 + 0.45 * max(zoom_lanes, 3) if first is not None else 0.0
     head_h = 1.0
     fig = Figure(figsize=(WIDTH, head_h + swim_h + zoom_h), layout="constrained")
@@ -149,5 +153,5 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
         )
     plot_swimlanes(d, parts[1].add_subplot(), max_streams=max_streams)
     if first is not None:
-        _zoom_into(parts[2], d, first, zoom_lanes)
+        _zoom_into(parts[2], d, first, zoom_lanes, window)
     return fig

@@ -83,11 +83,18 @@ _SHARED = (
 _VIEW_ORDER: dict[str, int] = {"browser": 0, "client": 1, "server": 2}
 
 
+_NORMALIZED = "tearline_normalized"  # DataFrame.attrs flags (kept by pandas through filtering and copies)
+_DRAWABLE = "tearline_drawable"
+
+
 def normalize_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     """The timeline with every documented column present, ``t`` as float and
-    rows without a time dropped; sorted by ``t``. Never modifies its input."""
+    rows without a time dropped; sorted by ``t``. Never modifies its input;
+    a frame this function returned (or a filtered part of it) comes back as is."""
     if timeline is None:
         timeline = pd.DataFrame()
+    if timeline.attrs.get(_NORMALIZED):
+        return timeline
     tl = timeline.copy() if len(timeline.columns) else pd.DataFrame(columns=list(TIMELINE_COLUMNS))
     for col in TIMELINE_COLUMNS:
         if col not in tl.columns:
@@ -96,7 +103,14 @@ def normalize_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
     tl = tl[np.isfinite(tl["t"].to_numpy())]
     if not tl["t"].is_monotonic_increasing:
         tl = tl.sort_values("t", kind="stable")
-    return tl.reset_index(drop=True)
+    tl = tl.reset_index(drop=True)
+    tl.attrs[_NORMALIZED] = True
+    return tl
+
+
+def _col(tl: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as an object array (missing values stay None/NaN); fast to compare."""
+    return tl[name].to_numpy(dtype=object)
 
 
 def df_drawable(timeline: pd.DataFrame | None) -> pd.DataFrame:
@@ -104,37 +118,40 @@ def df_drawable(timeline: pd.DataFrame | None) -> pd.DataFrame:
     only ``PAGE_KINDS`` stay on the page lane, minus background-noise errors; every
     Caddy row and every row of a stream stays."""
     tl = normalize_timeline(timeline)
-    loose = tl["stream"].isna().to_numpy() & tl["source"].astype("string").ne("caddy").fillna(True).to_numpy()
-    if not loose.any():
+    if tl.attrs.get(_DRAWABLE):
         return tl
-    keep_kind = tl["kind"].isin(list(PAGE_KINDS)).to_numpy()
-    noise = tl["text"].astype("string").str.contains(NOISE_TEXT, regex=True, na=False).to_numpy(dtype=bool)
-    keep = ~loose | (keep_kind & ~noise)
-    return tl[keep].reset_index(drop=True)
+    loose = pd.isna(_col(tl, "stream")) & (_col(tl, "source") != "caddy")
+    if loose.any():
+        idx = np.flatnonzero(loose)
+        sub = tl.iloc[idx]
+        keep_kind = sub["kind"].isin(list(PAGE_KINDS)).to_numpy()
+        noise = (
+            sub["text"].astype("string").str.contains(NOISE_TEXT, regex=True, na=False).to_numpy(dtype=bool)
+        )
+        keep = np.ones(len(tl), dtype=bool)
+        keep[idx] = keep_kind & ~noise
+        tl = tl[keep].reset_index(drop=True)
+    tl.attrs[_DRAWABLE] = True
+    return tl
 
 
 def _views(tl: pd.DataFrame) -> np.ndarray:
     """The view (see module docstring) of every row."""
-    source = tl["source"].astype("string").fillna("")
-    has_stream = tl["stream"].notna().to_numpy()
-    leg = tl["leg"].astype("string").fillna("")
-    leg_view = np.where(leg.isin(["client", "server"]).to_numpy(), leg.to_numpy(dtype=object), "browser")
-    view = np.where(has_stream, leg_view, "page")
-    return np.where(source.eq("caddy").to_numpy(), "caddy", view)
+    leg = _col(tl, "leg")
+    is_leg = (leg == "client") | (leg == "server")
+    view = np.where(pd.isna(_col(tl, "stream")), "page", np.where(is_leg, leg, "browser"))
+    return np.where(_col(tl, "source") == "caddy", "caddy", view).astype(object)
 
 
 def tick_direction(tl: pd.DataFrame) -> np.ndarray:
     """Per row: ``"client"``/``"server"`` for message ticks, ``""`` for other rows.
 
     A row's own ``direction`` wins over the one its kind implies."""
-    implied = tl["kind"].map(TICK_DIRECTION)
-    is_tick = implied.notna().to_numpy()
-    own = tl["direction"].astype("string")
-    own_ok = own.isin(["client", "server"]).to_numpy()
-    chosen = np.where(
-        own_ok, own.fillna("").to_numpy(dtype=object), implied.fillna("").to_numpy(dtype=object)
-    )
-    return np.where(is_tick, chosen, "")
+    implied = tl["kind"].map(TICK_DIRECTION).to_numpy(dtype=object)
+    is_tick = ~pd.isna(implied)
+    own = _col(tl, "direction")
+    own_ok = (own == "client") | (own == "server")
+    return np.where(is_tick, np.where(own_ok, own, implied), "").astype(object)
 
 
 def df_lanes(timeline: pd.DataFrame, stream_order: Iterable[str] = ()) -> pd.DataFrame:
@@ -154,7 +171,7 @@ def df_lanes(timeline: pd.DataFrame, stream_order: Iterable[str] = ()) -> pd.Dat
     the Caddy lane at the bottom.
     """
     tl = normalize_timeline(timeline)
-    keys = pd.DataFrame({"stream": tl["stream"].astype("string"), "view": _views(tl), "t": tl["t"]})
+    keys = pd.DataFrame({"stream": _col(tl, "stream"), "view": _views(tl), "t": tl["t"].to_numpy()})
     grouped = keys.groupby(["view", "stream"], dropna=False, sort=False).agg(
         rows=("t", "size"), first=("t", "min")
     )
@@ -198,9 +215,15 @@ def lane_of_rows(timeline: pd.DataFrame, lanes: pd.DataFrame) -> np.ndarray:
     """The ``y`` of the lane of every row of a *normalized* timeline, NaN for rows
     whose lane is not in ``lanes`` (for example a stream left out of the plot)."""
     views = _views(timeline)
-    shared = np.isin(views, ["page", "caddy"])  # one lane for all streams
-    streams = timeline["stream"].astype("string").fillna(_SHARED).to_numpy(dtype=object)
-    keys = pd.DataFrame({"stream": np.where(shared, _SHARED, streams), "view": views})
-    table = lanes.assign(stream=lanes["stream"].astype("string").fillna(_SHARED))[["stream", "view", "y"]]
-    merged = keys.merge(table, on=["stream", "view"], how="left", sort=False)
-    return merged["y"].to_numpy(dtype=float)
+    shared = (views == "page") | (views == "caddy")  # one lane for all streams
+    stream_codes, stream_names = pd.factorize(np.where(shared, _SHARED, _col(timeline, "stream")))
+    view_codes, view_names = pd.factorize(views)
+    stream_index = {name: i for i, name in enumerate(stream_names)}
+    view_index = {name: i for i, name in enumerate(view_names)}
+    lut = np.full(max(len(stream_names), 1) * max(len(view_names), 1), np.nan)
+    for sid, view, y in zip(lanes["stream"], lanes["view"], lanes["y"], strict=True):
+        key = sid if isinstance(sid, str) else _SHARED
+        if key in stream_index and view in view_index:
+            lut[stream_index[key] * len(view_names) + view_index[view]] = y
+    combined = stream_codes * len(view_names) + view_codes
+    return np.where(combined >= 0, lut[np.maximum(combined, 0)], np.nan)

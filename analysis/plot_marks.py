@@ -92,10 +92,9 @@ def mark_category(tl: pd.DataFrame) -> np.ndarray:
     Closes whose text reports an error (``ERR_...``, "unclean") count as errors,
     and console messages that read like errors as ``console_error``."""
     cats = tl["kind"].map(KIND_CATEGORY).fillna("").to_numpy(dtype=object)
-    maybe = np.isin(cats, ["close", "console"])
-    if maybe.any():
-        text = tl["text"].where(maybe).astype("string")
-        erring = text.str.contains(_ERROR_TEXT, regex=True, na=False).to_numpy(dtype=bool)
-        cats = np.where(erring & (cats == "close"), "error", cats)
-        cats = np.where(erring & (cats == "console"), "console_error", cats)
+    idx = np.flatnonzero((cats == "close") | (cats == "console"))
+    if len(idx):
+        text = tl["text"].iloc[idx].astype("string")
+        erring = idx[text.str.contains(_ERROR_TEXT, regex=True, na=False).to_numpy(dtype=bool)]
+        cats[erring] = np.where(cats[erring] == "close", "error", "console_error")
     return cats

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -34,7 +35,15 @@ from analysis.model import Diagnosis, StreamDiagnosis
 from analysis.plot_marks import MARKS, mark_category
 from analysis.plot_style import DIRECTION_STYLE, PALETTE, cause_label, cause_style, plain
 
-__all__ = ["MAX_TICKS", "chosen_streams", "plot_swimlanes", "plot_zoom", "stream_window", "to_datenum"]
+__all__ = [
+    "MAX_TICKS",
+    "chosen_streams",
+    "plot_swimlanes",
+    "plot_zoom",
+    "stream_window",
+    "to_datenum",
+    "zoom_rows",
+]
 
 MAX_TICKS = 400  # per lane and direction; more than this become a density band
 MAX_MARKERS = 1500  # per marker kind; more than this are binned to screen resolution
@@ -67,17 +76,29 @@ def _new_ax(height: float) -> Axes:
     return fig.add_subplot()
 
 
+def _band_polygon(edges: np.ndarray, tops: np.ndarray, base: float) -> np.ndarray:
+    """The outline of a step histogram from ``base`` to ``tops`` over ``edges``, as (x, y) vertices."""
+    xs = np.concatenate([[edges[0]], np.repeat(edges, 2)[1:-1], [edges[-1]]])
+    ys = np.concatenate([[base], np.repeat(tops, 2), [base]])
+    return np.column_stack([xs, ys])
+
+
 def _draw_ticks(ax: Axes, x: np.ndarray, y: np.ndarray, dirs: np.ndarray, xlim: tuple[float, float]) -> bool:
-    """Message ticks above (client) / below (server) each lane; returns True when a band was drawn."""
-    banded = False
+    """Message ticks above (client) / below (server) each lane; returns True when a band was drawn.
+
+    Each lane and direction is one ``LineCollection`` of ticks, or past ``MAX_TICKS``
+    a band (a square-root scaled histogram); all bands of one direction are ONE
+    ``PolyCollection`` (gid ``density-client`` / ``density-server``)."""
     is_tick = (dirs != "") & np.isfinite(y)
     if not is_tick.any():
         return False
     frame = pd.DataFrame({"x": x[is_tick], "y": y[is_tick], "d": dirs[is_tick]})
     edges = np.linspace(xlim[0], xlim[1], BINS + 1)
+    bands: dict[str, list[np.ndarray]] = {}
+    xs_all = frame["x"].to_numpy()
     for (lane_y, direction), idx in frame.groupby(["y", "d"], sort=False).indices.items():
         color, sign, _ = DIRECTION_STYLE[direction]
-        xs = frame["x"].to_numpy()[idx]
+        xs = xs_all[idx]
         if len(xs) <= MAX_TICKS:
             ax.vlines(xs, lane_y, lane_y + sign * TICK_HEIGHT, colors=color, linewidth=0.9, alpha=0.9)
             continue
@@ -85,9 +106,13 @@ def _draw_ticks(ax: Axes, x: np.ndarray, y: np.ndarray, dirs: np.ndarray, xlim: 
         if counts.max() == 0:
             continue
         heights = TICK_HEIGHT * np.sqrt(counts / counts.max())
-        ax.stairs(lane_y + sign * heights, edges, baseline=lane_y, fill=True, color=color, alpha=0.55)
-        banded = True
-    return banded
+        bands.setdefault(direction, []).append(_band_polygon(edges, lane_y + sign * heights, float(lane_y)))
+    for direction, polys in bands.items():
+        color = DIRECTION_STYLE[direction][0]
+        coll = PolyCollection(polys, facecolors=color, edgecolors="none", alpha=0.55, zorder=2)
+        coll.set_gid(f"density-{direction}")
+        ax.add_collection(coll, autolim=False)
+    return bool(bands)
 
 
 def _bin_points(x: np.ndarray, y: np.ndarray, xlim: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +317,8 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
     if d is not None:
         known = {s.id for s in d.streams}
         left_out = known - set(order)
-        tl = tl[~tl["stream"].isin(list(left_out))].reset_index(drop=True)
+        if left_out:
+            tl = tl[~tl["stream"].isin(list(left_out))].reset_index(drop=True)
     lanes = df_lanes(tl, order)
     if ax is None:
         ax = _new_ax(1.6 + 0.42 * max(len(lanes), 2))
@@ -383,18 +409,33 @@ def stream_window(d: Diagnosis, s: StreamDiagnosis, last_frames: int = 8) -> tup
     return start, end, stop
 
 
-def plot_zoom(d: Diagnosis, stream_id: str, ax: Axes | None = None, *, last_frames: int = 8) -> Axes:
+def zoom_rows(d: Diagnosis, stream_id: str, start: float, stop: float) -> pd.DataFrame:
+    """The drawable rows from ``start`` to ``stop`` (epoch s) of one stream and of no stream."""
+    tl = df_drawable(d.timeline)
+    t = tl["t"].to_numpy()
+    part = tl.iloc[int(np.searchsorted(t, start, side="left")) : int(np.searchsorted(t, stop, side="right"))]
+    stream = part["stream"].to_numpy(dtype=object)
+    return part[(stream == stream_id) | pd.isna(stream)].reset_index(drop=True)
+
+
+def plot_zoom(
+    d: Diagnosis,
+    stream_id: str,
+    ax: Axes | None = None,
+    *,
+    last_frames: int = 8,
+    window: tuple[float, float, float] | None = None,
+) -> Axes:
     """The moments before one stream's end: its lanes, the page and Caddy lanes,
     the silence on each leg before the end, and one lane per source whose
     evidence names the cause (numbered markers; ``figures.zoom_figure`` prints
-    the numbered lines beside it). x = seconds relative to the end."""
+    the numbered lines beside it). x = seconds relative to the end.
+    ``window`` is ``stream_window``'s answer when the caller has it already."""
     s = next((st for st in d.streams if st.id == stream_id), None)
     if s is None:
         raise KeyError(f"no stream {stream_id!r} in this diagnosis")
-    start, end, stop = stream_window(d, s, last_frames)
-    tl = df_drawable(d.timeline)
-    in_window = (tl["t"] >= start) & (tl["t"] <= stop)
-    tl = tl[in_window & ((tl["stream"] == s.id) | tl["stream"].isna())].reset_index(drop=True)
+    start, end, stop = window or stream_window(d, s, last_frames)
+    tl = zoom_rows(d, s.id, start, stop)
     lanes = df_lanes(tl, [s.id])
     sources = list(dict.fromkeys(e.source for e in s.cause.evidence if e.t is not None))
     ev_lanes = pd.DataFrame({"stream": None, "view": "said", "label": [f"{src} said" for src in sources],

@@ -17,7 +17,8 @@ def test_lanes_top_to_bottom_page_streams_legs_caddy():
         "s2 server leg",
         "Caddy log",
     ]
-    assert list(lanes["y"]) == list(range(len(lanes)))[::-1]
+    # one unit apart, plus GROUP_GAP above each stream's first lane for its title
+    assert list(lanes["y"]) == [8.0, 6.5, 5.5, 4.5, 3.0, 2.0, 1.0, 0.0]
 
 
 def test_every_row_gets_its_lane():
