@@ -289,6 +289,43 @@ def test_delay_of_handshake(faulty: Callable[..., Mitmdump]) -> None:
     assert 0.6 <= time.monotonic() - t0 < 5.0
 
 
+def timed_events(port: int, path: str) -> tuple[list[float], list[bytes], float]:
+    """Read an SSE response on a raw socket: (arrival time of each event end, events, t0), monotonic s."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    t0 = time.monotonic()
+    s.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".encode()
+    )
+    times, data = [], b""
+    try:
+        while chunk := s.recv(65536):
+            data += chunk
+            body, _ = dechunk(data)
+            while body.count(b"\n\n") > len(times):
+                times.append(time.monotonic())
+    finally:
+        s.close()
+    body, terminated = dechunk(data)
+    assert terminated
+    return times, [e for e in body.split(b"\n\n") if e], t0
+
+
+def test_delay_of_sse_events_keeps_order_and_spacing(faulty: Callable[..., Mitmdump]) -> None:
+    """5 events 150 ms apart, each delayed 500 ms. Tolerance: the first arrives 0.5-2.5 s after the
+    request (direct: ~0), all in order, and the last no earlier than 0.5 + 4 x 0.15 s."""
+    proxy = faulty("delay:stream=sse,ms=500")
+    times, events, t0 = timed_events(proxy.port, "/sse?n=5&interval_ms=150&ids=1")
+    assert [e.split(b"\n")[0] for e in events] == [b"id: %d" % i for i in range(5)]
+    assert 0.5 <= times[0] - t0 < 2.5, times[0] - t0
+    assert times[-1] - t0 >= 0.5 + 4 * 0.15 - 0.05
+
+
+def test_delay_of_response_headers(faulty: Callable[..., Mitmdump]) -> None:
+    proxy = faulty("delay:stream=sse,ms=700,on=headers")
+    times, events, t0 = timed_events(proxy.port, "/sse?n=2&interval_ms=10")
+    assert len(events) == 2 and 0.7 <= times[0] - t0 < 3.0
+
+
 # --- drop ----------------------------------------------------------------------------------------
 
 

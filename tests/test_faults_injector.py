@@ -136,3 +136,11 @@ def test_disarmed_fault_does_not_fire() -> None:
 def test_close_does_not_apply_to_sse() -> None:
     sf = stream("close:after_messages=1", kind="sse")
     assert not sf.on_chunk(b"data: 1\n\n", 0.1).after
+
+
+def test_read_delay_for_bodies() -> None:
+    sf = stream("delay:stream=sse,ms=200,jitter_ms=0", kind="sse", start=False)
+    assert sf.read_delay(0.0) == 200  # the read carrying the response headers too
+    assert stream("delay:stream=ws,ms=200", kind="sse").read_delay(0.0) == 0
+    later = stream("delay:stream=sse,ms=200,after_ms=1000", kind="sse")
+    assert later.read_delay(0.5) == 0 and later.read_delay(1.0) == 200

@@ -18,7 +18,8 @@ _POINTS = {"messages": ("data",), "handshake": ("request",), "headers": ("header
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DelayFault:
     """Hold each matching message or chunk ``ms`` (+ up to ``jitter_ms``) after it arrived,
-    keeping order within a direction and not blocking the other direction; or hold the
+    keeping order within a direction and not blocking the other direction (on a streamed body:
+    every upstream read, the response headers included, like network latency); or hold the
     request before it goes upstream (``on = "handshake"``), or the response headers."""
 
     name: ClassVar[str] = "delay"

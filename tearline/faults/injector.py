@@ -441,6 +441,23 @@ class StreamFaults:
             )
         return None
 
+    def read_delay(self, now: float) -> float:
+        """Milliseconds of body delay for a read arriving now (``delay`` faults on bodies; the edge
+        delays whole upstream reads, since a stream callable cannot wait). 0 when none applies."""
+        total = 0.0
+        for af in self._active("data"):
+            if af.spec.action != "delay" or af.spec.fault.mode != "each":
+                continue
+            st = self.states[af.spec.fault_id]
+            if not (st.trigger.counts("server") and st.counts_reached() and st.time_reached(now)):
+                continue
+            if af.draw():
+                (effect,) = af.spec.fault.effects(
+                    FirePoint(kind=self.kind, point="data", rand=af.rng.random())
+                )
+                total = max(total, effect.ms)
+        return total
+
     # --- timers and commands -------------------------------------------------------------
 
     def next_deadline(self, now: float) -> float | None:
