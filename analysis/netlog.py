@@ -332,6 +332,17 @@ class _Interpreter:
             code = self.net_error(p.get("net_error"))
             if code is not None and code not in _NOT_FAILURES and r.error is None:
                 self.fail(r, code, tick, where)
+            elif code == -3 and not r.cancelled:  # an explicit ERR_ABORTED without a CANCELLED event
+                r.cancelled = True
+                self.add(
+                    "request_cancelled",
+                    tick,
+                    where,
+                    stream_key=r.key,
+                    url=r.url,
+                    error="ERR_ABORTED",
+                    code=-3,
+                )
             if not r.ended:
                 r.ended = True
                 if r.error is None and not r.cancelled and not r.is_ws and code not in (-173,):
