@@ -7,21 +7,72 @@
 ``recorder``        factory: mitmdump with ``addons/ws_trace.py`` in reverse mode in front of
                     ``lab_server``, recording to ``tmp_path/"capture.jsonl"``; returns the
                     ``Mitmdump`` with ``.capture`` (the path) set. Extra scripts/options allowed.
+
+Client helpers (plain functions): ``http_get(port, target, headers)`` (raw HTTP/1.1 over a
+socket, returns the bytes received until EOF/reset) and ``ws_session(url, send, close, expect)``
+(a ``websockets`` client: send, receive ``expect`` messages, close or wait for the server).
 """
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+def http_get(port: int, target: str, headers: dict[str, str] | None = None, timeout: float = 30) -> bytes:
+    """Raw HTTP/1.1 GET with Connection: close; returns everything received until EOF/reset."""
+    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close", **(headers or {})}
+    req = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(req.encode())
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            pass
+    return data
+
+
+async def ws_session(url: str, send: list[str], close: tuple[int, str] | None, expect: int) -> dict[str, Any]:
+    """Send ``send``, receive ``expect`` messages, then close with ``close`` (or wait for the server)."""
+    got: list[str | bytes] = []
+    out: dict[str, Any] = {"received": got}
+    try:
+        async with connect(url, compression=None, open_timeout=30, close_timeout=10) as ws:
+            for m in send:
+                await ws.send(m)
+            while len(got) < expect:
+                got.append(await asyncio.wait_for(ws.recv(), 30))
+            if close is not None:
+                await ws.close(*close)
+            else:
+                try:
+                    while True:
+                        got.append(await asyncio.wait_for(ws.recv(), 30))
+                except ConnectionClosed:
+                    pass
+            out["code"] = ws.close_code
+    except ConnectionClosed as e:
+        out["code"] = e.rcvd.code if e.rcvd else None
+        out["error"] = str(e)
+    return out
 
 
 @pytest.fixture

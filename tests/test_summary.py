@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tearline.cli import cli
-from tests.test_ws_trace import http_get, ws_session
+from tests.fixtures_proxy import http_get, ws_session
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -28,51 +28,9 @@ from tearline.events import (
 )
 from tearline.lab.mitmdump import MitmdumpFailed
 from tearline.lab.servers import message_text, sse_event_bytes
+from tests.fixtures_proxy import http_get, ws_session
 
 pytestmark = pytest.mark.timeout(180)
-
-
-# --- clients --------------------------------------------------------------------------------
-
-
-def http_get(port: int, target: str, headers: dict[str, str] | None = None, timeout: float = 30) -> bytes:
-    """Raw HTTP/1.1 GET with Connection: close; returns everything received until EOF/reset."""
-    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close", **(headers or {})}
-    req = f"GET {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
-    data = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(req.encode())
-        try:
-            while chunk := s.recv(65536):
-                data += chunk
-        except ConnectionResetError:
-            pass
-    return data
-
-
-async def ws_session(url: str, send: list[str], close: tuple[int, str] | None, expect: int) -> dict[str, Any]:
-    """Send ``send``, receive ``expect`` messages, then close with ``close`` (or wait for the server)."""
-    got: list[str | bytes] = []
-    out: dict[str, Any] = {"received": got}
-    try:
-        async with connect(url, compression=None, open_timeout=30, close_timeout=10) as ws:
-            for m in send:
-                await ws.send(m)
-            while len(got) < expect:
-                got.append(await asyncio.wait_for(ws.recv(), 30))
-            if close is not None:
-                await ws.close(*close)
-            else:
-                try:
-                    while True:
-                        got.append(await asyncio.wait_for(ws.recv(), 30))
-                except ConnectionClosed:
-                    pass
-            out["code"] = ws.close_code
-    except ConnectionClosed as e:
-        out["code"] = e.rcvd.code if e.rcvd else None
-        out["error"] = str(e)
-    return out
 
 
 def events_of(path: Path, *types: type[Event], stream: str | None = None) -> list[Any]:

@@ -17,7 +17,10 @@ Routes and query parameters (times in milliseconds, sizes in bytes):
              stay until the client closes; answers its close frame unless
              ``answer=0``), ``close`` (close frame ``code``/``reason``, default
              1000), ``fin`` (TCP FIN, no close frame), ``rst`` (TCP RST via
-             SO_LINGER 0), ``hang`` (stop sending, never close) after ``end_delay_ms``.
+             SO_LINGER 0), ``hang`` (stop sending, never close) after ``end_delay_ms``
+             (default 0, but 50 for ``fin``/``rst``: mitmproxy 12.3.1 sometimes never closes the
+             client when the upstream's end arrives together with the last message; pass
+             ``end_delay_ms=0`` to provoke that).
 ``/sse``     ``text/event-stream``, chunked. ``n`` events (``event=name``,
              ``ids=1`` adds ``id: <i>``, ``retry=ms`` once first, ``comment=1`` a
              comment line each, ``size`` data bytes, ``crlf=1`` CRLF line ends,
@@ -437,7 +440,9 @@ class LabServer:
             end = p.str("end", "wait")
             if end == "wait":
                 return
-            await asyncio.sleep(p.int("end_delay_ms", 0) / 1000)
+            # fin/rst default to a 50 ms gap after the last message: mitmproxy 12.3.1 can miss an
+            # upstream end that arrives together with the last message (the client is never closed)
+            await asyncio.sleep(p.int("end_delay_ms", 50 if end in ("fin", "rst") else 0) / 1000)
             if done.is_set():
                 return
             self._note(conn, "end", path=path, text=end)
