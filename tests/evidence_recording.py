@@ -413,7 +413,8 @@ _CACHE: dict[str, Any] = {}
 
 
 def shared(name: str, tmp_path_factory: Any) -> Any:
-    """``"browser"`` (Recording), ``"killed"`` (KilledRun) or ``"crash"`` (CrashRecording), recorded once."""
+    """``"browser"`` (Recording), ``"killed"`` (KilledRun), ``"crash"`` (CrashRecording) or ``"bounded"``
+    (BoundedRun), recorded once per test session."""
     if name not in _CACHE:
         base = Path(tmp_path_factory.mktemp(f"evidence-{name}"))
         with run_servers() as servers:
@@ -423,6 +424,50 @@ def shared(name: str, tmp_path_factory: Any) -> Any:
                 _CACHE[name] = record_killed_netlog(base, servers)
             elif name == "crash":
                 _CACHE[name] = record_crash(base, servers)
+            elif name == "bounded":
+                _CACHE[name] = record_bounded_killed(base, servers)
             else:
                 raise KeyError(name)
     return _CACHE[name]
+
+
+@dataclass
+class BoundedRun:
+    placeholder: Path  # the --log-net-log file: only a note naming the directory
+    directory: Path  # where Chrome kept the data (constants.json, event_file_N.json)
+
+
+def record_bounded_killed(dirpath: Path, servers: Servers, *, seconds: float = 4.0) -> BoundedRun:
+    """Chromium with --net-log-max-size-mb (bounded mode), SIGKILLed: the data stays in a temp directory."""
+    dirpath.mkdir(parents=True, exist_ok=True)
+    tmp = dirpath / "tmp"
+    tmp.mkdir(exist_ok=True)
+    netlog = dirpath / "bounded-netlog.json"
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            *CHROME_ARGS,
+            f"--user-data-dir={dirpath / 'profile'}",
+            f"--log-net-log={netlog}",
+            "--net-log-max-size-mb=1",
+            "--net-log-capture-mode=Everything",
+            servers.base + "/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    try:
+        deadline = time.monotonic() + seconds + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            events = list(tmp.glob("*/event_file_*.json"))
+            if time.monotonic() > deadline - 60 and events and sum(f.stat().st_size for f in events) > 0:
+                break
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    (directory,) = [d for d in tmp.iterdir() if (d / "constants.json").exists()]
+    return BoundedRun(netlog, directory)

@@ -396,3 +396,29 @@ def test_websocket_already_open_when_logging_started(tmp_path: Path) -> None:
     (closed,) = of(obs, "ws_closed")
     assert closed.code == 1006 and closed.t == pytest.approx((213245473 + 1779504409228) / 1000)
     assert r.meta["truncated"] is True
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_bounded_mode_log_of_a_killed_chromium(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--net-log-max-size-mb keeps the data in a temp directory until Chrome stops; killed, the
+    named file holds only a note. Both the note and the directory load (stitched)."""
+    run: Any = shared("bounded", tmp_path_factory)
+    assert run.placeholder.read_text().startswith("Logging is in progress")
+    from_note, from_dir = load_netlog(run.placeholder), load_netlog(run.directory)
+    assert from_note.meta["events"] == from_dir.meta["events"] > 0
+    assert any("stitched" in w for w in from_note.warnings) and from_note.meta["truncated"] is True
+    assert of(from_note.observations, "navigation", "127.0.0.1")
+
+
+def test_bounded_mode_note_whose_directory_is_gone(tmp_path: Path) -> None:
+    p = tmp_path / "netlog.json"
+    p.write_text(
+        "Logging is in progress writing data to:\n    /nonexistent/org.chromium.Chromium.scoped_dir.X\n\n"
+        "That data will be stitched into a single file (this one) once logging\nhas stopped.\n"
+    )
+    with pytest.raises(InputError) as e:
+        load_netlog(p)
+    assert "never stitched" in one_line(e, p)
+    with pytest.raises(InputError, match=r"without constants\.json"):
+        load_netlog(tmp_path)
