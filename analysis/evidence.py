@@ -41,10 +41,14 @@ _TIMESTAMP_LINE = re.compile(
 
 def sniff(path: str | os.PathLike[str]) -> str | None:
     """Name the evidence format of ``path`` from its first 64 KiB, or None when unsure."""
+    if Path(path).is_dir():
+        return "netlog" if (Path(path) / "constants.json").exists() else None
     head = read_head(path)
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     if not text:
         return None
+    if text.startswith("Logging is in progress writing data to:"):
+        return "netlog"  # the note Chrome leaves in place of a bounded-mode NetLog
     if text.startswith("{"):
         first_line = text.split("\n", 1)[0]
         if '"tearline-capture"' in first_line:

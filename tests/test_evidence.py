@@ -111,3 +111,16 @@ def test_unrecognised_file_goes_to_the_importer(tmp_path: Path) -> None:
 
 def test_nothing_given_is_nothing_loaded() -> None:
     assert load_evidence() == []
+
+
+def test_bounded_netlog_note_and_directory_are_netlogs(tmp_path: Path) -> None:
+    note = tmp_path / "netlog.json"
+    note.write_text("Logging is in progress writing data to:\n    /gone\n")
+    assert sniff(note) == "netlog"
+    d = tmp_path / "x.inprogress"
+    d.mkdir()
+    assert sniff(d) is None
+    (d / "constants.json").write_text("{}")
+    assert sniff(d) == "netlog"
+    with pytest.raises(InputError, match="looks like a Chrome NetLog"):
+        load_evidence(har=note)
