@@ -136,8 +136,9 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
     zoom_h = 1.8 + 0.45 * max(zoom_lanes, 3) if first is not None else 0.0
     head_h = 1.0
     fig = Figure(figsize=(WIDTH, head_h + swim_h + zoom_h), layout="constrained")
-    parts = fig.subfigures(
-        3 if first is not None else 2, 1, height_ratios=[head_h, swim_h, zoom_h][: 3 if first else 2]
+    n_parts = 3 if first is not None else 2
+    parts: list[SubFigure] = list(
+        fig.subfigures(n_parts, 1, height_ratios=[head_h, swim_h, zoom_h][:n_parts]).flat  # type: ignore[union-attr]
     )
     top = parts[0]
     top.text(0.01, 0.92, plain(title, 120), fontsize=13, fontweight="bold", va="top")

@@ -95,12 +95,16 @@ def normalize_timeline(timeline: pd.DataFrame | None) -> pd.DataFrame:
         timeline = pd.DataFrame()
     if timeline.attrs.get(_NORMALIZED):
         return timeline
-    tl = timeline.copy() if len(timeline.columns) else pd.DataFrame(columns=list(TIMELINE_COLUMNS))
+    # a shallow copy: pandas' copy-on-write keeps the caller's frame untouched
+    tl = timeline.copy(deep=False) if len(timeline.columns) else pd.DataFrame(columns=list(TIMELINE_COLUMNS))
     for col in TIMELINE_COLUMNS:
         if col not in tl.columns:
             tl[col] = np.nan if col in ("t", "size", "code") else None
-    tl["t"] = pd.to_numeric(tl["t"], errors="coerce").astype(float)
-    tl = tl[np.isfinite(tl["t"].to_numpy())]
+    if tl["t"].dtype != np.float64:
+        tl["t"] = pd.to_numeric(tl["t"], errors="coerce").astype(float)
+    finite = np.isfinite(tl["t"].to_numpy())
+    if not finite.all():
+        tl = tl[finite]
     if not tl["t"].is_monotonic_increasing:
         tl = tl.sort_values("t", kind="stable")
     tl = tl.reset_index(drop=True)
@@ -121,6 +125,7 @@ def df_drawable(timeline: pd.DataFrame | None) -> pd.DataFrame:
     if tl.attrs.get(_DRAWABLE):
         return tl
     loose = pd.isna(_col(tl, "stream")) & (_col(tl, "source") != "caddy")
+    keep = np.ones(len(tl), dtype=bool)
     if loose.any():
         idx = np.flatnonzero(loose)
         sub = tl.iloc[idx]
@@ -128,9 +133,9 @@ def df_drawable(timeline: pd.DataFrame | None) -> pd.DataFrame:
         noise = (
             sub["text"].astype("string").str.contains(NOISE_TEXT, regex=True, na=False).to_numpy(dtype=bool)
         )
-        keep = np.ones(len(tl), dtype=bool)
         keep[idx] = keep_kind & ~noise
-        tl = tl[keep].reset_index(drop=True)
+    # a new frame either way, so the flag never lands on the caller's (copy-on-write shares the data)
+    tl = tl.copy(deep=False) if keep.all() else tl[keep].reset_index(drop=True)
     tl.attrs[_DRAWABLE] = True
     return tl
 

@@ -96,7 +96,8 @@ def _draw_ticks(ax: Axes, x: np.ndarray, y: np.ndarray, dirs: np.ndarray, xlim: 
     edges = np.linspace(xlim[0], xlim[1], BINS + 1)
     bands: dict[str, list[np.ndarray]] = {}
     xs_all = frame["x"].to_numpy()
-    for (lane_y, direction), idx in frame.groupby(["y", "d"], sort=False).indices.items():
+    groups: dict[tuple[float, str], np.ndarray] = frame.groupby(["y", "d"], sort=False).indices  # type: ignore[assignment]
+    for (lane_y, direction), idx in groups.items():
         color, sign, _ = DIRECTION_STYLE[direction]
         xs = xs_all[idx]
         if len(xs) <= MAX_TICKS:
@@ -138,7 +139,8 @@ class _Label:
 def _place_labels(ax: Axes, labels: list[_Label], xlim: tuple[float, float], levels: int = 3) -> int:
     """Write labels above their marks, stacking up to ``levels`` rows per lane and
     dropping what still does not fit; bold labels are placed first. Returns how many were written."""
-    width_pt = ax.get_figure(root=True).get_figwidth() * 72 * ax.get_position().width
+    fig = ax.get_figure(root=True)
+    width_pt = (fig.get_figwidth() if fig is not None else 12.0) * 72 * ax.get_position().width
     per_pt = (xlim[1] - xlim[0]) / max(width_pt, 1.0)
     written = 0
     by_lane: dict[float, list[_Label]] = {}
@@ -253,6 +255,12 @@ def _draw_end(
         labels.append(_Label(xv, float(ys.max()), text, style.color, bold=True))
 
 
+def _side(xv: float, xlim: tuple[float, float]) -> str:
+    """Text alignment that keeps a label anchored at ``xv`` inside the axes."""
+    where = (xv - xlim[0]) / ((xlim[1] - xlim[0]) or 1.0)
+    return "center" if 0.3 < where < 0.7 else ("left" if where <= 0.3 else "right")
+
+
 def _format_lanes(ax: Axes, lanes: pd.DataFrame) -> None:
     ax.set_yticks(lanes["y"].to_numpy(), [plain(v, 40) for v in lanes["label"]], fontsize=8)
     top = float(lanes["y"].max()) if len(lanes) else 0.0
@@ -363,11 +371,11 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
         ax.annotate(
             plain(f"first abnormal end: {first.id} at {stamp} UTC — {cause_label(first.cause.kind)}", 100),
             (xv, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 4), textcoords="offset points",
-            ha="center" if 0.3 < (xv - xlim[0]) / (xlim[1] - xlim[0]) < 0.7 else ("left" if xv < xlim[0] + (xlim[1] - xlim[0]) / 2 else "right"), va="bottom", fontsize=9, fontweight="bold", color=PALETTE["vermillion"],
+            ha=_side(xv, xlim), va="bottom", fontsize=9, fontweight="bold", color=PALETTE["vermillion"],
         )  # fmt: skip
     ax.set_xlim(*xlim)
     _place_labels(ax, labels, xlim)
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz="UTC", minticks=4, maxticks=9))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz="UTC", minticks=4, maxticks=9))  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_formatter(FuncFormatter(_clock_label(xlim)))
     day = pd.Timestamp(t0, unit="s", tz="UTC").strftime("%Y-%m-%d")
     ax.set_xlabel(f"wall-clock time, UTC, {day}", fontsize=8)
@@ -415,7 +423,8 @@ def zoom_rows(d: Diagnosis, stream_id: str, start: float, stop: float) -> pd.Dat
     t = tl["t"].to_numpy()
     part = tl.iloc[int(np.searchsorted(t, start, side="left")) : int(np.searchsorted(t, stop, side="right"))]
     stream = part["stream"].to_numpy(dtype=object)
-    return part[(stream == stream_id) | pd.isna(stream)].reset_index(drop=True)
+    rows: pd.DataFrame = part[(stream == stream_id) | pd.isna(stream)]
+    return rows.reset_index(drop=True)
 
 
 def plot_zoom(
@@ -476,6 +485,4 @@ def plot_zoom(
     _place_labels(ax, labels, xlim)
     stamp = pd.Timestamp(end, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     ax.set_xlabel(f"seconds relative to the end of {plain(s.id, 20)} (0 = {stamp} UTC)", fontsize=8)
-    _legend(ax, [MARKS[c].handle() for c in MARKS], where="none")
-    ax.get_legend().remove()
     return ax
