@@ -208,3 +208,27 @@ def test_incident_caddyfile_serves_both_sites(incident_backend: RunningBackend, 
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_a_port_taken_before_caddy_binds_it_is_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    import tearline.lab.caddy as lab_caddy
+
+    real = lab_caddy.free_port
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        picks: list[int] = []
+
+        def first_one_taken() -> int:
+            picks.append(taken if not picks else real())
+            return picks[-1]
+
+        monkeypatch.setattr(lab_caddy, "free_port", first_one_taken)
+        with run_caddy([CaddySite(host="www.localhost", upstream="127.0.0.1:9")], tmp_path) as caddy:
+            assert caddy.port != taken and len(picks) == 4
+            assert "address already in use" not in caddy.log_path.read_text()

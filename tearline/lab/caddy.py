@@ -185,10 +185,31 @@ def run_caddy(
 
     Files: ``Caddyfile``, ``caddy.log`` (JSON lines), ``caddy.stderr``,
     ``caddy-data/``. Raises ``UsageError`` if the binary is missing or Caddy
-    does not come up within ``startup_timeout`` seconds (with its stderr).
+    does not come up within ``startup_timeout`` seconds (with its stderr). A
+    port taken between choosing it and Caddy binding it is retried with new ports.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):
+        try:
+            caddy = _start(sites, work_dir, startup_timeout)
+            break
+        except _PortTaken:
+            if attempt == 2:
+                raise UsageError(
+                    "Caddy could not bind a free port three times", path=work_dir / "caddy.stderr"
+                ) from None
+    try:
+        yield caddy
+    finally:
+        _stop(caddy.proc)
+
+
+class _PortTaken(Exception):
+    """Another process took a chosen port before Caddy bound it."""
+
+
+def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float) -> Caddy:
     binary = caddy_binary()
     port, admin_port = free_port(), free_port()
     log_path = work_dir / "caddy.log"
@@ -210,25 +231,26 @@ def run_caddy(
             env=env,
             cwd=work_dir,
         )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not (_admin_ready(admin_port) and _listening(port)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
-                raise UsageError(
-                    "Caddy did not start: " + (" | ".join(tail) or "no output"), path=config_path
-                )
-            time.sleep(0.1)
-        yield Caddy(
-            port=port,
-            admin_port=admin_port,
-            log_path=log_path,
-            config_path=config_path,
-            sites=tuple(sites),
-            proc=proc,
-        )
-    finally:
-        _stop(proc)
+    deadline = time.monotonic() + startup_timeout
+    while not (_admin_ready(admin_port) and _listening(port)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            output = stderr_path.read_text(errors="replace")
+            logged = log_path.read_text(errors="replace") if log_path.exists() else ""
+            if "address already in use" in output + logged:
+                log_path.unlink(missing_ok=True)  # the next attempt starts a clean log
+                raise _PortTaken
+            tail = (output.strip() or logged.strip()).splitlines()[-3:]
+            raise UsageError("Caddy did not start: " + (" | ".join(tail) or "no output"), path=config_path)
+        time.sleep(0.1)
+    return Caddy(
+        port=port,
+        admin_port=admin_port,
+        log_path=log_path,
+        config_path=config_path,
+        sites=tuple(sites),
+        proc=proc,
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
