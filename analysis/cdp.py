@@ -172,6 +172,7 @@ class _Builder:
         self.urls: dict[str, str] = {}
         self.types: dict[str, str] = {}
         self.untimed: list[int] = []  # indexes of observations waiting for a time
+        self.main_frame: str | None = None  # id of the top frame, once a frameNavigated named it
 
     def time_of(self, p: dict[str, Any]) -> tuple[float | None, float | None]:
         """(wall time, raw time) of a Network/Page event's monotonic ``timestamp``."""
@@ -259,7 +260,9 @@ def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
             status=p["redirectResponse"].get("status"),
         )
     b.add("request_start", t, where, raw, stream_key=rid, url=url, text=req.get("method"), reason=rtype)
-    if rtype == "Document" and (p.get("loaderId") == rid):
+    frame = p.get("frameId")
+    main = b.main_frame is None or frame is None or frame == b.main_frame
+    if rtype == "Document" and p.get("loaderId") == rid and main:
         b.add("navigation", t, where, raw, stream_key=rid, url=url, text=req.get("method"))
 
 
@@ -434,6 +437,8 @@ def _frame_navigated(b: _Builder, where: str, p: dict[str, Any]) -> None:
     frame = obj(p.get("frame"))
     if frame.get("parentId"):
         return  # an iframe
+    if isinstance(frame.get("id"), str):
+        b.main_frame = frame["id"]
     url = text(frame.get("url"))
     unreachable = frame.get("unreachableUrl")
     label = f"error page for {unreachable}" if unreachable else "frame navigated"

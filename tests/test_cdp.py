@@ -196,3 +196,25 @@ def test_read_messages_skips_command_responses(tmp_path: Path) -> None:
     )
     msgs, warnings = read_messages(p)
     assert [m for _, m, _ in msgs] == ["Network.webSocketClosed"] and warnings
+
+
+def test_iframe_documents_are_not_page_navigations(tmp_path: Path) -> None:
+    def doc(rid: str, frame: str, url: str, ts: float) -> dict[str, Any]:
+        return {"method": "Network.requestWillBeSent", "params": {
+            "requestId": rid, "loaderId": rid, "frameId": frame, "type": "Document", "timestamp": ts,
+            "wallTime": 1_700_000_000 + ts, "request": {"url": url, "method": "GET"}}}  # fmt: skip
+
+    msgs = [
+        doc("A", "TOP", "https://a.test/", 1.0),
+        {"method": "Page.frameNavigated", "params": {"frame": {"id": "TOP", "url": "https://a.test/"}}},
+        doc("B", "CHILD", "https://ads.test/frame", 2.0),
+        {
+            "method": "Page.frameNavigated",
+            "params": {"frame": {"id": "CHILD", "parentId": "TOP", "url": "https://ads.test/frame"}},
+        },
+        doc("C", "TOP", "https://a.test/next", 3.0),
+    ]
+    p = tmp_path / "cdp.jsonl"
+    p.write_text("\n".join(json.dumps(m) for m in msgs) + "\n")
+    navs = [o.url for o in load_cdp(p).observations if o.kind == "navigation"]
+    assert "https://ads.test/frame" not in navs and "https://a.test/next" in navs
