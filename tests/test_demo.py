@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tearline.lab.scenarios import EvidenceBundle
 
 TEARLINE = str(Path(sys.executable).with_name("tearline"))
 
@@ -91,3 +94,23 @@ def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
     result = run_demo("--scenario", "nope", cwd=tmp_path)
     assert result.returncode == 2
     assert "unknown scenario 'nope'" in result.stderr and "client_navigation" in result.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.slow
+def test_without_the_analysis_side_the_demo_prints_the_summary(
+    scenario_bundle: Callable[..., EvidenceBundle],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tearline.lab import demo
+
+    bundle = scenario_bundle("client_navigation")
+    monkeypatch.setitem(sys.modules, "analysis.diagnosis", None)  # import fails like a missing module
+    assert demo._diagnose(bundle) is None
+    demo._summary_fallback(bundle)
+    out = capsys.readouterr().out
+    assert "The diagnosis is not installed here" in out
+    ws_lines = [line for line in out.splitlines() if line.startswith("ws ")]
+    assert len(ws_lines) == 2 and all("close 1001 by client" in line for line in ws_lines)  # both legs
