@@ -380,11 +380,16 @@ class LabServer:
         self._note(conn, "ws_open", path=path)
         done = asyncio.Event()
         echo, answer = p.flag("echo", True), p.flag("answer", True)
+        sent_close = False
 
         def flush() -> None:
-            data = b"".join(proto.data_to_send())
+            items = proto.data_to_send()
+            data = b"".join(items)
             if data and not writer.transport.is_closing():
                 writer.write(data)
+            if b"" in items and not writer.transport.is_closing():
+                # the close handshake is done: the server closes the TCP connection (RFC 6455 7.1.1)
+                writer.close()
 
         async def read_loop() -> None:
             try:
@@ -416,7 +421,7 @@ class LabServer:
                                 proto.send_text(fr.data)
                             else:
                                 proto.send_binary(fr.data)
-                        if isinstance(fr, Frame) and fr.opcode == Opcode.CLOSE:
+                        if isinstance(fr, Frame) and fr.opcode == Opcode.CLOSE and not sent_close:
                             self._note(conn, "ws_close_sent", path=path, text="answer")
                     flush()
                     await writer.drain()
@@ -424,6 +429,7 @@ class LabServer:
                 done.set()
 
         async def send_loop() -> None:
+            nonlocal sent_close
             await asyncio.sleep(p.int("delay_ms", 0) / 1000)
             n, size, interval = p.int("n", 0), p.int("size", 16), p.int("interval_ms", 50) / 1000
             for i in range(n):
@@ -447,6 +453,7 @@ class LabServer:
                 return
             self._note(conn, "end", path=path, text=end)
             if end == "close":
+                sent_close = True
                 proto.send_close(p.int("code", 1000), p.str("reason", ""))
                 self._note(conn, "ws_close_sent", path=path, code=p.int("code", 1000))
                 flush()
