@@ -34,7 +34,7 @@ from typing import Any
 from analysis.jsonshape import arr, obj, text
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded, open_text
-from analysis.symptoms import net_error_number
+from analysis.symptom_tables import net_error_number
 from tearline.errors import InputError
 
 __all__ = ["load_har"]

@@ -30,83 +30,40 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.jsonshape import arr, obj
+from analysis.jsonshape import obj
 from analysis.netlog_reader import NetLogStream
+from analysis.netlog_state import (
+    ALREADY_OPEN,
+    NOT_FAILURES,
+    OPCODES,
+    STATUS_RE,
+    RequestState,
+    SocketState,
+    as_int,
+    as_str,
+    fallback_name,
+    first_close,
+    invert,
+)
+from analysis.netlog_transport import on_h2, on_socket
 from analysis.observation import Observation, SourceRecord
 from analysis.sourcefile import guarded
-from analysis.wsframes import FrameScanner
 from tearline.errors import InputError
 
-__all__ = ["load_netlog"]
-
-_OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
-_NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel), WS_UPGRADE (success)
-_ALREADY_OPEN = "already open when logging started"
-_STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
-_H2_CODE_RE = re.compile(r"^\s*(\d+)")
+__all__ = ["Interpreter", "load_netlog"]
 
 
-@dataclass
-class _Request:
-    key: str
-    url: str | None = None
-    method: str | None = None
-    started: bool = False
-    is_ws: bool = False
-    status: int | None = None
-    bytes_read: int = 0
-    error: int | None = None  # first real net error
-    cancelled: bool = False
-    ended: bool = False
-    close_obs: dict[str, int] = field(default_factory=dict)  # direction -> index of ws_close_* observation
-    recv_close_frame: bool = False
-    sent_close_frame: bool = False
-    socket: int | None = None
-    ws_closed: bool = False
-    closed_obs: int | None = None
-    start_obs: int | None = None
-    h2_headers_t: float | None = None
-
-
-@dataclass
-class _Socket:
-    sid: int
-    remote: str | None = None
-    request: str | None = None  # key of the last request bound to this socket
-    fin: bool = False
-    error: int | None = None
-    recv: dict[str, FrameScanner] = field(
-        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
-    )
-    sent: dict[str, FrameScanner] = field(
-        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
-    )
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-class _Interpreter:
+class Interpreter:
     def __init__(self, path: str, constants: dict[str, Any]) -> None:
         self.path = path
         self.c = constants
-        self.ev = _invert(constants.get("logEventTypes"))
-        self.src = _invert(constants.get("logSourceType"))
-        self.phase = _invert(constants.get("logEventPhase")) or {
+        self.ev = invert(constants.get("logEventTypes"))
+        self.src = invert(constants.get("logSourceType"))
+        self.phase = invert(constants.get("logEventPhase")) or {
             0: "PHASE_NONE",
             1: "PHASE_BEGIN",
             2: "PHASE_END",
@@ -115,7 +72,7 @@ class _Interpreter:
         self.err_num: dict[str, int] = {str(k): v for k, v in errors.items() if isinstance(v, int)}
         self.err_name = {v: k for k, v in self.err_num.items()}
         raw_offset = constants.get("timeTickOffset")
-        offset = _int(raw_offset)
+        offset = as_int(raw_offset)
         if offset is None:
             try:
                 offset = int(float(str(raw_offset)))
@@ -127,8 +84,8 @@ class _Interpreter:
                 ) from None
         self.offset_ms = offset
         self.obs: list[Observation] = []
-        self.requests: dict[int, _Request] = {}
-        self.sockets: dict[int, _Socket] = {}
+        self.requests: dict[int, RequestState] = {}
+        self.sockets: dict[int, SocketState] = {}
         self.job_to_request: dict[int, str] = {}
         self.job_to_socket: dict[int, int] = {}
         self.h2_streams: dict[tuple[int, int], str] = {}  # (session, stream id) -> url
@@ -145,7 +102,7 @@ class _Interpreter:
         if isinstance(value, str):
             if value in self.err_num:
                 return self.err_num[value]
-            return _int(value)
+            return as_int(value)
         return None
 
     def name(self, code: int | None) -> str | None:
@@ -153,7 +110,7 @@ class _Interpreter:
             return None
         if code == 0:
             return "OK"
-        return self.err_name.get(code) or _fallback_name(code)
+        return self.err_name.get(code) or fallback_name(code)
 
     def add(self, kind: str, tick: float, where: str, **fields: Any) -> int:
         self.obs.append(
@@ -168,32 +125,32 @@ class _Interpreter:
         )
         return len(self.obs) - 1
 
-    def request(self, sid: int) -> _Request:
+    def request(self, sid: int) -> RequestState:
         r = self.requests.get(sid)
         if r is None:
-            r = self.requests[sid] = _Request(key=str(sid))
+            r = self.requests[sid] = RequestState(key=str(sid))
         return r
 
-    def socket(self, sid: int) -> _Socket:
+    def socket(self, sid: int) -> SocketState:
         s = self.sockets.get(sid)
         if s is None:
-            s = self.sockets[sid] = _Socket(sid)
+            s = self.sockets[sid] = SocketState(sid)
         return s
 
-    def link(self, s: _Socket, r: _Request) -> None:
+    def link(self, s: SocketState, r: RequestState) -> None:
         s.request = r.key
         r.socket = s.sid
 
     # --- the event loop -------------------------------------------------------------------------
     def feed(self, index: int, e: dict[str, Any]) -> None:
-        tick = _int(e.get("time"))
+        tick = as_int(e.get("time"))
         src = e.get("source") or {}
-        sid = _int(src.get("id"))
+        sid = as_int(src.get("id"))
         if tick is None or sid is None:
             return
         self.first_tick = tick if self.first_tick is None else min(self.first_tick, tick)
         self.last_tick = tick if self.last_tick is None else max(self.last_tick, tick)
-        type_id, stype_id, phase_id = _int(e.get("type")), _int(src.get("type")), _int(e.get("phase"))
+        type_id, stype_id, phase_id = as_int(e.get("type")), as_int(src.get("type")), as_int(e.get("phase"))
         name = self.ev.get(type_id, "") if type_id is not None else ""
         stype = self.src.get(stype_id, "") if stype_id is not None else ""
         phase = self.phase.get(phase_id, "PHASE_NONE") if phase_id is not None else "PHASE_NONE"
@@ -202,9 +159,9 @@ class _Interpreter:
         if stype == "URL_REQUEST":
             self.on_request(sid, name, phase, params, tick, where)
         elif stype == "SOCKET":
-            self.on_socket(sid, name, phase, params, tick, where)
+            on_socket(self, sid, name, phase, params, tick, where)
         elif stype == "HTTP2_SESSION":
-            self.on_h2(sid, name, params, tick, where)
+            on_h2(self, sid, name, params, tick, where)
         elif stype == "WEBSOCKET_CHANNEL":
             self.on_channel(sid, name, phase, params, tick, where)
         elif stype == "QUIC_SESSION" and name == "QUIC_SESSION_CLOSED":
@@ -221,31 +178,37 @@ class _Interpreter:
     def on_request(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
         r = self.request(sid)
         if name == "REQUEST_ALIVE" and phase == "PHASE_BEGIN":
-            r.url = r.url or _str(p.get("url"))
+            r.url = r.url or as_str(p.get("url"))
             if r.url and r.url.startswith(("ws://", "wss://")):
                 r.is_ws = True
             if not r.started:
                 r.started = True
                 kind = "ws_created" if r.is_ws else "request_start"
                 # a synthetic BEGIN (logging started while the request was open) carries its state
-                pending = _ALREADY_OPEN if ("is_pending" in p or "load_state" in p) else None
+                pending = ALREADY_OPEN if ("is_pending" in p or "load_state" in p) else None
                 r.start_obs = self.add(
-                    kind, tick, where, stream_key=r.key, url=r.url, text=_str(p.get("method")), reason=pending
+                    kind,
+                    tick,
+                    where,
+                    stream_key=r.key,
+                    url=r.url,
+                    text=as_str(p.get("method")),
+                    reason=pending,
                 )
             return
         if name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN":
             first_job = r.method is None
-            r.method = r.method or _str(p.get("method"))
-            r.url = r.url or _str(p.get("url"))
+            r.method = r.method or as_str(p.get("method"))
+            r.url = r.url or as_str(p.get("url"))
             if r.start_obs is not None and first_job:
                 self.obs[r.start_obs] = dataclasses.replace(self.obs[r.start_obs], text=r.method, url=r.url)
             if p.get("request_type") == "main frame":
-                self.add("navigation", tick, where, stream_key=r.key, url=_str(p.get("url")), text=r.method)
+                self.add("navigation", tick, where, stream_key=r.key, url=as_str(p.get("url")), text=r.method)
         elif name == "URL_REQUEST_REDIRECTED":
-            r.url = _str(p.get("location")) or r.url
+            r.url = as_str(p.get("location")) or r.url
         elif name in ("HTTP_STREAM_REQUEST_BOUND_TO_JOB", "HTTP_STREAM_JOB_CONTROLLER_BOUND"):
             dep = p.get("source_dependency") or {}
-            job = _int(dep.get("id")) if isinstance(dep, dict) else None
+            job = as_int(dep.get("id")) if isinstance(dep, dict) else None
             if job is not None:
                 self.job_to_request[job] = r.key
                 waiting = self.job_to_socket.get(job)
@@ -257,23 +220,23 @@ class _Interpreter:
             if r.is_ws:
                 self.add("ws_handshake_request", tick, where, stream_key=r.key, url=r.url)
         elif name == "HTTP_TRANSACTION_SEND_REQUEST_BODY":
-            self.add("data_sent", tick, where, stream_key=r.key, url=r.url, size=_int(p.get("length")))
+            self.add("data_sent", tick, where, stream_key=r.key, url=r.url, size=as_int(p.get("length")))
         elif name == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS":
             headers = p.get("headers")
             first = headers[0] if isinstance(headers, list) and headers else ""
-            m = _STATUS_RE.match(first if isinstance(first, str) else "")
+            m = STATUS_RE.match(first if isinstance(first, str) else "")
             r.status = int(m.group(1)) if m else None
             kind = "ws_open" if r.is_ws and r.status == 101 else "response_headers"
             self.add(kind, tick, where, stream_key=r.key, url=r.url, status=r.status)
         elif name == "URL_REQUEST_JOB_FILTERED_BYTES_READ":
-            size = _int(p.get("byte_count")) or 0
+            size = as_int(p.get("byte_count")) or 0
             r.bytes_read += size
             self.add("data_received", tick, where, stream_key=r.key, url=r.url, size=size, direction="server")
         elif name in ("WEBSOCKET_SENT_FRAME_HEADER", "WEBSOCKET_RECV_FRAME_HEADER"):
             self.on_frame(r, name, p, tick, where)
         elif name in ("WEBSOCKET_UPGRADE_FAILURE", "WEBSOCKET_INVALID_FRAME", "WEBSOCKET_CLOSE_TIMEOUT"):
             code = self.net_error(p.get("net_error"))
-            text = _str(p.get("message")) or _str(p.get("reason")) or name.lower().replace("_", " ")
+            text = as_str(p.get("message")) or as_str(p.get("reason")) or name.lower().replace("_", " ")
             self.add(
                 "ws_error",
                 tick,
@@ -297,15 +260,15 @@ class _Interpreter:
                     error="ERR_ABORTED",
                     code=-3,
                 )
-            elif code not in _NOT_FAILURES:
+            elif code not in NOT_FAILURES:
                 self.fail(r, code, tick, where)
         elif name == "FAILED":
             code = self.net_error(p.get("net_error"))
-            if code is not None and code not in _NOT_FAILURES:
+            if code is not None and code not in NOT_FAILURES:
                 self.fail(r, code, tick, where)
         elif name == "HTTP2_STREAM_ERROR":
             code = self.net_error(p.get("net_error"))
-            sid2 = _int(p.get("stream_id"))
+            sid2 = as_int(p.get("stream_id"))
             self.add(
                 "socket_error",
                 tick,
@@ -330,7 +293,7 @@ class _Interpreter:
             )
         if name == "REQUEST_ALIVE" and phase == "PHASE_END":
             code = self.net_error(p.get("net_error"))
-            if code is not None and code not in _NOT_FAILURES and r.error is None:
+            if code is not None and code not in NOT_FAILURES and r.error is None:
                 self.fail(r, code, tick, where)
             elif code == -3 and not r.cancelled:  # an explicit ERR_ABORTED without a CANCELLED event
                 r.cancelled = True
@@ -348,20 +311,20 @@ class _Interpreter:
                 if r.error is None and not r.cancelled and not r.is_ws and code not in (-173,):
                     self.add("request_done", tick, where, stream_key=r.key, url=r.url, size=r.bytes_read)
 
-    def fail(self, r: _Request, code: int, tick: float, where: str) -> None:
+    def fail(self, r: RequestState, code: int, tick: float, where: str) -> None:
         if r.error is not None:
             return
         r.error = code
         kind = "ws_error" if r.is_ws and r.status != 101 else "request_failed"
         self.add(kind, tick, where, stream_key=r.key, url=r.url, error=self.name(code), code=code)
 
-    def on_frame(self, r: _Request, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    def on_frame(self, r: RequestState, name: str, p: dict[str, Any], tick: float, where: str) -> None:
         r.is_ws = True  # frames prove it, even when the request began before logging did
         if r.status is None:
             r.status = 101
         sent = name == "WEBSOCKET_SENT_FRAME_HEADER"
-        opcode = _int(p.get("opcode"))
-        size = _int(p.get("payload_length"))
+        opcode = as_int(p.get("opcode"))
+        size = as_int(p.get("payload_length"))
         direction = "client" if sent else "server"
         if opcode == 8:
             kind = "ws_close_sent" if sent else "ws_close_received"
@@ -374,14 +337,14 @@ class _Interpreter:
             )
             return
         kind = "ws_frame_sent" if sent else "ws_frame_received"
-        text = _OPCODES.get(opcode or 0, str(opcode))
+        text = OPCODES.get(opcode or 0, str(opcode))
         self.add(kind, tick, where, stream_key=r.key, url=r.url, size=size, direction=direction, text=text)
 
     def on_channel(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
         if name == "WEBSOCKET_ALIVE" and phase == "PHASE_BEGIN":
             # Chrome >= ~147: the channel's URL_REQUEST has the next source id (verified on 148 and 156)
             self.ws_channels[sid] = str(sid + 1)
-            url = _str(p.get("url"))
+            url = as_str(p.get("url"))
             if url:  # a channel already open when logging started names its URL here
                 r = self.request(sid + 1)
                 r.url = r.url or url
@@ -390,7 +353,7 @@ class _Interpreter:
                     r.status = r.status or 101
                 if not r.started:
                     r.started = True
-                    reason = _ALREADY_OPEN if p.get("state") == "CONNECTED" else None
+                    reason = ALREADY_OPEN if p.get("state") == "CONNECTED" else None
                     r.start_obs = self.add(
                         "ws_created", tick, where, stream_key=r.key, url=r.url, reason=reason
                     )
@@ -402,127 +365,9 @@ class _Interpreter:
             if req is not None and req.is_ws and not req.ws_closed:
                 self.ws_closed(req, tick, where)
 
-    def ws_closed(self, r: _Request, tick: float, where: str) -> None:
+    def ws_closed(self, r: RequestState, tick: float, where: str) -> None:
         r.ws_closed = True
         r.closed_obs = self.add("ws_closed", tick, where, stream_key=r.key, url=r.url)  # code: finish()
-
-    def on_socket(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
-        s = self.socket(sid)
-        if name == "TCP_CONNECT" and phase == "PHASE_END":
-            s.remote = _str(p.get("remote_address")) or s.remote
-        elif name == "SOCKET_IN_USE" and phase == "PHASE_BEGIN":
-            dep = p.get("source_dependency") or {}
-            job = _int(dep.get("id")) if isinstance(dep, dict) else None
-            if job is not None:
-                self.job_to_socket[job] = sid
-                key = self.job_to_request.get(job)
-                if key is not None:
-                    self.link(s, self.requests[int(key)])
-        elif name in (
-            "SOCKET_BYTES_RECEIVED",
-            "SSL_SOCKET_BYTES_RECEIVED",
-            "SOCKET_BYTES_SENT",
-            "SSL_SOCKET_BYTES_SENT",
-        ):
-            count = _int(p.get("byte_count"))
-            received = "RECEIVED" in name
-            if received and count == 0 and name == "SOCKET_BYTES_RECEIVED":
-                s.fin = True
-            req = self.requests.get(int(s.request)) if s.request else None
-            if req is not None and req.is_ws and count:
-                data = _b64(p.get("bytes"))
-                scanners = s.recv if received else s.sent
-                scanners["ssl" if name.startswith("SSL") else "plain"].feed(data)
-        elif name in ("SOCKET_READ_ERROR", "SOCKET_WRITE_ERROR", "SSL_READ_ERROR", "SSL_WRITE_ERROR"):
-            code = self.net_error(p.get("net_error"))
-            s.error = s.error or code
-            self.add(
-                "socket_error",
-                tick,
-                where,
-                stream_key=s.request,
-                code=code,
-                error=self.name(code),
-                text=f"{name.lower().replace('_', ' ')} on {s.remote or 'socket ' + str(sid)}",
-            )
-        elif name == "SOCKET_ALIVE" and phase == "PHASE_END":
-            req = self.requests.get(int(s.request)) if s.request else None
-            how = (
-                "reset"
-                if s.error == -101
-                else "peer FIN"
-                if s.fin
-                else "error"
-                if s.error
-                else "closed locally"
-            )
-            self.add(
-                "socket_closed",
-                tick,
-                where,
-                stream_key=s.request,
-                url=req.url if req else None,
-                text=f"{how} ({s.remote or 'socket ' + str(sid)})",
-                error=self.name(s.error) if s.error else None,
-                code=s.error,
-            )
-            if req is not None and req.is_ws and not req.ws_closed and req.status == 101:
-                self.ws_closed(req, tick, where)
-
-    def on_h2(self, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
-        if name == "HTTP2_SESSION_SEND_HEADERS":
-            stream = _int(p.get("stream_id"))
-            headers = arr(p.get("headers"))
-            fields = {
-                h.split(": ", 1)[0]: h.split(": ", 1)[1] for h in headers if isinstance(h, str) and ": " in h
-            }
-            if stream is not None and ":path" in fields:
-                url = f"{fields.get(':scheme', 'https')}://{fields.get(':authority', '')}{fields[':path']}"
-                self.h2_streams[(sid, stream)] = url
-        elif name in ("HTTP2_SESSION_SEND_RST_STREAM", "HTTP2_SESSION_RECV_RST_STREAM"):
-            stream = _int(p.get("stream_id")) or 0
-            code = _h2_code(p.get("error_code"))
-            rst_url = self.h2_streams.get((sid, stream))
-            self.add(
-                "h2_rst_stream",
-                tick,
-                where,
-                url=rst_url,
-                stream_key=self._request_for_url(rst_url, tick),
-                code=code,
-                direction="client" if "SEND" in name else "server",
-                text=f"stream {stream} {p.get('error_code', '')} {p.get('description', '')}".strip(),
-            )
-        elif name == "HTTP2_SESSION_RECV_GOAWAY":
-            self.add(
-                "h2_goaway",
-                tick,
-                where,
-                code=_h2_code(p.get("error_code")),
-                direction="server",
-                text=f"last stream {p.get('last_accepted_stream_id')} {p.get('debug_data', '')}".strip(),
-            )
-        elif name == "HTTP2_SESSION_CLOSE":
-            code = self.net_error(p.get("net_error"))
-            self.add(
-                "socket_closed",
-                tick,
-                where,
-                code=code,
-                error=self.name(code) if code else None,
-                text=f"HTTP/2 session closed: {p.get('description', '')}".strip(),
-            )
-
-    def _request_for_url(self, url: str | None, tick: float) -> str | None:
-        if url is None:
-            return None
-        best: tuple[float, str] | None = None
-        for r in self.requests.values():
-            if r.url == url and r.h2_headers_t is not None and r.h2_headers_t <= tick:
-                gap = tick - r.h2_headers_t
-                if best is None or gap < best[0]:
-                    best = (gap, r.key)
-        return best[1] if best else None
 
     # --- the end ------------------------------------------------------------------------------------
     def finish(self) -> None:
@@ -531,8 +376,8 @@ class _Interpreter:
             if not r.is_ws:
                 continue
             s = self.sockets.get(r.socket) if r.socket is not None else None
-            recv = _first_close(s.recv) if s else None
-            sent = _first_close(s.sent) if s else None
+            recv = first_close(s.recv) if s else None
+            sent = first_close(s.sent) if s else None
             if recv is not None and "server" in r.close_obs:
                 i = r.close_obs["server"]
                 self.obs[i] = dataclasses.replace(self.obs[i], code=recv[0] or 1005, reason=recv[1])
@@ -550,45 +395,6 @@ class _Interpreter:
                 self.obs[i] = dataclasses.replace(self.obs[i], code=code, reason=reason, text=clean)
 
 
-def _first_close(scanners: dict[str, FrameScanner]) -> tuple[int | None, str] | None:
-    for sc in scanners.values():
-        if sc.closes:
-            return sc.closes[0]
-    return None
-
-
-def _b64(value: Any) -> bytes | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return base64.b64decode(value, validate=False)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _h2_code(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    m = _H2_CODE_RE.match(value) if isinstance(value, str) else None
-    return int(m.group(1)) if m else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _invert(table: Any) -> dict[int, str]:
-    if not isinstance(table, dict):
-        return {}
-    return {v: str(k) for k, v in table.items() if isinstance(v, int) and not isinstance(v, bool)}
-
-
-def _fallback_name(code: int) -> str:
-    from analysis.symptoms import net_error_name
-
-    return net_error_name(code) or f"net error {code}"
-
-
 @guarded("Chrome NetLog")
 def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") -> SourceRecord:
     """Read a Chrome NetLog (complete or truncated) into a ``SourceRecord``.
@@ -597,13 +403,13 @@ def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") 
     that is not a NetLog.
     """
     stream = NetLogStream(path, flag=flag)
-    interp: _Interpreter | None = None
+    interp: Interpreter | None = None
     for index, event in stream.events():
         if interp is None:
-            interp = _Interpreter(str(path), stream.constants)
+            interp = Interpreter(str(path), stream.constants)
         interp.feed(index, event)
     if interp is None:
-        interp = _Interpreter(str(path), stream.constants)
+        interp = Interpreter(str(path), stream.constants)
     interp.finish()
     interp.obs.sort(key=lambda o: o.t)
     c = stream.constants
