@@ -182,7 +182,15 @@ def _wrap_io(conn: Any, io: Any) -> None:
         try:
             data = await orig_read(n)
         except asyncio.CancelledError as e:
-            _set_reason(conn, reason_from_exception(e))
+            # a failed write cancels the reader ("Error sending data: Connection lost"); the
+            # transport has usually stored the real cause (ECONNRESET) or seen the EOF already
+            stored = reader.exception()
+            if isinstance(stored, OSError) and str(e.args[0] if e.args else "").startswith("Error sending"):
+                _set_reason(conn, reason_from_exception(stored))
+            elif reader.at_eof() and str(e.args[0] if e.args else "").startswith("Error sending"):
+                _set_reason(conn, reason_from_exception(None))
+            else:
+                _set_reason(conn, reason_from_exception(e))
             raise
         except OSError as e:
             _set_reason(conn, reason_from_exception(e))
