@@ -14,7 +14,11 @@ navigates away (the open stream is cancelled: ERR_ABORTED).
 
 ``record_killed_netlog(dirpath)`` runs Chromium directly and SIGKILLs it
 mid-run, leaving a NetLog without its closing brackets, and Chromium's own
-``--enable-logging=stderr`` console lines.
+``--enable-logging=stderr`` console lines. ``record_crash`` crashes the renderer
+(chrome://crash) under an open WebSocket and EventSource; ``record_bounded_killed``
+kills a ``--net-log-max-size-mb`` run; ``record_h2_through_caddy`` goes through a
+real Caddy over HTTPS/HTTP/2 (``tls internal``). ``shared(name, tmp_path_factory)``
+records each once per test session.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -426,6 +431,8 @@ def shared(name: str, tmp_path_factory: Any) -> Any:
                 _CACHE[name] = record_crash(base, servers)
             elif name == "bounded":
                 _CACHE[name] = record_bounded_killed(base, servers)
+            elif name == "h2":
+                _CACHE[name] = record_h2_through_caddy(base, servers)
             else:
                 raise KeyError(name)
     return _CACHE[name]
@@ -471,3 +478,89 @@ def record_bounded_killed(dirpath: Path, servers: Servers, *, seconds: float = 4
         proc.wait(30)
     (directory,) = [d for d in tmp.iterdir() if (d / "constants.json").exists()]
     return BoundedRun(netlog, directory)
+
+
+# --- HTTP/2 through a real Caddy with TLS (tls internal) -------------------------------------------
+
+H2_PAGE = """<!doctype html><title>h2</title><script>
+window.done = {cut: false};
+fetch("/cut").then(r => r.text()).then(() => {}, e => { window.done.cut = true; });
+fetch("/sse?n=1000&interval=0.2", {headers: {Accept: "text/event-stream"}})
+  .then(r => { const rd = r.body.getReader(); const pump = () => rd.read().then(x => { if (!x.done) pump(); }); pump(); });
+</script>"""
+
+
+@dataclass
+class H2Recording:
+    netlog: Path
+    caddy_log: Path
+    base: str
+
+
+def record_h2_through_caddy(dirpath: Path, servers: Servers) -> H2Recording:
+    """Chromium -> Caddy (HTTPS, HTTP/2, ``tls internal``) -> our HTTP server: a body Caddy must abort
+    (the upstream cuts it) and a stream cancelled by a navigation."""
+    from playwright.sync_api import sync_playwright
+
+    dirpath.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = dirpath / "caddy-h2.log"
+    caddyfile = dirpath / "Caddyfile"
+    caddyfile.write_text(
+        "{\n\tadmin off\n\tdefault_bind 127.0.0.1\n\tpersist_config off\n\tskip_install_trust\n"
+        f"\thttps_port {port}\n\tlog {{\n\t\toutput file {log}\n\t\tformat json\n\t\tlevel DEBUG\n\t}}\n}}\n"
+        f"https://app.localhost:{port} {{\n\ttls internal\n\tlog {{\n\t\toutput file {log}\n\t\tformat json\n\t}}\n"
+        f"\treverse_proxy 127.0.0.1:{servers.http_port}\n}}\n"
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(dirpath / "data"), "XDG_CONFIG_HOME": str(dirpath / "config")}
+    caddy = Path(sys.executable).with_name("caddy")
+    with open(dirpath / "caddy.stderr", "wb") as err:
+        proc = subprocess.Popen(
+            [str(caddy), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+            stdout=err,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
+    netlog = dirpath / "h2-netlog.json"
+    base = f"https://app.localhost:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("caddy did not start: " + (dirpath / "caddy.stderr").read_text()[-500:])
+            time.sleep(0.1)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    *CHROME_ARGS,
+                    "--ignore-certificate-errors",
+                    f"--log-net-log={netlog}",
+                    "--net-log-capture-mode=Everything",
+                ],
+                timeout=120_000,
+            )
+            try:
+                page = browser.new_page(ignore_https_errors=True)
+                page.route(
+                    base + "/h2page", lambda route: route.fulfill(body=H2_PAGE, content_type="text/html")
+                )
+                page.goto(base + "/h2page", timeout=60_000)
+                page.wait_for_function("window.done.cut", timeout=60_000)
+                page.wait_for_timeout(800)
+                page.goto(base + "/other", timeout=60_000)
+                page.wait_for_timeout(300)
+            finally:
+                browser.close()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(15)
+    return H2Recording(netlog, log, base)

@@ -422,3 +422,36 @@ def test_bounded_mode_note_whose_directory_is_gone(tmp_path: Path) -> None:
     assert "never stitched" in one_line(e, p)
     with pytest.raises(InputError, match=r"without constants\.json"):
         load_netlog(tmp_path)
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.slow
+def test_http2_through_a_real_caddy(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Chromium -> Caddy over HTTPS/HTTP/2: the upstream cuts a body, Caddy resets the stream
+    (RST_STREAM INTERNAL_ERROR -> ERR_HTTP2_PROTOCOL_ERROR); a navigation cancels another stream
+    (Chrome sends RST_STREAM CANCEL). The Caddy log tells the same story from its side."""
+    from analysis.caddylog import load_caddy_log
+
+    h2: Any = shared("h2", tmp_path_factory)
+    obs = load_netlog(h2.netlog).observations
+    (rst,) = of(obs, "h2_rst_stream", "/cut")
+    assert (rst.code, rst.direction) == (2, "server")
+    (failed,) = of(obs, "request_failed", "/cut")
+    assert (failed.error, failed.code, failed.stream_key) == (
+        "ERR_HTTP2_PROTOCOL_ERROR",
+        -337,
+        rst.stream_key,
+    )
+    assert of(obs, "response_headers", "/cut")[0].status == 200
+    (cancel,) = of(obs, "h2_rst_stream", "/sse")
+    assert (cancel.code, cancel.direction) == (8, "client")
+    assert of(obs, "request_cancelled", "/sse")[0].stream_key == cancel.stream_key
+    assert abs(cancel.t - of(obs, "navigation", "/other")[0].t) < 2.0
+
+    caddy = load_caddy_log(h2.caddy_log).observations
+    (server_abort,) = of(caddy, "proxy_abort", "/cut")
+    assert server_abort.leg == "server" and abs(server_abort.t - rst.t) < 1.0
+    (client_abort,) = of(caddy, "proxy_abort", "/sse")
+    assert client_abort.leg == "client" and abs(client_abort.t - cancel.t) < 1.0
+    assert of(caddy, "access", "/cut")[0].text == "GET HTTP/2.0"
