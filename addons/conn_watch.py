@@ -287,6 +287,6 @@ def install() -> None:
         return (yield from orig_done(self, event))
 
     # keep mitmproxy's @expect wrapper semantics: the originals are already wrapped
-    wslayer.WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign,assignment]
-    wslayer.WebsocketLayer.done = done  # type: ignore[method-assign,assignment]
+    wslayer.WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign]
+    wslayer.WebsocketLayer.done = done  # type: ignore[method-assign]
     _installed = True

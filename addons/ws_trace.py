@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mitmproxy import ctx, exceptions, flowfilter, http
 
@@ -165,7 +165,7 @@ class WsTrace:
                 {n: getattr(ctx.options, n) for n in OPTION_NAMES}, check_filter=flowfilter.parse
             )
         except UsageError as e:
-            raise exceptions.OptionsError(str(e)) from None
+            raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]
         self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
         old = self.config
         self.config = cfg
@@ -202,7 +202,7 @@ class WsTrace:
                 flush_interval=cfg.flush_s,
             )
         except OSError as e:
-            raise exceptions.OptionsError(
+            raise exceptions.OptionsError(  # type: ignore[no-untyped-call]
                 f"trace_file={cfg.trace_file!r}: cannot write it ({e.strerror}); pass a writable path"
             ) from None
 
@@ -331,7 +331,7 @@ class WsTrace:
                 method=req.method,
                 url=red.url(req.pretty_url),
                 http_version=req.http_version,
-                headers=red.headers_of(req.headers.items(multi=True)),
+                headers=red.headers_of(req.headers.items(multi=True)),  # type: ignore[no-untyped-call]
                 server_conn=flow.server_conn.id if flow.server_conn else None,
             )
         )
@@ -340,7 +340,7 @@ class WsTrace:
         resp = flow.response
         assert resp is not None
         ts = resp.timestamp_start or time.time()
-        items = list(resp.headers.items(multi=True))
+        items = list(resp.headers.items(multi=True))  # type: ignore[no-untyped-call]
         forced = bool(self._filter and self._filter(flow))
         kind, stream = stream_kind(items, forced)
         if resp.status_code == 101:
@@ -489,7 +489,7 @@ class WsTrace:
         ts = (flow.error.timestamp if flow.error else None) or time.time()
         conn = flow.client_conn.id
         self.emit(FlowError(ts=ts, mono=_mono_at(ts), conn=conn, stream=flow.id, message=msg))
-        by = "client" if _alpn(flow.client_conn) == "h2" else "server"
+        by: Literal["client", "server"] = "client" if _alpn(flow.client_conn) == "h2" else "server"
         if m := _H2_RESET.search(msg):
             self.emit(
                 H2Reset(
@@ -500,7 +500,7 @@ class WsTrace:
                     error_code=_h2_code(m.group(2)),
                     by=by,
                 )
-            )  # type: ignore[arg-type]
+            )
         if m := _H2_GOAWAY.search(msg):
             self.emit(
                 H2GoAway(
@@ -509,7 +509,7 @@ class WsTrace:
                     conn=conn,
                     stream=flow.id,
                     error_code=_h2_code(m.group(1)),
-                    by=by,  # type: ignore[arg-type]
+                    by=by,
                     last_stream_id=int(m.group(2)),
                 )
             )

@@ -47,10 +47,10 @@ class SseParsed:
 @dataclass
 class SseParser:
     """Stateful parser for one stream. ``events`` counts dispatched events,
-    ``bytes`` the body bytes fed, ``comments`` all comment lines."""
+    ``total_bytes`` the body bytes fed, ``comments`` all comment lines."""
 
     events: int = 0
-    bytes: int = 0
+    total_bytes: int = 0
     comments: int = 0
     last_id: str = ""
     _buf: bytearray = field(default_factory=bytearray)
@@ -65,7 +65,7 @@ class SseParser:
 
     def feed(self, chunk: bytes) -> list[SseParsed]:
         """Parse one chunk; return the events it completed (possibly none)."""
-        self.bytes += len(chunk)
+        self.total_bytes += len(chunk)
         buf = self._buf
         if self._skip_lf and chunk:
             if chunk[:1] == b"\n":

@@ -114,13 +114,13 @@ def sse_event_bytes(
 class _Params:
     q: dict[str, str] = field(default_factory=dict)
 
-    def int(self, name: str, default: int) -> int:
+    def num(self, name: str, default: int) -> int:
         try:
             return int(self.q.get(name, default))
         except ValueError:
             return default
 
-    def str(self, name: str, default: str) -> str:
+    def text(self, name: str, default: str) -> str:
         return self.q.get(name, default)
 
     def flag(self, name: str, default: bool = False) -> bool:
@@ -285,10 +285,10 @@ class LabServer:
 
     # --- HTTP bodies -------------------------------------------------------------------
     async def _length(self, conn: int, path: str, p: _Params, writer: asyncio.StreamWriter) -> bool:
-        size = p.int("size", 1000)
+        size = p.num("size", 1000)
         body = message_text(0, size).encode()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body))
-        if p.str("end", "") == "cut":
+        if p.text("end", "") == "cut":
             writer.write(body[: size // 2])
             self._note(conn, "end", path=path, text="cut")
             await _fin(writer)
@@ -298,13 +298,13 @@ class LabServer:
         return True
 
     def _pieces(self, p: _Params, sse: bool) -> Iterator[list[bytes]]:
-        n, size = p.int("n", 3), p.int("size", 16)
-        retry = p.int("retry", -1)
+        n, size = p.num("n", 3), p.num("size", 16)
+        retry = p.num("retry", -1)
         for i in range(n):
             if sse:
                 data = sse_event_bytes(
                     i,
-                    event=p.str("event", "") or None,
+                    event=p.text("event", "") or None,
                     ids=p.flag("ids"),
                     retry=retry if (retry >= 0 and i == 0) else None,
                     comment=p.flag("comment"),
@@ -328,8 +328,8 @@ class LabServer:
             b"Transfer-Encoding: chunked\r\n\r\n" % ctype
         )
         await writer.drain()
-        interval = p.int("interval_ms", 50) / 1000
-        await asyncio.sleep(p.int("delay_ms", 0) / 1000)
+        interval = p.num("interval_ms", 50) / 1000
+        await asyncio.sleep(p.num("delay_ms", 0) / 1000)
         for k, pieces in enumerate(self._pieces(p, sse)):
             if k:
                 await asyncio.sleep(interval)
@@ -338,15 +338,15 @@ class LabServer:
                     await asyncio.sleep(min(interval / 2, 0.05))
                 writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 await writer.drain()
-        await asyncio.sleep(p.int("end_delay_ms", 0) / 1000)
-        end = p.str("end", "terminate")
+        await asyncio.sleep(p.num("end_delay_ms", 0) / 1000)
+        end = p.text("end", "terminate")
         self._note(conn, "end", path=path, text=end)
         if end == "terminate":
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             return True
         if end == "partial":
-            half = (sse_event_bytes(p.int("n", 3), size=p.int("size", 16)) if sse else b"partial")[:-3]
+            half = (sse_event_bytes(p.num("n", 3), size=p.num("size", 16)) if sse else b"partial")[:-3]
             writer.write(b"%x\r\n%s\r\n" % (len(half), half))
             await _fin(writer)
         elif end == "rst":
@@ -430,8 +430,8 @@ class LabServer:
 
         async def send_loop() -> None:
             nonlocal sent_close
-            await asyncio.sleep(p.int("delay_ms", 0) / 1000)
-            n, size, interval = p.int("n", 0), p.int("size", 16), p.int("interval_ms", 50) / 1000
+            await asyncio.sleep(p.num("delay_ms", 0) / 1000)
+            n, size, interval = p.num("n", 0), p.num("size", 16), p.num("interval_ms", 50) / 1000
             for i in range(n):
                 if i:
                     await asyncio.sleep(interval)
@@ -443,19 +443,19 @@ class LabServer:
                     proto.send_text(message_text(i, size).encode())
                 flush()
                 await writer.drain()
-            end = p.str("end", "wait")
+            end = p.text("end", "wait")
             if end == "wait":
                 return
             # fin/rst default to a 50 ms gap after the last message: mitmproxy 12.3.1 can miss an
             # upstream end that arrives together with the last message (the client is never closed)
-            await asyncio.sleep(p.int("end_delay_ms", 50 if end in ("fin", "rst") else 0) / 1000)
+            await asyncio.sleep(p.num("end_delay_ms", 50 if end in ("fin", "rst") else 0) / 1000)
             if done.is_set():
                 return
             self._note(conn, "end", path=path, text=end)
             if end == "close":
                 sent_close = True
-                proto.send_close(p.int("code", 1000), p.str("reason", ""))
-                self._note(conn, "ws_close_sent", path=path, code=p.int("code", 1000))
+                proto.send_close(p.num("code", 1000), p.text("reason", ""))
+                self._note(conn, "ws_close_sent", path=path, code=p.num("code", 1000))
                 flush()
                 await writer.drain()
             elif end == "fin":
@@ -485,7 +485,7 @@ class LabServer:
             code, reason = 1005, ""
             if len(fr.data) >= 2:
                 code = struct.unpack("!H", fr.data[:2])[0]
-                reason = fr.data[2:].decode("utf-8", "replace")
+                reason = bytes(fr.data[2:]).decode("utf-8", "replace")
             self._note(conn, "ws_close_received", path=path, code=code, text=reason)
 
 
