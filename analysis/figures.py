@@ -19,6 +19,7 @@ import textwrap
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
+from matplotlib.patches import Rectangle
 
 from analysis.lanes import df_drawable, df_lanes
 from analysis.model import Diagnosis, StreamDiagnosis
@@ -75,6 +76,9 @@ def _evidence_panel(ax: Axes, s: StreamDiagnosis, end: float, max_lines: int) ->
     lines.append((plain(f"{cause_label(s.cause.kind)} · {s.cause.actor} · {s.cause.confidence:.0%}", 60),
                   style.color, "bold"))  # fmt: skip
     lines += [(w, "#222222", "normal") for w in textwrap.wrap(plain(s.cause.summary, 400), 58)]
+    if s.opened_at is not None:
+        lines.append((f"open {end - s.opened_at:.3f} s before the end (opened {clock(s.opened_at)} UTC)",
+                      PALETTE["grey"], "normal"))  # fmt: skip
     lines.append(("", "#222222", "normal"))
     n = 0
     for e in s.cause.evidence:
@@ -144,8 +148,10 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
     top.text(0.01, 0.92, plain(title, 120), fontsize=13, fontweight="bold", va="top")
     if first is not None:
         style = cause_style(first.cause.kind)
-        top.text(0.01, 0.55, plain(headline(first), 150), fontsize=10.5, fontweight="bold", color=style.color,
-                 va="top")  # fmt: skip
+        top.patches.append(
+            Rectangle((0.0, 0.18), 0.005, 0.42, transform=top.transSubfigure, color=style.color, figure=top)
+        )
+        top.text(0.01, 0.55, plain(headline(first), 150), fontsize=10.5, fontweight="bold", va="top")
         top.text(0.01, 0.22, plain(first.cause.summary, 190), fontsize=9.5, va="top", color="#222222")
     else:
         n = len(d.streams)

@@ -63,9 +63,11 @@ def _clock_label(xlim: tuple[float, float]) -> Callable[[float, int | None], str
 
     digits = {-7: 0, -5: 1, -4: 2, -3: 3}[cut]
 
+    quantum = 10 ** (6 - digits)  # microseconds
+
     def label(x: float, _pos: int | None = None) -> str:
-        seconds = round(x * 86400.0, digits)
-        stamp = pd.Timestamp(seconds, unit="s", tz="UTC").strftime("%H:%M:%S.%f")
+        us = round(x * 86400e6 / quantum) * quantum  # integer microseconds: no float 12.5999...
+        stamp = pd.Timestamp(us, unit="us", tz="UTC").strftime("%H:%M:%S.%f")
         return stamp[:cut]
 
     return label
@@ -148,9 +150,13 @@ def _place_labels(ax: Axes, labels: list[_Label], xlim: tuple[float, float], lev
         by_lane.setdefault(lab.y, []).append(lab)
     for lane_labels in by_lane.values():
         taken: list[list[tuple[float, float]]] = [[] for _ in range(levels)]
+        said: dict[str, float] = {}  # text -> x where it is already written on this lane
         for lab in sorted(lane_labels, key=lambda lb: (not lb.bold, lb.x)):
             size = 8.5 if lab.bold else 7.0
             w = (len(lab.text) * size * 0.62 + 8) * per_pt
+            if lab.text in said and abs(said[lab.text] - lab.x) < w:
+                continue  # the same words close by (two sources saying the same thing)
+            said[lab.text] = lab.x
             left = lab.x + w > xlim[1]
             span = (lab.x - w, lab.x) if left else (lab.x, lab.x + w)
             for level, used in enumerate(taken):
@@ -291,23 +297,41 @@ def chosen_streams(d: Diagnosis | None, max_streams: int) -> list[StreamDiagnosi
     return [s for s in ordered if s.id in keep]
 
 
-def _legend(ax: Axes, extra: list[Line2D | Patch], where: str = "below") -> None:
+def _legend(ax: Axes, extra: list[Line2D | Patch]) -> None:
+    """The legend under the axes, clear of the tick labels and the axis label."""
     handles: list[Line2D | Patch] = [
         Line2D([], [], color=c, marker="|", linestyle="", markersize=9, label=lab)
         for c, _, lab in DIRECTION_STYLE.values()
     ]
     handles += extra
-    if where == "below":
-        ax.legend(
-            handles=handles,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.09),
-            ncol=5,
-            fontsize=7.5,
-            frameon=False,
-        )
-    else:
-        ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        borderaxespad=4.2,  # font sizes below the axes: past the tick labels and the x label
+        ncol=5,
+        fontsize=7.5,
+        frameon=False,
+    )
+
+
+def _focus(tl: pd.DataFrame, chosen: list[StreamDiagnosis]) -> tuple[float, float, int]:
+    """The time range to draw: the streams' rows, opens and ends, widened by a quarter
+    of their span on each side to take in nearby page and Caddy rows; rows further
+    away (a proxy shutting down a minute later) are left out. Returns (start, end,
+    rows left out); without streams, every row."""
+    t = tl["t"].to_numpy()
+    in_streams = t[tl["stream"].notna().to_numpy()]
+    times = [float(in_streams.min()), float(in_streams.max())] if len(in_streams) else []
+    times += [v for s in chosen for v in (s.opened_at, s.ended_at) if v is not None]
+    if not times:
+        return (float(t.min()), float(t.max()), 0) if len(t) else (0.0, 1.0, 0)
+    lo, hi = min(times), max(times)
+    margin = max(0.25 * (hi - lo), 0.5)
+    near = t[(t >= lo - margin) & (t <= hi + margin)]
+    if len(near):
+        lo, hi = min(lo, float(near.min())), max(hi, float(near.max()))
+    return lo, hi, int(len(t) - len(near))
 
 
 def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, max_streams: int = 30) -> Axes:
@@ -330,11 +354,9 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
     lanes = df_lanes(tl, order)
     if ax is None:
         ax = _new_ax(1.6 + 0.42 * max(len(lanes), 2))
-    times = list(tl["t"].to_numpy()) and [float(tl["t"].min()), float(tl["t"].max())]
-    times += [t for s in chosen for t in (s.opened_at, s.ended_at) if t is not None]
-    t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
+    t0, t1, outside = _focus(tl, chosen)
     span = max(t1 - t0, 1e-3)
-    xlim = (float(to_datenum(t0 - 0.03 * span)), float(to_datenum(t1 + 0.06 * span)))
+    xlim = (float(to_datenum(t0 - 0.03 * span)), float(to_datenum(t1 + 0.10 * span)))
     if lanes.empty:
         ax.text(0.5, 0.5, "no events in the timeline", ha="center", va="center", transform=ax.transAxes)
         return ax
@@ -389,9 +411,11 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
         st = cause_style(kind)
         extra.append(Line2D([], [], marker=st.marker, color=st.color, linestyle="", markersize=8,
                             label=f"end: {cause_label(kind)}"))  # fmt: skip
-    _legend(ax, extra)
     if d is not None and len(d.streams) > len(chosen):
-        ax.set_title(f"{len(d.streams) - len(chosen)} more streams not drawn", fontsize=8, loc="right")
+        extra.append(Patch(color="none", label=f"({len(d.streams) - len(chosen)} more streams not drawn)"))
+    if outside:
+        extra.append(Patch(color="none", label=f"({outside} events far from the streams not drawn)"))
+    _legend(ax, extra)
     return ax
 
 
@@ -466,12 +490,11 @@ def plot_zoom(
     dirs = tick_direction(tl)
     for lane_y in _stream_lane_ys(lanes, s.id):
         ticks = x[(y == lane_y) & (dirs != "") & (x <= 0)]
-        if len(ticks) and -ticks.max() > 0.002 * (stop - start):
+        if len(ticks) and -ticks.max() > 0.03 * (stop - start):
             last = float(ticks.max())
             ax.fill_between([last, 0], lane_y - 0.3, lane_y + 0.3, facecolor="none", hatch="///",
                             edgecolor=PALETTE["grey"], linewidth=0, zorder=1)  # fmt: skip
-            ax.text((last + 0) / 2, lane_y + 0.33, f"silent {-last:.3g} s", ha="center", va="bottom",
-                    fontsize=7.5, color="#444444")  # fmt: skip
+            labels.append(_Label(last, float(lane_y), f"silent {-last:.3g} s", "#444444"))
     style = cause_style(s.cause.kind)
     ax.axvline(0, color=style.color, linewidth=1.8, zorder=2)
     _draw_end(ax, s, lanes, 0.0, labels)

@@ -6,6 +6,7 @@ import io
 
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -75,6 +76,15 @@ def test_injected_fault_is_a_shaded_span_until_the_stream_ends():
     assert x0 == pytest.approx((T0 + 2.0) / 86400) and x1 == pytest.approx((T0 + 5.21) / 86400)
 
 
+def test_events_far_from_the_streams_are_left_out_and_counted():
+    d = incident()
+    far = d.timeline.iloc[[0]].assign(t=T0 + 3600.0, source="caddy", kind="proxy_reload", stream=None)
+    d.timeline = pd.concat([d.timeline, far], ignore_index=True)
+    ax = plot_swimlanes(d)
+    assert ax.get_xlim()[1] < (T0 + 60) / 86400
+    assert "(1 events far from the streams not drawn)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_hostile_text_draws_without_mathtext_or_markup_errors():
     ax = plot_swimlanes(incident())
     img = draw(ax)
@@ -120,7 +130,7 @@ def test_too_many_streams_are_left_out_abnormal_first():
     labels = {t.get_text().split()[0] for t in ax.get_yticklabels()}
     assert "s2" in labels  # the abnormal one
     assert len(labels) == 3
-    assert "5 more streams not drawn" in ax.get_title(loc="right")
+    assert "(5 more streams not drawn)" in [t.get_text() for t in ax.get_legend().get_texts()]
 
 
 def test_zoom_shows_silence_end_and_each_sources_evidence():
