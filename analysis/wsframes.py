@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["FrameScanner"]
 
+_HEADS = (b"HTTP/1.1 101", b"GET ")  # the upgrade response (received) or request (sent)
+
 
 @dataclass
 class FrameScanner:
@@ -35,8 +37,8 @@ class FrameScanner:
             return
         self.buf += data
         if self.in_head:
-            if not (self.buf.startswith(b"HTTP/1.1 ") or self.buf.startswith(b"GET ")) and len(self.buf) >= 4:
-                self.broken = True
+            if not any(self.buf[: len(p)] == p[: len(self.buf)] for p in _HEADS):
+                self.broken = True  # not an HTTP/1.1 upgrade (TLS bytes, or the head was not logged)
                 return
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
