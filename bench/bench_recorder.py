@@ -1,0 +1,146 @@
+"""Recorder overhead and memory: ``python bench/bench_recorder.py [--quick] [--json out.json]``.
+
+1. **Overhead**: sequential WebSocket echo round trips (32-byte text) through a bare
+   ``mitmdump`` and through ``mitmdump -s addons/ws_trace.py``, interleaved in the same
+   run (``--reps`` times each, fresh process each time); reports round trips per second
+   per config (median) and the ratio recorder/bare (1.0 = no cost).
+2. **Memory**: the upstream pushes ``--messages`` messages of 1 KiB over one WebSocket;
+   the proxy's RSS (``/proc/PID/status`` VmRSS, MiB) is sampled before and after, with
+   ``trace_keep_messages=8`` (trimming, the default) and ``-1`` (mitmproxy keeps all).
+
+Everything runs on 127.0.0.1 with real processes. Numbers depend on the machine's
+load (shared CI boxes vary by +-20 %); compare the ratio, not absolute rates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from tearline.lab.mitmdump import Mitmdump
+from tearline.lab.servers import LabServer
+
+REPO = Path(__file__).resolve().parent.parent
+WS_TRACE = REPO / "addons" / "ws_trace.py"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def echo_rate(url: str, n: int, warmup: int = 100) -> float:
+    """Sequential echo round trips per second."""
+    async with connect(url, compression=None, max_size=None) as ws:
+        msg = "x" * 32
+        for _ in range(warmup):
+            await ws.send(msg)
+            await ws.recv()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await ws.send(msg)
+            await ws.recv()
+        return n / (time.perf_counter() - t0)
+
+
+async def push_and_measure(proxy: Mitmdump, messages: int) -> tuple[int, float]:
+    """Receive ``messages`` pushed 1 KiB messages; the proxy's RSS while the socket is still open."""
+    url = f"{proxy.ws_base}/ws?n={messages}&interval_ms=0&size=1024&echo=0"
+    async with connect(url, compression=None, max_size=None) as ws:
+        got = 0
+        while got < messages:
+            await ws.recv()
+            got += 1
+        assert proxy.pid is not None
+        return got, rss_mib(proxy.pid)  # mitmproxy still holds the flow
+
+
+def start(server: LabServer, tmp: Path, scripts: list[Path], options: dict[str, Any]) -> Mitmdump:
+    return Mitmdump(
+        scripts=[str(s) for s in scripts],
+        mode=f"reverse:{server.base}",
+        options=options,
+        confdir=tmp / "mitmconf",
+        cwd=tmp,
+    ).start()
+
+
+def overhead(server: LabServer, tmp: Path, reps: int, n: int) -> dict[str, Any]:
+    rates: dict[str, list[float]] = {"bare": [], "ws_trace": []}
+    for rep in range(reps):
+        for name in ("bare", "ws_trace"):
+            scripts = [WS_TRACE] if name == "ws_trace" else []
+            opts = {"trace_file": str(tmp / f"o{rep}.jsonl")} if scripts else {}
+            proxy = start(server, tmp, scripts, opts)
+            try:
+                rates[name].append(asyncio.run(echo_rate(f"{proxy.ws_base}/ws", n)))
+            finally:
+                proxy.stop()
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {
+        "round_trips": n,
+        "reps": reps,
+        "rt_per_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
+        "median_rt_per_s": {k: round(v, 1) for k, v in med.items()},
+        "ratio_ws_trace_to_bare": round(med["ws_trace"] / med["bare"], 3),
+    }
+
+
+def memory(server: LabServer, tmp: Path, messages: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"messages": messages, "message_bytes": 1024}
+    for name, keep in (("trimmed", 8), ("untrimmed", -1)):
+        proxy = start(
+            server, tmp, [WS_TRACE], {"trace_file": str(tmp / f"m_{name}.jsonl"), "trace_keep_messages": keep}
+        )
+        try:
+            assert proxy.pid is not None
+            before = rss_mib(proxy.pid)
+
+            got, during = asyncio.run(push_and_measure(proxy, messages))
+            out[name] = {
+                "received": got,
+                "rss_before_mib": round(before, 1),
+                "rss_open_mib": round(during, 1),
+                "growth_mib": round(during - before, 1),
+            }
+        finally:
+            proxy.stop()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--round-trips", type=int, default=2000)
+    ap.add_argument("--messages", type=int, default=30000)
+    ap.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.reps, args.round_trips, args.messages = 1, 200, 2000
+    with tempfile.TemporaryDirectory() as d, LabServer() as server:
+        tmp = Path(d)
+        result = {
+            "overhead": overhead(server, tmp, args.reps, args.round_trips),
+            "memory": memory(server, tmp, args.messages),
+        }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
