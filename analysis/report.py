@@ -243,6 +243,12 @@ def check_target(path: Path, flag: str) -> None:
         raise UsageError("the directory is not writable", path=path, place=flag, hint="choose another path")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write(path: Path, data: bytes, flag: str) -> None:
     """Write atomically: a reader never sees half a report, a failure leaves the old file."""
     try:
@@ -250,6 +256,7 @@ def _write(path: Path, data: bytes, flag: str) -> None:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is an ordinary file
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

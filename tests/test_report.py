@@ -4,6 +4,7 @@ Reports of real recordings are tested in tests/test_report_cli.py (Chromium,
 Caddy) and tests/test_report_safety.py (mitmdump with hostile traffic)."""
 
 import io
+import os
 
 import pytest
 from PIL import Image
@@ -37,7 +38,7 @@ def test_every_stream_and_cause_sentence_is_present(report):
 def test_first_abnormal_end_is_the_headline(report):
     _, html = report
     page = parse(html)
-    assert "s2 (sse) ended at 14:13:25.210: page navigated away" in page.body_text
+    assert "s2 (sse) ended at 14:13:25.210 UTC: page navigated away" in page.body_text
     first = [a for a in page.attrs("div") if "first" in (a.get("class") or "").split()]
     assert [a["id"] for a in first] == ["stream-s2"]
 
@@ -65,6 +66,14 @@ def test_hostile_strings_are_escaped_and_secrets_redacted(report):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "SECRET1" not in html and "SECRET2" not in html
     assert "token=[redacted]" in html
+
+
+def test_files_get_ordinary_permissions(report):
+    files, _ = report
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert files.html.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert files.png.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_png_is_the_overview(report):
