@@ -159,10 +159,12 @@ def _stream_row(s: StreamDiagnosis, first_id: str | None) -> dict[str, Any]:
     }
 
 
-def _seconds(value: float | None) -> str:
+def _seconds(value: float | None, signed: bool = True) -> str:
+    """Seconds for the clocks table: milliseconds below 10 s; "unmatched" for None."""
     if value is None:
         return "unmatched"
-    return f"{value * 1000:+.1f} ms" if abs(value) < 10 else f"{value:+.3f} s"
+    sign = "+" if signed else ""
+    return f"{value * 1000:{sign}.1f} ms" if abs(value) < 10 else f"{value:{sign}.3f} s"
 
 
 def report_context(
@@ -203,7 +205,7 @@ def report_context(
                 "observations": src.observations,
                 "clock": scrub(src.clock, 200),
                 "offset": _seconds(src.offset),
-                "skew": _seconds(src.residual_skew),
+                "skew": _seconds(src.residual_skew, signed=False),
                 "warnings": [scrub(w, 400) for w in src.warnings[:20]],
             }
             for src in d.sources

@@ -56,7 +56,7 @@ def test_tables_streams_findings_clocks_sources(report):
     ids = {a.get("id") for a in page.attrs("table")}
     assert {"streams-table", "clocks", "sources"} <= ids
     text = page.body_text
-    assert "+0.0 ms" in text and "+2.0 ms" in text and "-13.0 ms" in text and "unmatched" in text
+    assert "+0.0 ms" in text and " 2.0 ms" in text and "-13.0 ms" in text and "unmatched" in text
     assert "netlog timeTickOffset" in text and "1 line unparsable" in text
 
 
