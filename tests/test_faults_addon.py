@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import os
 import socket
@@ -32,6 +33,13 @@ FAULTS = REPO / "addons" / "faults.py"
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def arun(coro: Any) -> Any:
+    """Run a client coroutine in its own thread and loop (Playwright's sync API keeps a loop
+    running in the main thread while the module's browser is open)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def fired(capture: Path) -> list[dict[str, Any]]:
@@ -160,7 +168,7 @@ def test_close_to_client_after_third_server_message(
     faulty: Callable[..., Mitmdump], lab_server: LabServer
 ) -> None:
     proxy = faulty("close:stream=ws,direction=server,after_messages=3,to=client,code=4001,reason=bye")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=10&interval_ms=30"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=10&interval_ms=30"))
     assert r["messages"] == ["0:xxxxxxxxxxxxxx", "1:xxxxxxxxxxxxxx", "2:xxxxxxxxxxxxxx"]
     assert (r["code"], r["reason"]) == (4001, "bye")
     ev = fired(proxy.capture)  # type: ignore[attr-defined]
@@ -175,7 +183,7 @@ def test_close_to_client_after_third_server_message(
 
 def test_close_to_server_and_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
     proxy = faulty("close:stream=ws,direction=client,after_messages=2,to=server,code=4002,reason=srv")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=0", send=["a", "b", "c"], gap=0.05))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=0", send=["a", "b", "c"], gap=0.05))
     assert r["code"] is None  # the browser side got no close frame: FIN only
     time.sleep(0.8)
     closes = [e for e in lab_server.events() if e.what == "ws_close_received"]
@@ -184,7 +192,7 @@ def test_close_to_server_and_both(faulty: Callable[..., Mitmdump], lab_server: L
 
 def test_close_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
     proxy = faulty("close:stream=ws,direction=server,after_messages=1,to=both,code=4003")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=30"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=30"))
     assert r["code"] == 4003 and len(r["messages"]) == 1
     time.sleep(0.8)
     closes = [e for e in lab_server.events() if e.what == "ws_close_received"]
@@ -261,7 +269,7 @@ def test_delay_keeps_order_within_tolerance(faulty: Callable[..., Mitmdump]) -> 
     """
     proxy = faulty("delay:stream=ws,direction=server,ms=300,jitter_ms=100,seed=1")
     sends = [f"m{i}" for i in range(5)]
-    r = asyncio.run(_echo_session(proxy.ws_base + "/ws?n=0", sends))
+    r = arun(_echo_session(proxy.ws_base + "/ws?n=0", sends))
     assert r["messages"] == sends
     lat = [t - s for t, s in zip(r["times"], r["sent"], strict=True)]
     assert all(0.3 <= x < 1.9 for x in lat), lat
@@ -284,7 +292,7 @@ async def _echo_session(url: str, sends: list[str]) -> dict[str, Any]:
 def test_delay_of_handshake(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("delay:stream=ws,ms=600,on=handshake")
     t0 = time.monotonic()
-    r = asyncio.run(_echo_session(proxy.ws_base + "/ws?n=0", ["x"]))
+    r = arun(_echo_session(proxy.ws_base + "/ws?n=0", ["x"]))
     assert r["messages"] == ["x"]
     assert 0.6 <= time.monotonic() - t0 < 5.0
 
@@ -331,7 +339,7 @@ def test_delay_of_response_headers(faulty: Callable[..., Mitmdump]) -> None:
 
 def test_drop_matching_messages(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("drop:stream=ws,direction=server,regex=^[13]:")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20&end=close&code=1000"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20&end=close&code=1000"))
     assert [m[0] for m in r["messages"]] == ["0", "2", "4"]
     assert r["code"] == 1000
     assert len([e for e in fired(proxy.capture) if e["action"] == "drop"]) == 2  # type: ignore[attr-defined]
@@ -350,7 +358,7 @@ def test_probability_with_seed_is_reproducible(faulty: Callable[..., Mitmdump]) 
     runs = []
     for _ in range(2):
         proxy = faulty(spec)
-        r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=20&interval_ms=5&end=close"))
+        r = arun(ws_run(proxy.ws_base + "/ws?n=20&interval_ms=5&end=close"))
         runs.append([int(m.split(":")[0]) for m in r["messages"]])
         proxy.stop()
     # the same draws as the pure injector makes with that seed
@@ -374,11 +382,9 @@ def test_respond_status(faulty: Callable[..., Mitmdump], status: int) -> None:
 def test_respond_to_websocket_upgrade_first_stream_only(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("respond:stream=ws,status=503,times=1")
     with pytest.raises(InvalidStatus) as info:
-        asyncio.run(ws_run(proxy.ws_base + "/ws?n=1"))
+        arun(ws_run(proxy.ws_base + "/ws?n=1"))
     assert info.value.response.status_code == 503
-    r = asyncio.run(
-        ws_run(proxy.ws_base + "/ws?n=2&interval_ms=10&end=close")
-    )  # times=1: the next one passes
+    r = arun(ws_run(proxy.ws_base + "/ws?n=2&interval_ms=10&end=close"))  # times=1: the next one passes
     assert len(r["messages"]) == 2
 
 
@@ -395,7 +401,7 @@ def test_idle_timeout_closes_after_silence(faulty: Callable[..., Mitmdump]) -> N
     """The server sends 3 messages 100 ms apart, then nothing: closed 800 ms after the last
     message (tolerance: not before 700 ms, within 3 s), not during the chatty part."""
     proxy = faulty("idle_timeout:stream=ws,ms=800,how=close,code=4008,reason=idle")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=100"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=100"))
     assert len(r["messages"]) == 3 and (r["code"], r["reason"]) == (4008, "idle")
     quiet = r["end"] - r["times"][-1]
     assert 0.7 <= quiet < 3.0, quiet
@@ -405,7 +411,7 @@ def test_after_ms_timer_fires_on_a_chatty_stream(faulty: Callable[..., Mitmdump]
     """Messages every 50 ms must not postpone a 500 ms timer (tolerance: 0.45-2.5 s)."""
     proxy = faulty("close:stream=ws,after_ms=500,code=4009")
     t0 = time.monotonic()
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=200&interval_ms=50"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=200&interval_ms=50"))
     assert r["code"] == 4009
     assert 0.45 <= r["end"] - t0 < 2.5 + 0.5
     assert 3 <= len(r["messages"]) < 100
@@ -431,7 +437,7 @@ def test_stall_gives_backpressure_to_the_server(
 
 def test_stall_websocket_then_resume_in_order(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("stall:stream=ws,direction=server,after_messages=1,ms=1000")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=6&interval_ms=50&end=close"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=6&interval_ms=50&end=close"))
     assert [m[0] for m in r["messages"]] == list("012345")
     gap = r["times"][1] - r["times"][0]
     assert gap >= 0.8, gap
@@ -441,7 +447,7 @@ def test_throttle_websocket_rate(faulty: Callable[..., Mitmdump]) -> None:
     """40 x 2500 B = 100 kB at 50 kB/s: about 2 s (tolerance: measured rate 0.6-1.2 x the cap)."""
     proxy = faulty("throttle:stream=ws,direction=server,bytes_per_s=50000")
     # read exactly 40 (the server's close frame would overtake queued messages: a documented limit)
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=40&size=2500&interval_ms=0", timeout=60, stop_after=40))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=40&size=2500&interval_ms=0", timeout=60, stop_after=40))
     assert len(r["messages"]) == 40
     span = r["times"][-1] - r["times"][0]
     rate = 39 * 2500 / span
@@ -469,7 +475,7 @@ def test_scenario_file_loads_and_fires(faulty: Callable[..., Mitmdump], tmp_path
         'after_messages = 2\nto = "client"\ncode = 4001\n'
     )
     proxy = faulty(scenario=scenario)
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=20"))
     assert r["code"] == 4001 and len(r["messages"]) == 2
     ev = fired(proxy.capture)  # type: ignore[attr-defined]
     assert ev[0]["fault_id"] == "s.toml#1"
@@ -477,7 +483,7 @@ def test_scenario_file_loads_and_fires(faulty: Callable[..., Mitmdump], tmp_path
 
 def test_match_filter_selects_streams(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("close:match=~u other,stream=ws,after_messages=1,code=4001")
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=10&end=close&code=1000"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=3&interval_ms=10&end=close&code=1000"))
     assert r["code"] == 1000 and len(r["messages"]) == 3
 
 
@@ -658,7 +664,7 @@ def test_disarm_ends_a_stall_until_disarmed(recorder: Callable[..., Mitmdump], t
     proxy = driven(
         recorder, tmp_path, ["stall:stream=ws,direction=server,after_messages=1"], ["faults.disarm cli#1"]
     )
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=4&interval_ms=50&end=close"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=4&interval_ms=50&end=close"))
     assert [m[0] for m in r["messages"]] == list("0123")
     assert r["times"][1] - r["times"][0] >= 0.7  # held until the command ran (~1 s after open)
     time.sleep(0.3)
@@ -673,7 +679,7 @@ def test_fire_and_list_commands(recorder: Callable[..., Mitmdump], tmp_path: Pat
         ["close:stream=ws,after_messages=1000,code=4005"],
         ["faults.list", "faults.fire cli#1"],
     )
-    r = asyncio.run(ws_run(proxy.ws_base + "/ws?n=100&interval_ms=20"))
+    r = arun(ws_run(proxy.ws_base + "/ws?n=100&interval_ms=20"))
     assert r["code"] == 4005 and 10 <= len(r["messages"]) < 100
     log = proxy.log_text()
     assert "cli#1 armed close" in log and "fired cli#1 on 1 stream(s)" in log
