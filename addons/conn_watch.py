@@ -239,6 +239,22 @@ def install() -> None:
 
     ConnectionHandler.handle_connection = handle_connection  # type: ignore[method-assign]
 
+    # the request is written to a new upstream connection before handle_connection starts;
+    # wrap its writer as soon as mitmproxy announces the connection, so bytes_sent counts it
+    from mitmproxy.proxy import server_hooks
+    from mitmproxy.proxy.mode_servers import ProxyConnectionHandler
+
+    orig_hook = ProxyConnectionHandler.handle_hook
+
+    async def handle_hook(self: Any, hook: Any) -> None:
+        if isinstance(hook, server_hooks.ServerConnectedHook):
+            io = self.transports.get(hook.data.server)
+            if io is not None:
+                _wrap_io(hook.data.server, io)
+        await orig_hook(self, hook)
+
+    ProxyConnectionHandler.handle_hook = handle_hook  # type: ignore[method-assign]
+
     orig_relay = wslayer.WebsocketLayer.relay_messages
     orig_done = wslayer.WebsocketLayer.done
 

@@ -370,6 +370,7 @@ class WsTrace:
                 kind=kind,  # type: ignore[arg-type]
                 streamed=stream,
                 content_length=int(length) if length and length.isdigit() else None,
+                server_conn=flow.server_conn.id if flow.server_conn else None,
             )
         )
         if stream:

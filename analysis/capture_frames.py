@@ -317,6 +317,18 @@ def df_streams(
                 r["ended"] = ev.ts
         elif isinstance(ev, FaultFired):
             r["faults"] += 1
+    # the server leg by client_conn, for requests whose recorded server_conn never opened
+    # (upstream mode: mitmproxy's flow.server_conn is a virtual connection)
+    by_client: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for cid, cr in conns.items():
+        if cr["leg"] == "server" and cr["client_conn"] and cr["opened"] is not None:
+            by_client[cr["client_conn"]].append((cr["opened"], cid))
+    for r in streams.values():
+        if r["conn"] and (r["server_conn"] not in conns or conns[r["server_conn"]]["opened"] is None):
+            t = r["response_at"] if r["response_at"] is not None else r["started"]
+            cands = [cid for opened, cid in sorted(by_client.get(r["conn"], [])) if t is None or opened <= t]
+            if cands:
+                r["server_conn"] = cands[-1]
     for sid, r in streams.items():
         c = counts[sid]
         for k in ("client_messages", "server_messages", "client_bytes", "server_bytes", "chunks"):

@@ -207,6 +207,7 @@ class HttpResponse(Event):
     streamed: bool = False  # body relayed live, chunk by chunk
     content_length: int | None = None
     made_by_proxy: bool = False
+    server_conn: str | None = None  # id of the upstream connection that delivered it, when known
 
     def __post_init__(self) -> None:
         _check(self.kind, STREAM_KINDS, "kind")

@@ -313,3 +313,98 @@ def test_default_trace_file_goes_to_captures_dir(start_mitmdump, lab_server, tmp
     files = list((tmp_path / "captures").glob("*Z.jsonl"))
     assert len(files) == 1
     assert read_capture(files[0]).complete
+
+
+# --- other modes and TLS -----------------------------------------------------------------------
+
+
+def _sse_via_proxy(port: int, server_port: int) -> bytes:
+    """An absolute-form request, as a browser configured with --proxy-server sends it."""
+    target = f"http://127.0.0.1:{server_port}/sse?n=3&interval_ms=10"
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{server_port}\r\nConnection: close\r\n\r\n".encode()
+        )
+        while chunk := s.recv(65536):
+            data += chunk
+    return data
+
+
+def test_regular_proxy_mode_records_sse_and_ws(start_mitmdump, lab_server, tmp_path):
+    from tests.fixtures_proxy import WS_TRACE
+
+    cap = tmp_path / "regular.jsonl"
+    proxy = start_mitmdump(scripts=[WS_TRACE], mode="regular", options={"trace_file": str(cap)})
+    assert _sse_via_proxy(proxy.port, lab_server.port).endswith(b"0\r\n\r\n")
+
+    async def ws_via_proxy() -> int | None:
+        async with connect(lab_server.ws_url("/ws?n=2"), proxy=proxy.url, compression=None) as ws:
+            await ws.recv()
+            await ws.recv()
+            await ws.close(4005, "via proxy")
+        return ws.close_code
+
+    assert asyncio.run(ws_via_proxy()) == 4005
+    proxy.stop()
+    caps = read_capture(cap)
+    assert caps.header["mode"] == ["regular"]
+    sid = stream_of(cap, "/sse?")
+    assert len(events_of(cap, SseEvent, stream=sid)) == 3
+    wid = stream_of(cap, "/ws?")
+    assert len(events_of(cap, WsMessage, stream=wid)) == 2
+    (close,) = events_of(cap, WsClose, stream=wid)
+    assert (close.code, close.closed_by) == (4005, "client")
+
+
+@pytest.mark.slow
+def test_upstream_mode_records_through_a_second_proxy(start_mitmdump, lab_server, tmp_path):
+    from tests.fixtures_proxy import WS_TRACE
+
+    parent = start_mitmdump(mode="regular")
+    cap = tmp_path / "upstream.jsonl"
+    proxy = start_mitmdump(
+        scripts=[WS_TRACE], mode=f"upstream:{parent.url}", options={"trace_file": str(cap)}
+    )
+    assert _sse_via_proxy(proxy.port, lab_server.port).endswith(b"0\r\n\r\n")
+    proxy.stop()
+    sid = stream_of(cap, "/sse?")
+    assert len(events_of(cap, SseEvent, stream=sid)) == 3
+    from analysis.capture_frames import df_streams
+
+    (row,) = df_streams(cap).to_dict("records")
+    (server_open,) = [e for e in events_of(cap, ConnOpen) if e.conn == row["server_conn"]]
+    assert server_open.peer == f"127.0.0.1:{parent.port}"  # the server leg goes to the parent proxy
+    assert row["closed_by"] == "server" and row["server_messages"] == 3
+
+
+def test_tls_client_leg_is_recorded(recorder):
+    import ssl
+
+    from tearline.events import ConnTls
+
+    proxy = recorder()
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    with (
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as raw,
+        ctx.wrap_socket(raw, server_hostname="tearline.localhost") as s,
+    ):
+        s.sendall(b"GET /length?size=7 HTTP/1.1\r\nHost: tearline.localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        version = s.version()
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.endswith(message_text(0, 7).encode())
+    proxy.stop()
+    (tls,) = events_of(proxy.capture, ConnTls)
+    assert (tls.leg, tls.tls_version, tls.sni, tls.alpn) == (
+        "client",
+        version,
+        "tearline.localhost",
+        "http/1.1",
+    )
+    (req,) = events_of(proxy.capture, HttpRequest)
+    assert req.conn == tls.conn
