@@ -3,8 +3,8 @@
 ``record_browser(out_dir)`` launches ``/usr/bin/chromium`` through Playwright's
 Python API with the lab flags, ``--log-net-log`` in ``Everything`` mode, a
 DevTools (CDP) session on the page with the Network, Page, Runtime, Log and
-Inspector domains enabled (every event written as one JSON line
-``{"method", "params"}``), the console written as timestamped text lines, and a
+Inspector domains enabled, plus the browser's ``Target.targetCrashed`` (every
+event written as one JSON line ``{"method", "params"}``), the console written as timestamped text lines, and a
 HAR recorded by Playwright. Leaving the ``with`` block closes the context (the
 HAR is written) and then the browser (Chromium finishes the NetLog), so the
 files are complete; ``BrowserRecording`` holds their paths.
@@ -18,8 +18,10 @@ Times are the wall clock when Playwright delivered the message (UTC, microsecond
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -126,6 +128,17 @@ class LiveBrowser:
     context: Any  # playwright.sync_api.BrowserContext
     recording: BrowserRecording
     console_lines: list[str]  # the console so far, as written to the file
+    browser_session: Any = None  # browser-level CDP session (Target, SystemInfo)
+
+    def crash_renderers(self, sig: int = signal.SIGSEGV) -> list[int]:
+        """Kill every renderer process with ``sig`` (default SIGSEGV): the tab shows the sad-tab page,
+        "Error code: 11" for SIGSEGV, as in a real renderer crash. Returns the killed pids."""
+        info = self.browser_session.send("SystemInfo.getProcessInfo")
+        pids = [int(p["id"]) for p in info["processInfo"] if p["type"] == "renderer"]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return pids
 
     def wait_for_console(
         self, needle: str | tuple[str, ...], *, timeout: float = 30.0, start: int = 0
@@ -145,7 +158,17 @@ class LiveBrowser:
                 raise TimeoutError(
                     f"no console line containing {' or '.join(map(repr, needles))} within {timeout} s"
                 )
-            self.page.wait_for_timeout(50)
+            self.pump(0.05)
+
+    def pump(self, seconds: float) -> None:
+        """Let Playwright deliver events for ``seconds``, even when the page has crashed or closed."""
+        from playwright.sync_api import Error
+
+        try:
+            self.page.wait_for_timeout(seconds * 1000)
+        except Error:  # a crashed page refuses waits; any round trip to the browser still pumps events
+            time.sleep(seconds)
+            self.context.cookies()
 
 
 def check_chromium(executable: str = CHROMIUM) -> None:
@@ -232,7 +255,17 @@ def record_browser(
                     session.on(method, _cdp_writer(cdp_out, method))
             for domain in _ENABLE:
                 session.send(f"{domain}.enable")
-            live = LiveBrowser(page=page, context=context, recording=rec, console_lines=console_lines)
+            # Browser-level: Target.targetCrashed carries the sad tab's "Error code" (errorCode, the wait status).
+            browser_session = browser.new_browser_cdp_session()
+            browser_session.on("Target.targetCrashed", _cdp_writer(cdp_out, "Target.targetCrashed"))
+            browser_session.send("Target.setDiscoverTargets", {"discover": True})
+            live = LiveBrowser(
+                page=page,
+                context=context,
+                recording=rec,
+                console_lines=console_lines,
+                browser_session=browser_session,
+            )
             try:
                 yield live
             finally:

@@ -186,11 +186,12 @@ def demo_command(out: Path, scenario: str) -> None:
     written += _report(diagnosis, out_dir, f"tearline demo: {scenario}")
     click.echo("")
     click.echo("Wrote: " + ", ".join(_rel(p, cwd) for p in written))
-    if scenario == "client_navigation":
+    if scenario in ("client_navigation", "renderer_crash"):
         click.echo("")
         click.echo(
             "Chrome's \"Can't open this page, Error code: 11\" is a crashed renderer (SIGSEGV), not a network "
-            "error: clicking away only cancels the streams, as above. Run: tearline explain 'Error code: 11'"
+            "error: clicking away only cancels the streams, as above. Run: tearline explain 'Error code: 11', "
+            "and see a real one: tearline demo --scenario renderer_crash"
         )
     click.echo(
         f"Done in {time.monotonic() - started:.0f} s. Re-run the diagnosis: tearline diagnose "

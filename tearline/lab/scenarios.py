@@ -14,7 +14,8 @@ the back end only); ``proxy=False`` leaves both mitmdumps out. The returned
 cause kind and actor the recording is expected to be diagnosed as.
 
 ``SCENARIOS`` is the table: one row per cause kind in ``analysis.model.CAUSE_KINDS``
-(except ``unknown``). Each takes a few seconds.
+(except ``unknown``), named after it, plus ``renderer_crash`` (a sad tab, diagnosed
+as ``client_navigation`` by the browser). Each takes a few seconds.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def act_click_away(run: Run) -> None:
     wait_deltas(run)
     run.browser.page.click("#away")
     run.browser.wait_for_console("docs page loaded")
-    run.browser.page.wait_for_timeout(1000)
+    run.browser.pump(1.0)
 
 
 def act_reload_caddy(run: Run) -> None:
@@ -118,6 +119,14 @@ def act_reload_caddy(run: Run) -> None:
     assert run.caddy is not None
     run.caddy.reload()
     wait_ends(run)
+
+
+def act_crash_renderer(run: Run) -> None:
+    """Mid-stream, the page's renderer dies of SIGSEGV: Chrome's "Can't open this page, Error code: 11"."""
+    wait_deltas(run)
+    run.browser.crash_renderers()
+    run.browser.wait_for_console("[crash]")
+    run.browser.pump(1.0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -172,6 +181,16 @@ SCENARIOS: dict[str, Scenario] = {
             streams={"sse": "finish", "ws": "finish"},
             page=_LONG,
             act=act_click_away,
+        ),
+        Scenario(
+            name="renderer_crash",
+            summary="The sad tab: mid-answer the page's renderer dies of SIGSEGV (Chrome's \"Error code: 11\"); "
+            "the browser tears its streams down as if the page had navigated away.",
+            expected_kind="client_navigation",
+            expected_actor="browser",
+            streams={"sse": "finish", "ws": "finish"},
+            page=_LONG,
+            act=act_crash_renderer,
         ),
         Scenario(
             name="client_app_close",
@@ -378,7 +397,7 @@ def record_scenario(
         browser = stack.enter_context(record_browser(out_dir))
         browser.page.goto(page_url)
         sc.act(Run(browser=browser, caddy=lab_caddy, streams=tuple(sc.streams)))
-        browser.page.wait_for_timeout(300)
+        browser.pump(0.3)
         recording = browser.recording
     bundle = EvidenceBundle(
         scenario=name,
