@@ -138,7 +138,7 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
     swim_h = 2.0 + 0.42 * max(_lane_count(d, max_streams), 2)
     zoom_lanes, window = _zoom_lanes(d, first) if first is not None else (0, (0.0, 0.0, 0.0))
     zoom_h = 1.8 + 0.45 * max(zoom_lanes, 3) if first is not None else 0.0
-    head_h = 1.0
+    head_h = 1.2
     fig = Figure(figsize=(WIDTH, head_h + swim_h + zoom_h), layout="constrained")
     n_parts = 3 if first is not None else 2
     parts: list[SubFigure] = list(
@@ -149,10 +149,11 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
     if first is not None:
         style = cause_style(first.cause.kind)
         top.patches.append(
-            Rectangle((0.0, 0.18), 0.005, 0.42, transform=top.transSubfigure, color=style.color, figure=top)
+            Rectangle((0.0, 0.06), 0.005, 0.58, transform=top.transSubfigure, color=style.color, figure=top)
         )
-        top.text(0.01, 0.55, plain(headline(first), 150), fontsize=10.5, fontweight="bold", va="top")
-        top.text(0.01, 0.22, plain(first.cause.summary, 190), fontsize=9.5, va="top", color="#222222")
+        top.text(0.01, 0.62, plain(headline(first), 150), fontsize=10.5, fontweight="bold", va="top")
+        summary = "\n".join(textwrap.wrap(plain(first.cause.summary, 330), 165)[:2])
+        top.text(0.01, 0.40, summary, fontsize=9.5, va="top", color="#222222", linespacing=1.3)
     else:
         n = len(d.streams)
         top.text(
