@@ -9,6 +9,7 @@ import os
 import pytest
 from PIL import Image
 
+from analysis.model import Cause, Evidence, StreamDiagnosis
 from analysis.report import content_security_policy, render_report, report_context
 from tearline.errors import UsageError
 from tests.report_html import check_self_contained, parse, raw_markup_outside_images
@@ -121,3 +122,30 @@ def test_a_million_rows_render(tmp_path):
     check_self_contained(files.html.read_text())
     assert files.bytes_html < 3_000_000
     Image.open(io.BytesIO(files.png.read_bytes())).verify()
+
+
+def test_odd_values_render_escaped_and_without_error(tmp_path):
+    d = incident()
+    odd = StreamDiagnosis(
+        id='<b id="x">s3</b>',
+        url="",
+        kind="<i>ws</i>",
+        opened_at=None,
+        ended_at=None,
+        cause=Cause(
+            kind="<no_such_kind>",
+            actor="unknown",
+            summary="$\\frac{1}{0}$ \x1b[31m" + "y" * 5000,
+            confidence=1.5,
+            evidence=(Evidence(source="<src>", t=None, text=SCRIPT, where=SCRIPT),),
+        ),
+        abnormal=True,
+    )
+    d.streams.append(odd)
+    files = render_report(d, tmp_path / "odd.html", png=tmp_path / "odd.png")
+    html = files.html.read_text()
+    page = check_self_contained(html)
+    assert raw_markup_outside_images(html) == [] and "<b id" not in html and "<i>" not in html
+    assert "(no URL)" in page.body_text and "\\x1b[31m" in page.body_text
+    assert "more characters)" in page.body_text  # the 5000-character summary was cut
+    Image.open(files.png).verify()
