@@ -150,6 +150,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+            elif path == "/hop":
+                body = b"<!doctype html><title>hop</title><script>location.href = '/other';</script>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
             elif path == "/other":
                 body = b"<!doctype html><title>other</title>elsewhere"
                 self.send_response(200)
@@ -458,7 +465,7 @@ def record_bounded_killed(dirpath: Path, servers: Servers, *, seconds: float = 4
             f"--log-net-log={netlog}",
             "--net-log-max-size-mb=1",
             "--net-log-capture-mode=Everything",
-            servers.base + "/",
+            servers.base + "/hop",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -467,10 +474,11 @@ def record_bounded_killed(dirpath: Path, servers: Servers, *, seconds: float = 4
     )
     try:
         deadline = time.monotonic() + seconds + 60
+        needle = f"127.0.0.1:{servers.http_port}/other".encode()  # the page navigated there: all logged
         while time.monotonic() < deadline:
             time.sleep(0.25)
             events = list(tmp.glob("*/event_file_*.json"))
-            if time.monotonic() > deadline - 60 and events and sum(f.stat().st_size for f in events) > 0:
+            if time.monotonic() > deadline - 60 and any(needle in f.read_bytes() for f in events):
                 break
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -408,7 +408,7 @@ def test_bounded_mode_log_of_a_killed_chromium(tmp_path_factory: pytest.TempPath
     from_note, from_dir = load_netlog(run.placeholder), load_netlog(run.directory)
     assert from_note.meta["events"] == from_dir.meta["events"] > 0
     assert any("stitched" in w for w in from_note.warnings) and from_note.meta["truncated"] is True
-    assert of(from_note.observations, "navigation", "127.0.0.1")
+    assert of(from_note.observations, "navigation", "/other")
 
 
 def test_bounded_mode_note_whose_directory_is_gone(tmp_path: Path) -> None:
