@@ -170,7 +170,7 @@ class Faults:
         try:
             specs = load_scenario(ctx.options.faults) if ctx.options.faults else []
             specs += [parse_one_line(text, i) for i, text in enumerate(ctx.options.fault, 1)]
-            filters = {}
+            filters: dict[str, Any] = {}
             for spec in specs:
                 if spec.trigger.match:
                     try:
@@ -188,7 +188,7 @@ class Faults:
                 log.error(f"tearline_faults: {e}")
                 self.injector = Injector([])
                 return
-            raise exceptions.OptionsError(str(e)) from None
+            raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]
         self.specs = specs
         self.filters = filters
         self.injector = Injector(specs)
@@ -215,7 +215,7 @@ class Faults:
 
     @staticmethod
     def _tracer() -> Any:
-        return ctx.master.addons.get("ws_trace")
+        return ctx.master.addons.get("ws_trace")  # type: ignore[no-untyped-call]
 
     def _emit(self, cls: Any, **kw: Any) -> None:
         tracer = self._tracer()
@@ -288,7 +288,7 @@ class Faults:
                 if isinstance(e, Respond) and e.status is None:
                     self._record(live, f, "refused: connection closed, no response", None)
                     mitm_io.close_conn(flow, flow.client_conn, "fin")
-                    flow.kill()
+                    flow.kill()  # type: ignore[no-untyped-call]
                 elif isinstance(e, Respond):
                     self._record(live, f, f"responded {e.status}", "request not sent")
                     flow.response = http.Response.make(
@@ -404,7 +404,7 @@ class Faults:
             self._record(live, f, None, e.how)
             return
         self._record(live, f, client, server)
-        mitm_io.cut_body(flow, client, server)  # type: ignore[arg-type]
+        mitm_io.cut_body(flow, client, server)
 
     # --- WebSocket hooks -------------------------------------------------------------------------
 
@@ -422,7 +422,7 @@ class Faults:
         if live.done:
             # a close/abort/reset already fired: frames read in the same socket read as the
             # triggering message reach this hook before the termination runs; never pass them on
-            msg.drop()
+            msg.drop()  # type: ignore[no-untyped-call]
             return
         if msg.injected and live.reinjecting > 0:
             live.reinjecting -= 1
@@ -436,9 +436,9 @@ class Faults:
             self._record(live, f, *self._ws_legs(f, direction))
         stalled = self._stalled(live, to_client)
         if dec.drop:
-            msg.drop()
+            msg.drop()  # type: ignore[no-untyped-call]
         elif dec.due is not None or live.pending[to_client] or stalled:
-            msg.drop()
+            msg.drop()  # type: ignore[no-untyped-call]
             self._enqueue(live, to_client, (dec.due or time.monotonic(), msg.content, msg.is_text))
         for f in dec.after:
             if live.pending[True] or live.pending[False]:
@@ -500,8 +500,8 @@ class Faults:
         flow = live.flow
         for e in f.effects:
             if isinstance(e, Close):
-                client = "close" if e.to in ("client", "both") else "fin"
-                server = "close" if e.to in ("server", "both") else "fin"
+                client: mitm_io.WsAction = "close" if e.to in ("client", "both") else "fin"
+                server: mitm_io.WsAction = "close" if e.to in ("server", "both") else "fin"
                 self._record(live, f, _leg_text(client, e), _leg_text(server, e))
                 mitm_io.ws_terminate(
                     flow, client=client, server=server, code=e.code, reason=e.reason, close_wait=CLOSE_WAIT_S
@@ -511,7 +511,7 @@ class Faults:
                 client = e.how if e.to in ("client", "both") else "fin"
                 server = e.how if e.to in ("server", "both") else "fin"
                 self._record(live, f, client, server)
-                mitm_io.ws_terminate(flow, client=client, server=server, code=1006)  # type: ignore[arg-type]
+                mitm_io.ws_terminate(flow, client=client, server=server, code=1006)
                 live.done = True
             elif isinstance(e, Abort):
                 # let the bytes passed with this chunk reach the socket before it is closed
@@ -531,7 +531,7 @@ class Faults:
         key = (f.fault_id, e.to)
         ev = asyncio.Event()
         live.stalls[key] = ev
-        paused = []
+        paused: list[Any] = []
         if e.to in ("client", "both"):  # data toward the client comes from the server's socket
             paused.append(flow.server_conn)
         if e.to in ("server", "both"):
@@ -591,7 +591,7 @@ class Faults:
 
     # --- commands -----------------------------------------------------------------------------------
 
-    @command.command("faults.list")
+    @command.command("faults.list")  # type: ignore[untyped-decorator]
     def list_faults(self) -> Sequence[str]:
         """The armed and disarmed faults, one line each."""
         lines = []
@@ -613,14 +613,14 @@ class Faults:
             )
         return af
 
-    @command.command("faults.arm")
+    @command.command("faults.arm")  # type: ignore[untyped-decorator]
     def arm(self, fault_id: str) -> None:
         """Arm a fault (it fires on new and live streams when its trigger holds)."""
         af = self._get(fault_id)
         af.armed = True
         self._emit(FaultArmed, fault_id=fault_id, action=af.spec.action, params=af.params(), armed=True)
 
-    @command.command("faults.disarm")
+    @command.command("faults.disarm")  # type: ignore[untyped-decorator]
     def disarm(self, fault_id: str) -> None:
         """Disarm a fault; stalls it started end now."""
         af = self._get(fault_id)
@@ -631,7 +631,7 @@ class Faults:
                 if key[0] == fault_id:
                     end()
 
-    @command.command("faults.fire")
+    @command.command("faults.fire")  # type: ignore[untyped-decorator]
     def fire(self, fault_id: str) -> int:
         """Fire a fault now on every live stream it matches; returns how many streams."""
         self._get(fault_id)

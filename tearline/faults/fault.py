@@ -26,7 +26,7 @@ from typing import ClassVar, Literal, Protocol
 
 from tearline.faults.effects import Effect
 
-__all__ = ["Fault", "FirePoint"]
+__all__ = ["Fault", "FirePoint", "Point"]
 
 Point = Literal["request", "headers", "data", "timer"]
 

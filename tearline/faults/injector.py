@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tearline.faults.effects import Abort, Close, Delay, Drop, Effect, Respond, Throttle, Truncate
-from tearline.faults.fault import FirePoint
+from tearline.faults.fault import FirePoint, Point
 from tearline.faults.framing import SseSplitter
 from tearline.faults.throttle import release_time
 from tearline.faults.triggers import Trigger, TriggerState
@@ -224,7 +224,7 @@ class StreamFaults:
             effects=effects,
         )
 
-    def _once_at_point(self, point: str, why: str) -> list[Firing]:
+    def _once_at_point(self, point: Point, why: str) -> list[Firing]:
         out = []
         for af in self._active(point):
             st = self.states[af.spec.fault_id]
@@ -235,16 +235,16 @@ class StreamFaults:
                 continue  # a headers-time firing is only for faults with nothing to wait for
             st.done = True
             if af.draw():
-                out.append(self._fire(af, FirePoint(kind=self.kind, point=point), why))  # type: ignore[arg-type]
+                out.append(self._fire(af, FirePoint(kind=self.kind, point=point), why))
         return out
 
-    def _each_at_point(self, point: str) -> list[Firing]:
+    def _each_at_point(self, point: Point) -> list[Firing]:
         out = []
         for af in self._active(point):
             if af.spec.fault.mode == "each" and af.draw():
                 out.append(
                     self._fire(af, FirePoint(kind=self.kind, point=point, rand=af.rng.random()), point)
-                )  # type: ignore[arg-type]
+                )
         return out
 
     def on_request(self, now: float) -> list[Firing]:
@@ -341,8 +341,8 @@ class StreamFaults:
         if self.ended:
             return ChunkDecision()
         if not data:
-            out, self.held = self.held, b""
-            return ChunkDecision(out=out)
+            rest, self.held = self.held, b""
+            return ChunkDecision(out=rest)
         self._touch(now)
         dec = ChunkDecision()
         out = bytearray()
@@ -479,7 +479,7 @@ class StreamFaults:
 
     def on_timer(self, now: float) -> list[Firing]:
         """Time passed: fire once-faults whose time has come (and whose counts are reached)."""
-        out = []
+        out: list[Firing] = []
         if not self.started:
             return out
         for af in self._active("timer") + [

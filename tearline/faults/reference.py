@@ -39,7 +39,7 @@ def _default(p: ParamInfo) -> str:
 
 
 def _doc(cls: Any) -> str:
-    return " ".join(inspect.getdoc(cls).split()) if cls.__doc__ else ""
+    return " ".join((inspect.getdoc(cls) or "").split())
 
 
 def render_text() -> str:
@@ -123,9 +123,7 @@ def render_markdown() -> str:
         "",
         "## Trigger keys",
         "",
-        " ".join(
-            inspect.getdoc(__import__("tearline.faults.triggers", fromlist=["x"])).split("\n\n")[1].split()
-        ),
+        *TRIGGER_DOC,
         "",
         *_md_table(param_infos(Trigger)),
         "",

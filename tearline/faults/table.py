@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tearline.faults.abort import AbortFault
 from tearline.faults.close import CloseFault
 from tearline.faults.delay import DelayFault
@@ -15,7 +17,7 @@ from tearline.faults.truncate import TruncateFault
 
 __all__ = ["FAULTS"]
 
-FAULTS: dict[str, type] = {
+FAULTS: dict[str, type[Any]] = {
     "close": CloseFault,
     "abort": AbortFault,
     "reset": ResetFault,
