@@ -77,7 +77,7 @@ WS_ACTIONS: tuple[str, ...] = ("close", "fin", "rst", "keep")
 
 def handler_for_client(client_id: str) -> ConnectionHandler | None:
     """The ``ConnectionHandler`` of the client connection with this id, or None when it is gone."""
-    ps = ctx.master.addons.get("proxyserver")
+    ps = ctx.master.addons.get("proxyserver")  # type: ignore[no-untyped-call]
     return ps.connections.get(client_id) if ps is not None else None
 
 
@@ -128,7 +128,7 @@ def ws_layer_for(flow: Any) -> WebsocketLayer | None:
 
 def ws_open(lay: WebsocketLayer, side: Literal["client", "server"]) -> bool:
     """True while no close frame has been received from ``side`` and the layer still relays."""
-    if lay._handle_event == lay.done:  # type: ignore[comparison-overlap]
+    if lay._handle_event == lay.done:
         return False
     ws = getattr(lay, "client_ws" if side == "client" else "server_ws", None)
     return ws is not None and ws.state is WsState.OPEN
@@ -272,13 +272,13 @@ def ws_terminate(
         if action not in WS_ACTIONS:
             raise ValueError(f"WebSocket action must be one of {', '.join(WS_ACTIONS)}, not {action!r}")
     lay, h = ws_layer_for(flow), handler_for(flow)
-    if lay is None or h is None or not hasattr(lay, "client_ws") or lay._handle_event == lay.done:  # type: ignore[comparison-overlap]
+    if lay is None or h is None or not hasattr(lay, "client_ws") or lay._handle_event == lay.done:
         return None
     handler: ConnectionHandler = h
     layer: WebsocketLayer = lay
 
     def _terminate(_event: pevents.Event) -> Generator[Any, Any, None]:
-        layer._handle_event = layer.done  # type: ignore[method-assign]
+        layer._handle_event = layer.done
         sides = ((layer.client_ws, client), (layer.server_ws, server))
         for ws, action in sides:
             if action == "close" and ws.state in (WsState.OPEN, WsState.REMOTE_CLOSING):
@@ -298,6 +298,6 @@ def ws_terminate(
         yield WebsocketEndHook(flow)
         flow.live = False
 
-    layer._handle_event = _terminate  # type: ignore[method-assign]
+    layer._handle_event = _terminate
     poke = WebSocketMessageInjected(flow, WebSocketMessage(Opcode.TEXT, True, b"", injected=True))
     return asyncio.get_running_loop().create_task(handler.server_event(poke))

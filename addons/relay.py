@@ -142,7 +142,7 @@ class Relay:
     # --- recording -----------------------------------------------------------------------
 
     def _emit(self, **fields: Any) -> None:
-        trace = ctx.master.addons.get("ws_trace")
+        trace = ctx.master.addons.get("ws_trace")  # type: ignore[no-untyped-call]
         event = events.Relay(ts=time.time(), mono=time.monotonic(), **fields)
         log.debug("tearline relay: %s", event)
         if trace is not None and hasattr(trace, "emit"):
@@ -208,7 +208,7 @@ class Relay:
             flow = next((f for f in live.values() if f.server_conn is other), None)
             if flow is not None and flow.websocket is not None:
                 lay = mitm_io.ws_layer_for(flow)
-                if lay is not None and lay._handle_event != lay.start:  # type: ignore[comparison-overlap]
+                if lay is not None and lay._handle_event != lay.start:
                     continue  # the WebSocket layer relays it in message order
             action = decide("request" if flow is not None else "idle", reason.how)
             if action in _TCP:
@@ -276,8 +276,8 @@ class Relay:
             yield from original_done(event)
 
         # start() installs self.relay_messages when this hook returns; relay_messages installs self.done
-        lay.relay_messages = relay_messages  # type: ignore[method-assign]
-        lay.done = done  # type: ignore[method-assign]
+        lay.relay_messages = relay_messages
+        lay.done = done
 
     def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
         side = "client" if conn == lay.context.client else "server"
