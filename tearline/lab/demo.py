@@ -142,7 +142,8 @@ def _summary_fallback(bundle: Any) -> None:
     "--scenario",
     default="client_navigation",
     show_default=True,
-    help="Which recording to make: the incident (client_navigation) or any other cause kind.",
+    help="Which recording to make: the incident (client_navigation), renderer_crash (the sad tab), "
+    "or any other cause kind, e.g. stall or proxy_timeout (docs/lab.md lists them).",
 )
 def demo_command(out: Path, scenario: str) -> None:
     """Reproduce the bundled incident end to end and report it.
@@ -186,12 +187,19 @@ def demo_command(out: Path, scenario: str) -> None:
     written += _report(diagnosis, out_dir, f"tearline demo: {scenario}")
     click.echo("")
     click.echo("Wrote: " + ", ".join(_rel(p, cwd) for p in written))
-    if scenario in ("client_navigation", "renderer_crash"):
+    if scenario == "client_navigation":
         click.echo("")
         click.echo(
             "Chrome's \"Can't open this page, Error code: 11\" is a crashed renderer (SIGSEGV), not a network "
             "error: clicking away only cancels the streams, as above. Run: tearline explain 'Error code: 11', "
             "and see a real one: tearline demo --scenario renderer_crash"
+        )
+    elif scenario == "renderer_crash":
+        click.echo("")
+        click.echo(
+            'This is the sad tab ("Error code: 11", SIGSEGV, in Target.targetCrashed of cdp.jsonl): on the wire it '
+            "looks exactly like a navigation (close 1001 from the browser, the fetch cancelled); only the browser's "
+            "own evidence tells them apart."
         )
     click.echo(
         f"Done in {time.monotonic() - started:.0f} s. Re-run the diagnosis: tearline diagnose "
