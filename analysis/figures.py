@@ -41,7 +41,7 @@ def clock(t: float | None, date: bool = False) -> str:
 
 
 def headline(s: StreamDiagnosis) -> str:
-    """One line naming a stream's end: "s2 (sse …) ended at 14:13:25.210 UTC: page navigated away (85%)"."""
+    """One line naming a stream's end: "s2 (sse …) ended at 14:13:25.210 UTC: page went away (85%)"."""
     when = f"ended at {clock(s.ended_at)} UTC" if s.ended_at is not None else "did not end in the evidence"
     return f"{s.id} ({s.kind} {s.url}) {when}: {cause_label(s.cause.kind)} ({s.cause.confidence:.0%})"
 

@@ -49,7 +49,7 @@ class CauseStyle:
 
 CAUSE_STYLE: dict[str, CauseStyle] = {
     "clean_close": CauseStyle(PALETTE["green"], "o", "clean close"),
-    "client_navigation": CauseStyle(PALETTE["blue"], "<", "page navigated away"),
+    "client_navigation": CauseStyle(PALETTE["blue"], "<", "page went away"),  # navigated, unloaded or crashed
     "client_app_close": CauseStyle(PALETTE["sky"], "<", "page code closed it"),
     "server_going_away": CauseStyle(PALETTE["purple"], ">", "server going away"),
     "server_abrupt_close": CauseStyle(PALETTE["vermillion"], "X", "server cut it abruptly"),

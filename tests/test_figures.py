@@ -47,4 +47,4 @@ def test_clock_and_headline():
     assert clock(T0 + 5.21) == "14:13:25.210"
     assert clock(None) == "-"
     assert headline(incident().streams[1]).startswith("s2 (sse http://api.localhost/api/copilotkit")
-    assert "ended at 14:13:25.210 UTC: page navigated away (85%)" in headline(incident().streams[1])
+    assert "ended at 14:13:25.210 UTC: page went away (85%)" in headline(incident().streams[1])

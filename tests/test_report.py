@@ -39,7 +39,7 @@ def test_every_stream_and_cause_sentence_is_present(report):
 def test_first_abnormal_end_is_the_headline(report):
     _, html = report
     page = parse(html)
-    assert "s2 (sse) ended at 14:13:25.210 UTC: page navigated away" in page.body_text
+    assert "s2 (sse) ended at 14:13:25.210 UTC: page went away" in page.body_text
     first = [a for a in page.attrs("div") if "first" in (a.get("class") or "").split()]
     assert [a["id"] for a in first] == ["stream-s2"]
 
