@@ -312,3 +312,18 @@ def test_without_caddy_or_proxy(scenario_bundle: GetBundle, name: str) -> None:
     else:
         assert "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in console
         assert "ws closed code=1006" in console
+
+
+def test_module_cli_records_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tearline.lab.scenarios import main
+
+    status = main(
+        ["--no-caddy", "--no-proxy", "--out", str(tmp_path), "clean_close", "proxy_timeout", "nope"]
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert status == 2
+    assert out[0] == f"clean_close: {tmp_path / 'clean_close'} (expected clean_close by server)"
+    assert out[1].startswith("  tearline diagnose --netlog ")
+    assert out[2].startswith("proxy_timeout: skipped: ") and "needs Caddy" in out[2]
+    assert out[3].startswith("Error: unknown scenario 'nope'")
+    assert "sse done after 10 deltas" in (tmp_path / "clean_close" / "console.log").read_text()

@@ -418,3 +418,38 @@ def record_scenario(
     )
     (out_dir / "bundle.json").write_text(json.dumps(bundle.to_dict(), indent=2) + "\n")
     return bundle
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--out DIR] NAME...``: record scenarios.
+
+    Prints one line per scenario: its name, where it went, and the ``tearline diagnose`` arguments.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tearline.lab.scenarios", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="scenarios to record (default: all)")
+    parser.add_argument("--out", type=Path, default=Path("out/scenarios"), help="parent directory")
+    parser.add_argument("--no-caddy", action="store_true", help="leave Caddy out")
+    parser.add_argument("--no-proxy", action="store_true", help="leave the mitmdump recorders out")
+    args = parser.parse_args(argv)
+    status = 0
+    for name in args.names or list(SCENARIOS):
+        try:
+            b = record_scenario(name, args.out / name, caddy=not args.no_caddy, proxy=not args.no_proxy)
+        except ScenarioSkipped as e:
+            print(f"{name}: skipped: {e}")
+            continue
+        except UsageError as e:
+            print(f"Error: {e}")
+            status = 2
+            continue
+        print(f"{name}: {b.out_dir} (expected {b.expected_kind} by {b.expected_actor})")
+        print("  tearline diagnose " + " ".join(b.diagnose_args()))
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
