@@ -1,0 +1,1 @@
+"""tearline's benchmarks: speed and memory as ratios against a baseline in the same run."""
