@@ -139,28 +139,25 @@ def test_primitives_do_nothing_for_a_flow_without_live_connection() -> None:
 # --- ws_terminate: each side gets exactly what was asked ---------------------------------------
 
 TERMINATE = {
-    # term query -> (client outcome, server's view)
-    "client:close,server:fin&code=4001&reason=proxy": (WsOutcome(2, (4001, "proxy"), "eof"), [("eof", None)]),
-    "client:close,server:close&code=4002": (
-        WsOutcome(2, (4002, ""), "eof"),
-        [("ws_close_received", 4002), ("eof", None)],
-    ),
-    "client:rst,server:close&code=4004": (
-        WsOutcome(2, None, "rst"),
-        [("ws_close_received", 4004), ("eof", None)],
-    ),
-    "client:rst,server:rst": (WsOutcome(2, None, "rst"), [("reset", None)]),
-    "client:fin,server:keep": (WsOutcome(2, None, "eof"), [("eof", None)]),
+    # term query -> (client outcome, how the server's side began to end)
+    "client:close,server:fin&code=4001&reason=proxy": (WsOutcome(2, (4001, "proxy"), "eof"), ("eof", None)),
+    "client:close,server:close&code=4002": (WsOutcome(2, (4002, ""), "eof"), ("ws_close_received", 4002)),
+    "client:rst,server:close&code=4004": (WsOutcome(2, None, "rst"), ("ws_close_received", 4004)),
+    "client:rst,server:rst": (WsOutcome(2, None, "rst"), ("reset", None)),
+    "client:fin,server:keep": (WsOutcome(2, None, "eof"), ("eof", None)),
 }
 
 
 @pytest.mark.parametrize("term", list(TERMINATE))
 def test_ws_terminate(term: str, server: LabServer, proxy: Mitmdump) -> None:
-    client_sees, server_sees = TERMINATE[term]
+    client_sees, server_first = TERMINATE[term]
     start = len(server.observed)
     got = ws_session(proxy.port, f"/ws?n=6&interval_ms=50&at=2&term={term}", after_close_timeout=5)
     assert got == client_sees
-    assert server_end(server, start) == server_sees
+    seen = server_end(server, start)
+    assert seen[0] == server_first
+    if server_first[0] != "ws_close_received":
+        assert len(seen) == 1  # no close frame at all
 
 
 def test_ws_terminate_close_wait_lets_the_client_answer(server: LabServer, proxy: Mitmdump) -> None:
@@ -176,10 +173,10 @@ def test_ws_terminate_close_wait_lets_the_client_answer(server: LabServer, proxy
 @pytest.mark.parametrize(
     ("kill", "client_end", "server_first"),
     [
-        # a WebSocket's layer still hears the client leave and sends the server a 1000 close
-        # frame (mitmproxy's rewrite): use ws_terminate to choose what the other side gets
-        ("client:rst", "rst", ("ws_close_received", 1000)),
-        ("client:fin", "eof", ("ws_close_received", 1000)),
+        # a WebSocket's layer still hears the client leave and may send the server a 1000 close
+        # frame (mitmproxy's rewrite; racy, both seen): ws_terminate chooses what the other side gets
+        ("client:rst", "rst", None),
+        ("client:fin", "eof", None),
         ("server:rst", None, ("reset", None)),
         ("server:fin", None, ("eof", None)),
     ],
@@ -198,7 +195,11 @@ def test_close_conn(
         assert got == WsOutcome(0, None, client_end)
     else:
         assert got.messages <= 1
-    assert server_end(server, start)[0] == server_first
+    first = server_end(server, start)[0]
+    if server_first is None:
+        assert first in (("ws_close_received", 1000), ("eof", None))
+    else:
+        assert first == server_first
 
 
 # --- cut_body -----------------------------------------------------------------------------------------
