@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mitmproxy import command, ctx, exceptions, flowfilter, http
+from mitmproxy.proxy.layers.websocket import WebsocketLayer, WebSocketMessageInjected
 
 from addons import mitm_io
 from tearline.errors import UsageError
@@ -80,13 +81,43 @@ class _Live:
         self.queues: dict[bool, asyncio.Queue[Any]] = {}  # to_client -> FIFO of held messages
         self.senders: list[asyncio.Task[None]] = []
         self.pending: dict[bool, int] = {True: 0, False: 0}
-        self.reinjecting = 0
+        self.reinjecting: dict[bool, int] = {True: 0, False: 0}  # to_client -> injections not yet seen
         self.stalls: dict[tuple[str, str], asyncio.Event] = {}  # (fault id, to) -> set at the stall's end
         self.stall_end: dict[tuple[str, str], Callable[[], None]] = {}
         self.held = b""  # body bytes read during a stall
         self.resume: asyncio.TimerHandle | None = None  # throttle: when upstream reading resumes
         self.resume_at = 0.0
         self.done = False
+
+
+def _isolate_injected_fragments() -> None:
+    """Give each injected WebSocket message a fragment buffer of its own (mitmproxy 12.3.1).
+
+    ``WebsocketLayer.relay_messages`` appends an injected message's fragments to the buffer of
+    the *live* message being received from the same side; when tearline re-injects a held
+    message while a large live message is half received (reads paused by a stall, or just a
+    partial socket read), the two are spliced into one corrupt message. Patched once, at load,
+    before any WebSocket starts (the layer binds ``relay_messages`` when it starts).
+    """
+    orig = WebsocketLayer.relay_messages
+    if getattr(orig, "_tearline", False):
+        return
+
+    def relay_messages(self: Any, event: Any) -> Any:
+        if not isinstance(event, WebSocketMessageInjected):
+            return (yield from orig(self, event))
+        src = self.client_ws if event.message.from_client else self.server_ws
+        saved, src.frame_buf = src.frame_buf, [b""]
+        try:
+            return (yield from orig(self, event))
+        finally:
+            src.frame_buf = saved
+
+    relay_messages._tearline = True  # type: ignore[attr-defined]
+    WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign]
+
+
+_isolate_injected_fragments()
 
 
 class _DelayLine:
@@ -424,8 +455,9 @@ class Faults:
             # triggering message reach this hook before the termination runs; never pass them on
             msg.drop()  # type: ignore[no-untyped-call]
             return
-        if msg.injected and live.reinjecting > 0:
-            live.reinjecting -= 1
+        if msg.injected and live.reinjecting[not msg.from_client] > 0:
+            live.reinjecting[not msg.from_client] -= 1
+            live.pending[not msg.from_client] -= 1
             return
         direction = "client" if msg.from_client else "server"
         to_client = not msg.from_client
@@ -471,11 +503,9 @@ class Faults:
     async def _sender(self, live: _Live, q: asyncio.Queue[Any], to_client: bool) -> None:
         """Release delayed/held WebSocket messages toward one side, in arrival order."""
         last = 0.0
-        while True:
-            item = await q.get()
+        while (item := await q.get()) is not None:
+            injected = False
             try:
-                if item is None:
-                    return
                 if isinstance(item, Firing):
                     self._execute(live, item)
                     continue
@@ -485,11 +515,15 @@ class Faults:
                 for ev in self._stalls_toward(live, to_client):
                     await ev.wait()
                 if live.flow.live and not live.done:
-                    live.reinjecting += 1
+                    # pending drops when the message passes our hook again (websocket_message),
+                    # so a live message cannot overtake it while the injection waits in the layer
+                    live.reinjecting[to_client] += 1
+                    injected = True
                     ctx.master.commands.call("inject.websocket", live.flow, to_client, content, is_text)
                     await asyncio.sleep(0)
             finally:
-                live.pending[to_client] -= 1
+                if not injected:
+                    live.pending[to_client] -= 1
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         self._end(flow.id)

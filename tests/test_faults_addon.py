@@ -435,6 +435,21 @@ def test_stall_gives_backpressure_to_the_server(
     assert took >= 1.9
 
 
+def test_stall_websocket_blocks_the_servers_sends(
+    faulty: Callable[..., Mitmdump], lab_server: LabServer
+) -> None:
+    """A 2 s stall toward the client after the first of 300 x 64 KiB messages: the server cannot
+    finish sending before the stall ends (tolerance: >= 1.5 s after its socket opened); nothing lost."""
+    proxy = faulty("stall:stream=ws,direction=server,after_messages=1,ms=2000,to=client")
+    r = arun(
+        ws_run(proxy.ws_base + "/ws?n=300&size=65536&interval_ms=0&end=hang", timeout=120, stop_after=300)
+    )
+    assert len(r["messages"]) == 300 and [int(m.split(":")[0]) for m in r["messages"]] == list(range(300))
+    opened = [e.t for e in lab_server.events() if e.what == "ws_open"][-1]
+    sent_all = [e.t for e in lab_server.events() if e.what == "end"][-1]
+    assert sent_all - opened >= 1.5, sent_all - opened
+
+
 def test_stall_websocket_then_resume_in_order(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("stall:stream=ws,direction=server,after_messages=1,ms=1000")
     r = arun(ws_run(proxy.ws_base + "/ws?n=6&interval_ms=50&end=close"))
