@@ -5,7 +5,7 @@ and recorded evidence scenarios (cached per test session).
 - ``start_caddy(sites)``: a real Caddy in ``tmp_path``; stopped at teardown.
 - ``chromium``: a recording Chromium (``LiveBrowser``) writing into ``tmp_path / "browser"``;
   closed at teardown (call ``chromium_session.close()`` first to read the finished files).
-- ``scenario_bundle(name, caddy=True, proxy=True)``: ``record_scenario`` run once per session
+- ``scenario_bundle(name, caddy=True, proxy=True, tls=False)``: ``record_scenario`` run once per session
   per argument set, so several tests (and other areas' tests) can share one recording.
 """
 
@@ -76,15 +76,15 @@ def chromium(chromium_session: Callable[..., ChromiumSession]) -> LiveBrowser:
 
 @pytest.fixture(scope="session")
 def scenario_bundle(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., EvidenceBundle]:
-    cache: dict[tuple[str, bool, bool], EvidenceBundle] = {}
+    cache: dict[tuple[str, bool, bool, bool], EvidenceBundle] = {}
 
-    def get(name: str, *, caddy: bool = True, proxy: bool = True) -> EvidenceBundle:
-        key = (name, caddy, proxy)
+    def get(name: str, *, caddy: bool = True, proxy: bool = True, tls: bool = False) -> EvidenceBundle:
+        key = (name, caddy, proxy, tls)
         if key not in cache:
             out = tmp_path_factory.mktemp(
-                f"{name}-{'caddy' if caddy else 'direct'}-{'proxy' if proxy else 'noproxy'}"
+                f"{name}-{'caddy' if caddy else 'direct'}-{'proxy' if proxy else 'noproxy'}{'-tls' if tls else ''}"
             )
-            cache[key] = record_scenario(name, out, caddy=caddy, proxy=proxy)
+            cache[key] = record_scenario(name, out, caddy=caddy, proxy=proxy, tls=tls)
         return cache[key]
 
     return get

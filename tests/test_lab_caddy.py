@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import subprocess
@@ -232,3 +233,52 @@ def test_a_port_taken_before_caddy_binds_it_is_retried(
         with run_caddy([CaddySite(host="www.localhost", upstream="127.0.0.1:9")], tmp_path) as caddy:
             assert caddy.port != taken and len(picks) == 4
             assert "address already in use" not in caddy.log_path.read_text()
+
+
+def test_tls_serves_http2_with_the_internal_ca(incident_backend: RunningBackend, tmp_path: Path) -> None:
+    import socket
+    import ssl
+
+    with run_caddy(
+        [
+            CaddySite(host="www.localhost", upstream=incident_backend.address),
+            CaddySite(host="ai.localhost", upstream=incident_backend.address),
+        ],
+        tmp_path / "tls",
+        tls=True,
+    ) as caddy:
+        assert caddy.url("ai.localhost", "/ws") == f"https://ai.localhost:{caddy.port}/ws"
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        for host in ("www.localhost", "ai.localhost"):
+            with (
+                socket.create_connection(("127.0.0.1", caddy.port), timeout=10) as raw,
+                ctx.wrap_socket(raw, server_hostname=host) as tls,
+            ):
+                assert tls.selected_alpn_protocol() == "h2"
+                cert = tls.getpeercert(binary_form=True)
+                assert cert
+        plain = ssl.create_default_context()
+        plain.check_hostname = False
+        plain.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", caddy.port, timeout=10, context=plain)
+        conn.request("GET", "/chat.html", headers={"Host": "www.localhost"})
+        assert conn.getresponse().status == 200
+        caddy.reload()  # the TLS config reloads too
+        assert "Caddyfile" in str(caddy.config_path) and "tls internal" in caddy.config_path.read_text()
+
+
+def test_render_caddyfile_tls(tmp_path: Path) -> None:
+    text = render_caddyfile(
+        [CaddySite(host="www.localhost", upstream="127.0.0.1:1")],
+        port=8443,
+        admin_port=2999,
+        log_path=tmp_path / "caddy.log",
+        data_dir=tmp_path / "data",
+        tls=True,
+    )
+    assert "https://www.localhost:8443 {" in text and "\ttls internal" in text
+    assert "skip_install_trust" in text and "default_sni www.localhost" in text
+    assert "auto_https off" not in text and "http_port" not in text

@@ -327,3 +327,20 @@ def test_module_cli_records_and_reports(tmp_path: Path, capsys: pytest.CaptureFi
     assert out[2].startswith("proxy_timeout: skipped: ") and "needs Caddy" in out[2]
     assert out[3].startswith("Error: unknown scenario 'nope'")
     assert "sse done after 10 deltas" in (tmp_path / "clean_close" / "console.log").read_text()
+
+
+def test_tls_gives_http2_and_its_own_error(scenario_bundle: GetBundle) -> None:
+    """Over HTTPS the page and the fetch use HTTP/2: Caddy's abort becomes an RST_STREAM, not a cut chunked body."""
+    bundle = scenario_bundle("server_abrupt_close", proxy=False, tls=True)
+    assert bundle.page_url.startswith("https://www.localhost:")
+    console = bundle.console.read_text()
+    assert "net::ERR_HTTP2_PROTOCOL_ERROR" in console and "ERR_INCOMPLETE_CHUNKED_ENCODING" not in console
+    assert "ws closed code=1006 reason= wasClean=false" in console
+    assert bundle.caddy_log is not None
+    caddy = [json.loads(x) for x in bundle.caddy_log.read_text().splitlines()]
+    (abort,) = [x for x in caddy if x["msg"] == "aborting with incomplete response"]
+    assert abort["request"]["proto"] == "HTTP/2.0" and abort["error"] == "reading: unexpected EOF"
+    (upgrade,) = [x for x in caddy if x["msg"] == "upgrading connection"]
+    assert upgrade["request"]["proto"] == "HTTP/1.1"  # Chromium opens the WebSocket over HTTP/1.1
+    events = netlog_events(bundle.netlog)
+    assert any(name == "HTTP2_SESSION_RECV_RST_STREAM" for name, _, _, _ in events)

@@ -206,11 +206,13 @@ def record_browser(
     executable: str = CHROMIUM,
     extra_args: tuple[str, ...] = (),
     prefix: str = "",
+    ignore_https_errors: bool = False,
 ) -> Iterator[LiveBrowser]:
     """Launch a recording Chromium writing into ``out_dir``; close it cleanly on exit.
 
     ``proxy`` (``http://127.0.0.1:PORT``) sends all traffic, loopback included,
-    through an HTTP proxy such as a regular-mode mitmdump. Files are named
+    through an HTTP proxy such as a regular-mode mitmdump. ``ignore_https_errors``
+    accepts any certificate (Caddy's internal CA, mitmproxy's). Files are named
     ``<prefix>netlog.json``, ``<prefix>cdp.jsonl``, ``<prefix>console.log`` and
     ``<prefix>page.har``.
     """
@@ -236,7 +238,11 @@ def record_browser(
     ):
         browser = pw.chromium.launch(executable_path=executable, headless=True, args=args)
         try:
-            context = browser.new_context(record_har_path=str(rec.har), record_har_content="omit")
+            context = browser.new_context(
+                record_har_path=str(rec.har),
+                record_har_content="omit",
+                ignore_https_errors=ignore_https_errors,
+            )
             page = context.new_page()
 
             def console_line(kind: str, text: str) -> None:

@@ -6,7 +6,8 @@
 127.0.0.1 port serving every site by host name (``www.localhost``,
 ``ai.localhost``: Chromium resolves ``*.localhost`` to loopback), each site a
 ``reverse_proxy`` to its upstream with optional ``stream_timeout``,
-``stream_close_delay`` and ``flush_interval``. Every log line (access log,
+``stream_close_delay`` and ``flush_interval`` (``tls=True``: HTTPS and HTTP/2
+with Caddy's internal CA instead). Every log line (access log,
 ``http.handlers.reverse_proxy`` at DEBUG, admin) goes as JSON to one file.
 The admin API listens on another free loopback port so tests can force a
 config reload (``Caddy.reload()``), which makes Caddy close upgraded
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,10 +58,15 @@ class Caddy:
     config_path: Path
     sites: tuple[CaddySite, ...]
     proc: subprocess.Popen[bytes]
+    tls: bool = False  # HTTPS with Caddy's internal CA
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     def url(self, host: str, path: str = "/") -> str:
         """The URL of ``path`` on site ``host`` as a browser reaches it directly."""
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def reload(self, sites: Sequence[CaddySite] | None = None, *, timeout: float = 15.0) -> None:
         """Load a config through the admin API (``POST /load``), forcing a reload even if unchanged.
@@ -73,6 +80,7 @@ class Caddy:
             admin_port=self.admin_port,
             log_path=self.log_path,
             data_dir=self.config_path.parent / "caddy-data",
+            tls=self.tls,
         )
         if sites is not None:
             self.config_path.write_text(text)
@@ -119,16 +127,35 @@ def _duration(seconds: float) -> str:
 
 
 def render_caddyfile(
-    sites: Sequence[CaddySite], *, port: int, admin_port: int, log_path: Path, data_dir: Path
+    sites: Sequence[CaddySite],
+    *,
+    port: int,
+    admin_port: int,
+    log_path: Path,
+    data_dir: Path,
+    tls: bool = False,
 ) -> str:
-    """The Caddyfile text for ``sites`` on ``port``; pure function."""
+    """The Caddyfile text for ``sites`` on ``port``; pure function.
+
+    ``tls``: HTTPS (HTTP/2) with certificates from Caddy's internal CA (not
+    installed in any trust store; clients must ignore certificate errors), and
+    ``default_sni`` so that a client sending no SNI (a proxy dialling 127.0.0.1)
+    still gets one.
+    """
+    scheme = "https" if tls else "http"
+    https_globals = [
+        "\tauto_https disable_redirects",
+        "\tskip_install_trust",
+        f"\thttps_port {port}",
+        f"\tdefault_sni {sites[0].host}" if sites else "",
+    ]
     lines = [
         "{",
         f"\tadmin 127.0.0.1:{admin_port}",
-        "\tauto_https off",
+        *([ln for ln in https_globals if ln] if tls else ["\tauto_https off"]),
         "\tdefault_bind 127.0.0.1",
         "\tpersist_config off",
-        f"\thttp_port {port}",
+        *([] if tls else [f"\thttp_port {port}"]),  # with TLS no plain-HTTP listener is started
         f"\tstorage file_system {data_dir}",
         "\tlog {",
         f"\t\toutput file {log_path} {{",
@@ -142,7 +169,8 @@ def render_caddyfile(
     for site in sites:
         lines += [
             "",
-            f"http://{site.host}:{port} {{",
+            f"{scheme}://{site.host}:{port} {{",
+            *(["\ttls internal"] if tls else []),
             "\tlog {",
             f"\t\toutput file {log_path} {{",
             "\t\t\troll_disabled",
@@ -179,7 +207,7 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def run_caddy(
-    sites: Sequence[CaddySite], work_dir: Path, *, startup_timeout: float = 30.0
+    sites: Sequence[CaddySite], work_dir: Path, *, tls: bool = False, startup_timeout: float = 30.0
 ) -> Iterator[Caddy]:
     """Start Caddy for ``sites`` with its files in ``work_dir``; stop it on exit.
 
@@ -192,7 +220,7 @@ def run_caddy(
     work_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(3):
         try:
-            caddy = _start(sites, work_dir, startup_timeout)
+            caddy = _start(sites, work_dir, startup_timeout, tls)
             break
         except _PortTaken:
             if attempt == 2:
@@ -209,14 +237,16 @@ class _PortTaken(Exception):
     """Another process took a chosen port before Caddy bound it."""
 
 
-def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float) -> Caddy:
+def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, tls: bool) -> Caddy:
     binary = caddy_binary()
     port, admin_port = free_port(), free_port()
     log_path = work_dir / "caddy.log"
     config_path = work_dir / "Caddyfile"
     data_dir = work_dir / "caddy-data"
     config_path.write_text(
-        render_caddyfile(sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=data_dir)
+        render_caddyfile(
+            sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=data_dir, tls=tls
+        )
     )
     env = dict(os.environ)
     env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
@@ -232,7 +262,8 @@ def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float) -
             cwd=work_dir,
         )
     deadline = time.monotonic() + startup_timeout
-    while not (_admin_ready(admin_port) and _listening(port)):
+    hosts = [site.host for site in sites] if tls else []
+    while not (_admin_ready(admin_port) and _listening(port) and all(_tls_ready(port, h) for h in hosts)):
         if proc.poll() is not None or time.monotonic() > deadline:
             _stop(proc)
             output = stderr_path.read_text(errors="replace")
@@ -250,7 +281,23 @@ def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float) -
         config_path=config_path,
         sites=tuple(sites),
         proc=proc,
+        tls=tls,
     )
+
+
+def _tls_ready(port: int, host: str) -> bool:
+    """A TLS handshake with SNI ``host`` succeeds (Caddy has obtained its internal certificate)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=2) as raw,
+            ctx.wrap_socket(raw, server_hostname=host),
+        ):
+            return True
+    except (OSError, ssl.SSLError):
+        return False
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:

@@ -290,12 +290,16 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-def _mitmdump(out_dir: Path, upstream: str, capture: Path | None, fault_file: Path | None) -> Any:
-    """A started reverse-mode mitmdump in front of ``upstream`` recording into ``capture``."""
+def _mitmdump(
+    out_dir: Path, upstream: str, capture: Path | None, fault_file: Path | None, scheme: str = "http"
+) -> Any:
+    """A reverse-mode mitmdump in front of ``scheme://upstream`` recording into ``capture``."""
     from tearline.lab.mitmdump import Mitmdump
 
     scripts: list[Path] = []
     options: dict[str, object] = {"keep_host_header": True}
+    if scheme == "https":
+        options["ssl_insecure"] = True  # Caddy's internal CA
     if capture is not None:
         scripts.append(WS_TRACE)
         options["trace_file"] = str(capture)
@@ -304,7 +308,7 @@ def _mitmdump(out_dir: Path, upstream: str, capture: Path | None, fault_file: Pa
         options["faults"] = str(fault_file)
     return Mitmdump(
         scripts=scripts,
-        mode=f"reverse:http://{upstream}",
+        mode=f"reverse:{scheme}://{upstream}",
         options=options,
         confdir=out_dir / "mitmproxy-conf",
     )
@@ -324,17 +328,28 @@ def _started(proxy: Any) -> Iterator[Any]:
 
 
 def record_scenario(
-    name: str, out_dir: Path, *, caddy: bool = True, proxy: bool = True, backend_leg: bool = True
+    name: str,
+    out_dir: Path,
+    *,
+    caddy: bool = True,
+    proxy: bool = True,
+    backend_leg: bool = True,
+    tls: bool = False,
 ) -> EvidenceBundle:
     """Record scenario ``name`` into ``out_dir`` (created) and return its ``EvidenceBundle``.
 
     ``caddy``: Caddy between the browser and the back end. ``proxy``: tearline's
     recorder (mitmdump + ``addons/ws_trace.py``) on the browser leg, and with
-    ``backend_leg`` also between Caddy and the back end. Raises ``UsageError``
-    for an unknown name, ``ScenarioSkipped`` when a part it needs is missing.
+    ``backend_leg`` also between Caddy and the back end. ``tls``: the browser
+    speaks HTTPS (HTTP/2 for the page and the fetch) to Caddy, or to the browser-leg
+    mitmdump when there is no Caddy; the back end stays plain HTTP. Raises
+    ``UsageError`` for an unknown name, ``ScenarioSkipped`` when a part it needs is missing.
     """
     if name not in SCENARIOS:
         raise UsageError(f"unknown scenario {name!r}", hint="choose one of: " + ", ".join(SCENARIOS))
+    if tls and not (caddy or proxy):
+        raise UsageError("tls needs Caddy or the proxy to terminate it (the back end speaks plain HTTP)")
+    scheme = "https" if tls else "http"
     sc = SCENARIOS[name]
     if not caddy:
         if sc.needs_caddy:
@@ -367,12 +382,12 @@ def record_scenario(
                 CaddySite(host="www.localhost", upstream=backend.address),
                 CaddySite(host="ai.localhost", upstream=ai_upstream, **sc.ai_site),
             ]
-            lab_caddy = stack.enter_context(run_caddy(sites, out_dir))
+            lab_caddy = stack.enter_context(run_caddy(sites, out_dir, tls=tls))
             front = f"127.0.0.1:{lab_caddy.port}"
         else:
             front = backend.address
             if sc.ai_down:
-                ai_origin = f"http://ai.localhost:{ai_upstream.rsplit(':', 1)[1]}"
+                ai_origin = f"{scheme}://ai.localhost:{ai_upstream.rsplit(':', 1)[1]}"
         if proxy:
             fault_file = None
             if sc.fault is not None:
@@ -380,7 +395,11 @@ def record_scenario(
                 fault_file.write_text(sc.fault)
             capture = out_dir / "capture-browser.jsonl" if tracing else None
             try:
-                leg1 = stack.enter_context(_started(_mitmdump(out_dir, front, capture, fault_file)))
+                leg1 = stack.enter_context(
+                    _started(
+                        _mitmdump(out_dir, front, capture, fault_file, "https" if tls and caddy else "http")
+                    )
+                )
             except Exception as e:  # MitmdumpFailed: with a fault scenario, the fault addon is not ready
                 if fault_file is None:
                     raise
@@ -393,8 +412,8 @@ def record_scenario(
             if capture is not None:
                 captures.insert(0, capture)
         port = front.rsplit(":", 1)[1]
-        page_url = f"http://www.localhost:{port}/chat.html?{_page_query(sc, ai_origin)}"
-        browser = stack.enter_context(record_browser(out_dir))
+        page_url = f"{scheme}://www.localhost:{port}/chat.html?{_page_query(sc, ai_origin)}"
+        browser = stack.enter_context(record_browser(out_dir, ignore_https_errors=tls))
         browser.page.goto(page_url)
         sc.act(Run(browser=browser, caddy=lab_caddy, streams=tuple(sc.streams)))
         browser.pump(0.3)
