@@ -33,7 +33,7 @@ from mitmproxy.proxy.layers.websocket import WebsocketLayer, WebSocketMessageInj
 
 from addons import mitm_io
 from tearline.errors import UsageError
-from tearline.events import FaultArmed, FaultFired
+from tearline.events import Anomaly, FaultArmed, FaultFired
 from tearline.faults.effects import Abort, Close, Delay, Drop, Respond, Stall, Throttle, Truncate, describe
 from tearline.faults.injector import FaultSpec, Firing, Injector, StreamFaults
 from tearline.faults.scenario import load_scenario, parse_one_line
@@ -514,7 +514,15 @@ class Faults:
                 await asyncio.sleep(max(0.0, last - time.monotonic()))
                 for ev in self._stalls_toward(live, to_client):
                     await ev.wait()
-                if live.flow.live and not live.done:
+                if not live.flow.live or live.done:
+                    self._emit(
+                        Anomaly,
+                        conn=live.flow.client_conn.id,
+                        stream=live.flow.id,
+                        text=f"tearline_faults: a held message ({len(content)} bytes to the "
+                        f"{'client' if to_client else 'server'}) was discarded: the WebSocket ended first",
+                    )
+                else:
                     # pending drops when the message passes our hook again (websocket_message),
                     # so a live message cannot overtake it while the injection waits in the layer
                     live.reinjecting[to_client] += 1

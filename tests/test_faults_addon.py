@@ -223,6 +223,16 @@ def test_abort_vs_reset_sse_mid_body(faulty: Callable[..., Mitmdump], action: st
         assert not terminated and body.count(b"\n\n") == 2
 
 
+def test_reset_to_server(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
+    proxy = faulty("reset:stream=ws,direction=server,after_messages=2,to=server")
+    data, how, _ = raw_request(proxy.port, "/ws?n=10&interval_ms=30", ws=True)
+    assert how == "eof" and b"\x88" not in data.split(b"\r\n\r\n", 1)[1]  # browser's leg: FIN, no close frame
+    time.sleep(0.5)
+    assert "reset" in [e.what for e in lab_server.events()]  # the upstream got the RST
+    ev = fired(proxy.capture)  # type: ignore[attr-defined]
+    assert (ev[0]["client_action"], ev[0]["server_action"]) == ("fin", "rst")
+
+
 def test_abort_before_headers_is_an_empty_response(faulty: Callable[..., Mitmdump]) -> None:
     proxy = faulty("abort:stream=sse")
     data, how, _ = raw_request(proxy.port, "/sse?n=3")
