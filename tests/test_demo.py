@@ -114,3 +114,17 @@ def test_without_the_analysis_side_the_demo_prints_the_summary(
     assert "The diagnosis is not installed here" in out
     ws_lines = [line for line in out.splitlines() if line.startswith("ws ")]
     assert len(ws_lines) == 2 and all("close 1001 by client" in line for line in ws_lines)  # both legs
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.slow
+def test_demo_over_tls(tmp_path: Path) -> None:
+    result = run_demo("--tls", "--out", "tls-demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "all on 127.0.0.1, HTTPS" in result.stdout
+    assert "client_navigation by browser" in result.stdout
+    bundle = json.loads((tmp_path / "tls-demo" / "bundle.json").read_text())
+    assert bundle["page_url"].startswith("https://www.localhost:")
+    caddy = [json.loads(x) for x in (tmp_path / "tls-demo" / "caddy.log").read_text().splitlines()]
+    assert any(x.get("request", {}).get("proto") == "HTTP/2.0" for x in caddy)

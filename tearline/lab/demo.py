@@ -145,7 +145,12 @@ def _summary_fallback(bundle: Any) -> None:
     help="Which recording to make: the incident (client_navigation), renderer_crash (the sad tab), "
     "or any other cause kind, e.g. stall or proxy_timeout (docs/lab.md lists them).",
 )
-def demo_command(out: Path, scenario: str) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Serve the two sites over HTTPS (HTTP/2, Caddy's internal CA) as in production.",
+)
+def demo_command(out: Path, scenario: str, tls: bool) -> None:
     """Reproduce the bundled incident end to end and report it.
 
     A CopilotKit-style chat page streams an AI answer (AG-UI over SSE, and a
@@ -167,10 +172,13 @@ def demo_command(out: Path, scenario: str) -> None:
     cwd = Path.cwd()
     sc = SCENARIOS[scenario]
     click.echo(f"tearline demo: {sc.summary}")
-    click.echo("  Chromium -> mitmdump (recorder) -> Caddy -> mitmdump (recorder) -> agent, all on 127.0.0.1")
+    click.echo(
+        "  Chromium -> mitmdump (recorder) -> Caddy -> mitmdump (recorder) -> agent, all on 127.0.0.1"
+        + (", HTTPS" if tls else "")
+    )
     started = time.monotonic()
     try:
-        bundle = record_scenario(scenario, out_dir)
+        bundle = record_scenario(scenario, out_dir, tls=tls)
     except TearlineError:
         raise
     except Exception as e:  # a part failed to start or the browser timed out: one line, not a traceback

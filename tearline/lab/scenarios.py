@@ -440,7 +440,7 @@ def record_scenario(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--out DIR] NAME...``: record scenarios.
+    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--tls] [--out DIR] NAME...``: record them.
 
     Prints one line per scenario: its name, where it went, and the ``tearline diagnose`` arguments.
     """
@@ -453,11 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/scenarios"), help="parent directory")
     parser.add_argument("--no-caddy", action="store_true", help="leave Caddy out")
     parser.add_argument("--no-proxy", action="store_true", help="leave the mitmdump recorders out")
+    parser.add_argument("--tls", action="store_true", help="HTTPS (HTTP/2) between the browser and Caddy")
     args = parser.parse_args(argv)
     status = 0
     for name in args.names or list(SCENARIOS):
         try:
-            b = record_scenario(name, args.out / name, caddy=not args.no_caddy, proxy=not args.no_proxy)
+            b = record_scenario(
+                name, args.out / name, caddy=not args.no_caddy, proxy=not args.no_proxy, tls=args.tls
+            )
         except ScenarioSkipped as e:
             print(f"{name}: skipped: {e}")
             continue
