@@ -108,6 +108,8 @@ def reason_from_exception(exc: BaseException | None) -> EndReason:
 _reasons: OrderedDict[str, EndReason] = OrderedDict()
 _counts: dict[str, list[int]] = {}  # conn id -> [received, sent]
 _subscribers: list[Callable[[Any, EndReason], None]] = []
+_delivered: set[str] = set()  # connections whose ConnectionClosed reached the layers
+_pending: set[asyncio.Task[None]] = set()
 _installed = False
 
 
@@ -232,12 +234,45 @@ def install() -> None:
             await orig_handle(self, connection)
         except asyncio.CancelledError as e:
             _set_reason(connection, reason_from_exception(e))
+            _redeliver_close(self, connection)
             raise
         finally:
             # ended without our reader seeing it (e.g. cancelled while draining)
             _set_reason(connection, EndReason("closed", "proxy"))
+            _delivered.discard(connection.id)
 
     ConnectionHandler.handle_connection = handle_connection  # type: ignore[method-assign]
+
+    # mitmproxy 12.3.1 race: when a peer resets right after sending data, another task's
+    # drain_writers() can cancel this connection's task ("Error sending data") while it waits
+    # to deliver ConnectionClosed; the layers then never learn the peer is gone and the other
+    # side is never closed (a WebSocket client waits forever). Track deliveries, and deliver
+    # a lost ConnectionClosed from a fresh task.
+    orig_server_event = ConnectionHandler.server_event
+
+    async def server_event(self: Any, event: Any) -> None:
+        await orig_server_event(self, event)
+        if isinstance(event, mevents.ConnectionClosed):
+            _delivered.add(event.connection.id)
+
+    ConnectionHandler.server_event = server_event  # type: ignore[method-assign]
+
+    def _redeliver_close(handler: Any, connection: Any) -> None:
+        reason = _reasons.get(connection.id)
+        if reason is None or reason.by != "peer" or connection.id in _delivered:
+            return
+        _delivered.add(connection.id)
+
+        async def deliver() -> None:
+            try:
+                await orig_server_event(handler, mevents.ConnectionClosed(connection))
+            except Exception:
+                log.exception("conn_watch: delivering a lost ConnectionClosed failed")
+            finally:
+                _delivered.discard(connection.id)
+
+        _pending.add(task := asyncio.get_running_loop().create_task(deliver()))
+        task.add_done_callback(_pending.discard)
 
     # the request is written to a new upstream connection before handle_connection starts;
     # wrap its writer as soon as mitmproxy announces the connection, so bytes_sent counts it

@@ -81,3 +81,39 @@ def test_upstream_refused_is_an_error(start_mitmdump, tmp_path):
     proxy.stop()
     closes = [e for e in read_capture(cap).events if isinstance(e, ConnClose) and e.leg == "server"]
     assert closes and closes[0].how == "error" and closes[0].errno == errno.ECONNREFUSED
+
+
+@pytest.mark.slow
+def test_upstream_reset_right_after_a_message_always_reaches_the_client(recorder):
+    """mitmproxy 12.3.1 alone sometimes never closes the client here (its ConnectionClosed is
+    lost to a cancellation); conn_watch delivers it. Without the fix ~1 in 20 runs hung."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tearline.events import WsClose
+
+    proxy = recorder()
+
+    async def one(i: int) -> bool:
+        try:
+            async with connect(
+                f"{proxy.ws_base}/ws?n=1&end=rst&end_delay_ms=0&i={i}", compression=None
+            ) as ws:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 15)
+        except ConnectionClosed:
+            return True
+        except TimeoutError:
+            return False
+
+    async def all_runs() -> list[bool]:
+        return [await one(i) for i in range(40)]
+
+    results = asyncio.run(all_runs())
+    proxy.stop()
+    assert all(results), results.count(False)
+    closes = [e for e in read_capture(proxy.capture).events if isinstance(e, WsClose)]
+    assert len(closes) == 40
+    assert {(c.code, c.closed_by, c.frame, c.transport_end) for c in closes} == {
+        (1006, "server", False, "rst")
+    }
