@@ -206,12 +206,15 @@ def run_servers() -> Iterator[Servers]:
     """A threaded HTTP server and a websockets server on 127.0.0.1, both stopped on exit."""
     import websockets.asyncio.server as wss
 
-    ws_port = free_port()
-    handler = type("H", (_Handler,), {"ws_port": ws_port, "dead_port": free_port()})
+    # a port that refuses connections and that nobody else can take meanwhile: bound, never listening
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    handler = type("H", (_Handler,), {"dead_port": dead.getsockname()[1]})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     http_thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     http_thread.start()
+    ports: list[int] = []
 
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
@@ -236,20 +239,24 @@ def run_servers() -> Iterator[Servers]:
                     await conn.send(msg)
 
     async def main() -> None:
-        async with wss.serve(ws_handler, "127.0.0.1", ws_port):
+        async with wss.serve(ws_handler, "127.0.0.1", 0) as server:
+            ports.extend(sock.getsockname()[1] for sock in server.sockets)
             ready.set()
             await stop.wait()
 
     ws_thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     ws_thread.start()
-    ready.wait(30)
     try:
-        yield Servers(http_port=httpd.server_address[1], ws_port=ws_port)
+        if not ready.wait(60) or not ports:
+            raise RuntimeError("the WebSocket server did not start")
+        handler.ws_port = ports[0]  # type: ignore[attr-defined]
+        yield Servers(http_port=httpd.server_address[1], ws_port=ports[0])
     finally:
         loop.call_soon_threadsafe(stop.set)
         ws_thread.join(30)
         httpd.shutdown()
         httpd.server_close()
+        dead.close()
 
 
 @dataclass
