@@ -20,7 +20,7 @@ from websockets.sync.client import connect
 from analysis.caddylog import load_caddy_log, parse_ts
 from analysis.observation import Observation
 from tearline.errors import InputError
-from tests.evidence_recording import free_port, run_servers
+from tests.evidence_recording import run_servers
 
 
 def of(obs: list[Observation], kind: str, url_part: str = "") -> list[Observation]:
@@ -33,12 +33,14 @@ def caddy_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     work = Path(tmp_path_factory.mktemp("caddy"))
     out: dict[str, Any] = {}
-    with run_servers() as srv:
+    dead = socket.socket()  # bound, never listening: connections to it are refused, nobody can take it
+    dead.bind(("127.0.0.1", 0))
+    with contextlib.closing(dead), run_servers() as srv:
         sites = [
             CaddySite(host="app.localhost", upstream=f"127.0.0.1:{srv.http_port}"),
             CaddySite(host="ws.localhost", upstream=f"127.0.0.1:{srv.ws_port}"),
             CaddySite(host="wst.localhost", upstream=f"127.0.0.1:{srv.ws_port}", stream_timeout=1.0),
-            CaddySite(host="dead.localhost", upstream=f"127.0.0.1:{free_port()}"),
+            CaddySite(host="dead.localhost", upstream=f"127.0.0.1:{dead.getsockname()[1]}"),
         ]
         with run_caddy(sites, work) as caddy:
 
