@@ -82,6 +82,11 @@ def test_load_everything_and_diagnose(rec: Any, small_files: dict[str, Path]) ->
     )
     assert [r.name for r in records] == ["capture", "netlog", "cdp", "har", "console", "caddy"]
     assert all(r.observations for r in records)
+    from analysis.observation import OBSERVATION_KINDS, SOURCE_NAMES
+
+    for r in records:
+        assert r.name in SOURCE_NAMES
+        assert all(o.kind in OBSERVATION_KINDS and o.source == r.name for o in r.observations), r.name
 
     from analysis.diagnosis import diagnose
 
