@@ -120,6 +120,7 @@ def test_verified_release_is_named() -> None:
     assert "12.3.1" in (mitm_io.__doc__ or "")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # ldap3, imported by mitmproxy's test helpers
 def test_primitives_do_nothing_for_a_flow_without_live_connection() -> None:
     with taddons.context():
         f = tflow.tflow(resp=True)
@@ -221,6 +222,7 @@ PAUSE_MS = 3000
 TOTAL = 400 * 65536  # 26 MB: more than loopback socket buffers can hold
 
 
+@pytest.mark.slow
 def test_pause_reading_blocks_the_senders_writes(server: LabServer, proxy: Mitmdump) -> None:
     start = len(server.observed)
     got = http_get(proxy.port, f"/stream?n=400&size=65536&interval_ms=0&pause_ms={PAUSE_MS}", timeout=120)

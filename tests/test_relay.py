@@ -221,6 +221,36 @@ def test_client_leaving_a_stream_reaches_server(
     assert [(e.leg, e.observed, e.action) for e in got] == [("server", how, how)]
 
 
+def conn_end(server: LabServer, start: int, timeout: float = 10.0) -> list[str]:
+    """How the server saw connections end (eof / reset) in ``observed[start:]``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ends = [e.what for e in server.observed[start:] if e.what in ("eof", "reset", "error")]
+        if ends or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_client_leaving_an_idle_connection_reaches_server(
+    how: str, server: LabServer, proxy: Mitmdump
+) -> None:
+    """mitmproxy dials the upstream when the client connects (reverse mode, eager): no request yet."""
+    seen = []
+    for port in (server.port, proxy.port):
+        start, before = len(server.observed), len(relay_events(proxy))
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        time.sleep(0.5)  # let mitmproxy connect upstream
+        if how == "rst":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        seen.append(conn_end(server, start))
+    assert seen[0] == seen[1] == ["eof" if how == "fin" else "reset"]
+    got = new_relay_events(proxy, before, timeout=3 if how == "fin" else 10)
+    expected = [] if how == "fin" else [("server", "rst", "rst")]  # a FIN is mitmproxy's own
+    assert [(e.leg, e.observed, e.action) for e in got] == expected
+
+
 @contextlib.contextmanager
 def hang_up_server(how: str) -> Iterator[int]:
     """A server on 127.0.0.1 that reads each request and hangs up without answering (FIN or RST)."""
