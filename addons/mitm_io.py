@@ -40,7 +40,6 @@ from mitmproxy import ctx, http
 from mitmproxy.connection import Connection, ConnectionState
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
-from mitmproxy.proxy.layers.http._http1 import Http1Client
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
@@ -55,7 +54,6 @@ __all__ = [
     "cut_body",
     "handler_for",
     "handler_for_client",
-    "http1_body_state",
     "io_for",
     "pause_reading",
     "resume_reading",
@@ -132,27 +130,6 @@ def ws_open(lay: WebsocketLayer, side: Literal["client", "server"]) -> bool:
         return False
     ws = getattr(lay, "client_ws" if side == "client" else "server_ws", None)
     return ws is not None and ws.state is WsState.OPEN
-
-
-def http1_body_state(flow: Any) -> Literal["headers", "body", "body-eof", "idle"] | None:
-    """Where the upstream HTTP/1 reader of ``flow`` is.
-
-    ``"headers"``: waiting for response headers; ``"body"``: inside a body whose
-    end is framed (chunked or Content-Length), so an EOF now cuts it; ``"body-eof"``:
-    inside a body delimited by connection close, which an EOF completes; ``"idle"``:
-    no response in progress. None when the upstream is not HTTP/1 or is gone.
-    """
-    h = handler_for(flow)
-    if h is None:
-        return None
-    for lay in _walk(h.layer):
-        if isinstance(lay, Http1Client) and lay.conn is flow.server_conn:
-            if lay.state == lay.read_body:
-                return "body-eof" if type(lay.body_reader).__name__ == "Http10Reader" else "body"
-            if lay.state == lay.read_headers and lay.stream_id is not None:
-                return "headers"
-            return "idle"
-    return None
 
 
 # --- acting on connections ----------------------------------------------------------------------

@@ -130,7 +130,6 @@ def test_primitives_do_nothing_for_a_flow_without_live_connection() -> None:
         assert mitm_io.resume_reading(f, f.server_conn) is False
         assert mitm_io.cut_body(f, "fin") is False
         assert mitm_io.ws_layer_for(f) is None
-        assert mitm_io.http1_body_state(f) is None
         with pytest.raises(ValueError, match="'fin' or 'rst'"):
             mitm_io.close_conn(f, f.client_conn, "reset")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="close, fin, rst, keep"):
