@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mitmproxy.test import taddons, tflow
 
 from addons import mitm_io
 from tearline.lab.mitmdump import Mitmdump
@@ -122,6 +121,8 @@ def test_verified_release_is_named() -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # ldap3, imported by mitmproxy's test helpers
 def test_primitives_do_nothing_for_a_flow_without_live_connection() -> None:
+    from mitmproxy.test import taddons, tflow
+
     with taddons.context():
         f = tflow.tflow(resp=True)
         assert mitm_io.handler_for(f) is None
