@@ -460,3 +460,45 @@ def test_chromium_control_mitmproxy_alone_reports_clean_1000(
 ) -> None:
     got = chrome.outcome(bare_proxy.url, "ws", SERVER_ENDS["ws-fin-no-close-frame"][1])
     assert got["code"] == 1000  # the laundering the relay exists to undo
+
+
+@pytest.mark.browser
+def test_chromium_over_tls_and_http2(server: LabServer, proxy: Mitmdump) -> None:
+    """https to mitmdump (Chromium speaks h2, WebSockets on their own HTTP/1.1 TLS connection).
+
+    WebSocket drops are relayed below TLS as for plain HTTP. A body cut on an h2 stream
+    cannot be relayed per stream: mitmproxy resets the stream (RST_STREAM), so the
+    browser still sees a failure (``ERR_HTTP2_PROTOCOL_ERROR``), never a clean end,
+    and the capture says the relay left it (action ``none``).
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
+
+    origin = f"https://127.0.0.1:{proxy.port}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context(ignore_https_errors=True)
+            page = context.new_page()
+            failed: list[str] = []
+            cdp = context.new_cdp_session(page)
+            cdp.on("Network.loadingFailed", lambda p: failed.append(p.get("errorText", "")))
+            cdp.send("Network.enable")
+            page.goto(origin + "/")
+            for name in ("ws-fin-no-close-frame", "ws-rst"):
+                got = page.evaluate(WS_JS, origin.replace("https://", "wss://") + SERVER_ENDS[name][1])
+                assert (got["code"], got["wasClean"], got["messages"]) == (1006, False, 2), name
+            before = len(relay_events(proxy))
+            got = page.evaluate(FETCH_JS, origin + SERVER_ENDS["chunked-cut"][1])
+            deadline = time.monotonic() + 5
+            while not failed and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            protocols = page.evaluate("performance.getEntriesByType('resource').map(e => e.nextHopProtocol)")
+        finally:
+            browser.close()
+    assert "h2" in protocols
+    assert not got["ok"] and failed == ["net::ERR_HTTP2_PROTOCOL_ERROR"]
+    assert [(e.leg, e.observed, e.action) for e in new_relay_events(proxy, before)] == [
+        ("client", "fin", "none")
+    ]
