@@ -14,6 +14,7 @@ The result is an ``analysis.model.Diagnosis`` (see there for the JSON and the
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -193,17 +194,37 @@ def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
                 notes.append(
                     f"The page navigation to {n.url} failed with {what}: an error page, not a stream end."
                 )
-    crashes = [o for o in global_obs if o.kind == "page_crash"]
-    for c in crashes:
-        notes.append(
-            f"The renderer crashed at {c.t:.3f} ({c.text or 'sad tab'}): a browser crash, not a network error."
-        )
+    notes.extend(crash_notes([o for o in global_obs if o.kind == "page_crash"]))
     return Diagnosis(
         streams=results,
         sources=sources,
         timeline=timeline_frame(aligned, streams),
         notes=notes,
     )
+
+
+def crash_notes(crashes: list[Observation], window: float = 3.0) -> list[str]:
+    """One note per renderer crash: reports of it from several sources within ``window`` s are one crash."""
+    notes: list[str] = []
+    group: list[Observation] = []
+    for o in [*sorted(crashes, key=lambda o: o.t), None]:
+        if o is not None and (not group or o.t - group[0].t <= window):
+            group.append(o)
+            continue
+        if group:
+            best = max(group, key=lambda x: (x.code is not None, len(x.text or "")))
+            code = (
+                f" 'Error code: {best.code}'" + (" (SIGSEGV)" if best.code == 11 else "") if best.code else ""
+            )
+            t0 = group[0].t
+            when = time.strftime("%H:%M:%S", time.gmtime(t0)) + f".{int(t0 % 1 * 1000):03d} UTC"
+            sources = ", ".join(sorted({x.source for x in group}))
+            notes.append(
+                f"The renderer crashed at {when}{code}, seen by {sources}: the sad-tab page is a browser "
+                "crash, not a network error; streams it tore down are reported as client_navigation."
+            )
+        group = [o] if o is not None else []
+    return notes
 
 
 def evidence_line(e: Evidence) -> str:

@@ -197,7 +197,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
     going_away = initiated is not None and initiated.kind.startswith("ws_close") and initiated.code == 1001
     out: list[Cause] = []
     if crashes:
-        c = crashes[0]
+        c = max(crashes, key=lambda o: (o.code is not None, len(o.text or "")))  # the most telling one
         evidence = [ev(c, f"renderer crashed: {c.text or ''}".strip())]
         if initiated is not None:
             evidence.append(ev(initiated, _describe_end(initiated)))
@@ -205,8 +205,13 @@ def rule_navigation(ctx: Context) -> list[Cause]:
             cause(
                 "client_navigation",
                 "browser",
-                "The page's renderer crashed (sad tab) and the browser tore the stream down with it; "
-                "look at the crash, not the network.",
+                "The page's renderer crashed"
+                + (
+                    f" (sad tab 'Error code: {c.code}'" + (", SIGSEGV" if c.code == 11 else "") + ")"
+                    if c.code
+                    else ""
+                )
+                + " and the browser tore the stream down with it; look at the crash, not the network.",
                 0.93,
                 evidence,
             )

@@ -10,6 +10,9 @@ mitmdump + ws_trace -> the incident back end.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +123,73 @@ def test_netlog_alone(name: str, lab_dir: Path) -> None:
             assert got[0] != bundle.expected_kind, describe(doc)
         else:
             assert got == want, describe(doc)
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) from /proc."""
+    out: dict[int, tuple[int, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out[int(entry)] = (ppid, cmd)
+    return out
+
+
+def segfault_renderers(netlog: Path) -> list[int]:
+    """Send SIGSEGV to the renderers of the one Chromium that writes ``netlog`` (this test's own).
+
+    That is the incident's sad tab: "Error code: 11" is a renderer killed by signal 11.
+    """
+    procs = _processes()
+    roots = {pid for pid, (_, cmd) in procs.items() if f"--log-net-log={netlog}" in cmd}
+    family = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in procs.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                grew = True
+    renderers = [pid for pid in family if "--type=renderer" in procs[pid][1]]
+    for pid in renderers:
+        os.kill(pid, signal.SIGSEGV)
+    return renderers
+
+
+def test_renderer_crash_mid_stream_is_named_from_devtools_and_netlog(tmp_path: Path) -> None:
+    """The incident's 'Error code: 11' page: the renderer dies of SIGSEGV mid-stream.
+
+    Not a lab scenario (no cause kind of its own): a crash is reported as the
+    browser tearing the streams down (client_navigation) with the crash named,
+    and a note that it is a browser crash, not a network error.
+    """
+    from tearline.lab.browser import record_browser
+    from tearline.lab.caddy import CaddySite, run_caddy
+    from tearline.lab.incident.backend import run_backend
+
+    with run_backend(tmp_path / "backend.log") as backend:
+        sites = [
+            CaddySite(host="www.localhost", upstream=backend.address),
+            CaddySite(host="ai.localhost", upstream=backend.address),
+        ]
+        with run_caddy(sites, tmp_path) as caddy, record_browser(tmp_path) as browser:
+            browser.page.goto(caddy.url("www.localhost", "/chat.html?sse=finish&ws=finish&deltas=100"))
+            browser.wait_for_console("sse delta #3", timeout=60)
+            killed = segfault_renderers(browser.recording.netlog)
+            assert killed, "found no renderer of this test's Chromium"
+            time.sleep(1.5)
+            rec = browser.recording
+    doc = diagnose_json(
+        ["--cdp", str(rec.cdp), "--netlog", str(rec.netlog), "--caddy-log", str(caddy.log_path)]
+    )
+    crash_notes = [n for n in doc["notes"] if "renderer crashed" in n]
+    assert len(crash_notes) == 1 and "'Error code: 11' (SIGSEGV)" in crash_notes[0], doc["notes"]
+    for s in streams_of(doc):
+        assert (s["cause"]["kind"], s["cause"]["actor"]) == ("client_navigation", "browser"), describe(doc)
+        assert "crash" in s["cause"]["summary"]
