@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -106,14 +107,14 @@ class SourcePart:
     key: str | None
     obs: list[Observation] = field(default_factory=list)
 
-    @property
+    @cached_property
     def url(self) -> str | None:
         for o in self.obs:
             if o.url:
                 return o.url
         return None
 
-    @property
+    @cached_property
     def method(self) -> str | None:
         """The request method when the source says it (request_start text), upper case."""
         start = self.first("request_start")
@@ -131,7 +132,7 @@ class SourcePart:
         found = self.of(*kinds)
         return found[0] if found else None
 
-    @property
+    @cached_property
     def opened_at(self) -> float | None:
         o = self.first(*OPEN_KINDS)
         if o is not None:
@@ -144,7 +145,7 @@ class SourcePart:
             return None
         return self.obs[0].t if self.obs else None
 
-    @property
+    @cached_property
     def ended_at(self) -> float | None:
         ends = [o for o in self.of(*END_KINDS) if o.error != "ERR_WS_UPGRADE"]
         if ends:
@@ -158,7 +159,7 @@ class SourcePart:
             return frames[-1].t
         return None
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """``ws``, ``sse``, ``http-stream`` or ``http`` as far as this part can tell."""
         if any(o.kind.startswith("ws_") for o in self.obs):
@@ -393,27 +394,27 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
         key=lambda p: (SOURCE_PRIORITY.get(p.source, 9), p.opened_at or 0.0),
     )
     clusters: list[list[SourcePart]] = []
+    by_path: dict[str | None, list[list[SourcePart]]] = {}  # index: only same-path clusters are candidates
     for part in ordered:
         best: list[SourcePart] | None = None
         best_gap = MATCH_WINDOW
         path = url_path(part.url)
         t = part.opened_at
-        for cl in clusters:
+        for cl in by_path.get(path, []) if path is not None and t is not None else []:
             if any(p.record == part.record for p in cl):
-                continue
-            if url_path(cl[0].url) != path or path is None:
                 continue
             methods = {m for p in cl if (m := p.method)}
             if part.method and methods and part.method not in methods:
                 continue  # a CORS preflight (OPTIONS) is not the POST it precedes
             ct = min((x for p in cl if (x := p.opened_at) is not None), default=None)
-            if t is None or ct is None:
+            if ct is None:
                 continue
             gap = abs(ct - t)
             if gap < best_gap:
                 best, best_gap = cl, gap
         if best is None:
             clusters.append([part])
+            by_path.setdefault(path, []).append(clusters[-1])
         else:
             best.append(part)
     # Caddy lines: join the stream with the same path whose lifetime contains the line.
@@ -422,9 +423,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
         t = part.obs[0].t
         best = None
         best_gap = math.inf
-        for cl in clusters:
-            if url_path(cl[0].url) != path:
-                continue
+        for cl in by_path.get(path, []):
             start = min((x for p in cl if (x := p.opened_at) is not None), default=t)
             ends = [x for p in cl if (x := p.ended_at) is not None]
             end = max(ends) if ends else math.inf
@@ -434,6 +433,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
                     best, best_gap = cl, gap
         if best is None:
             clusters.append([part])
+            by_path.setdefault(path, []).append(clusters[-1])
         else:
             best.append(part)
     streams: list[Stream] = []
