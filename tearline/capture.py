@@ -20,6 +20,7 @@ most the last interval and never leaves an unreadable file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -122,10 +123,8 @@ class CaptureWriter:
         self._last_flush = time.monotonic()
         if self._fh is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             self._fh.flush()
-        except OSError:
-            pass
 
     def close(self, *, ts: float | None = None, mono: float | None = None) -> None:
         if self._fh is None:
@@ -137,10 +136,8 @@ class CaptureWriter:
             dropped_events=self.dropped,
         )
         self._write_line(event_to_dict(footer))
-        try:
+        with contextlib.suppress(OSError):
             self._fh.close()
-        except OSError:
-            pass
         self._fh = None
 
 
@@ -166,7 +163,7 @@ def _migrate(obj: dict[str, Any], version: int, kind: str) -> dict[str, Any]:
 def _check_header(path: Path, obj: Any) -> int:
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
         raise InputError(
-            "not a tearline capture: the first line has no \"format\": \"tearline-capture\" header",
+            'not a tearline capture: the first line has no "format": "tearline-capture" header',
             path=path,
             line=1,
             hint="pass a file written by addons/ws_trace.py",
