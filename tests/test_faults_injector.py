@@ -144,3 +144,17 @@ def test_read_delay_for_bodies() -> None:
     assert stream("delay:stream=ws,ms=200", kind="sse").read_delay(0.0) == 0
     later = stream("delay:stream=sse,ms=200,after_ms=1000", kind="sse")
     assert later.read_delay(0.5) == 0 and later.read_delay(1.0) == 200
+
+
+def test_once_fault_probability_per_stream_is_reproducible() -> None:
+    def run() -> list[bool]:
+        inj = Injector([parse_one_line("reset:after_messages=1,probability=0.3,seed=5")])
+        out = []
+        for i in range(40):
+            sf = inj.open_stream(f"s{i}", "ws", 0.0)
+            sf.start(0.0)
+            out.append(bool(sf.on_message("server", 1, "x", 0.1).after))
+        return out
+
+    first = run()
+    assert first == run() and 3 < sum(first) < 25

@@ -3,9 +3,18 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tearline.errors import UsageError
-from tearline.faults.scenario import load_scenario, parse_one_line, parse_scenario_text, table_keys
+from tearline.faults.scenario import (
+    load_scenario,
+    one_line,
+    parse_fault,
+    parse_one_line,
+    parse_scenario_text,
+    table_keys,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = """
@@ -120,3 +129,37 @@ def test_example_scenarios_are_valid(path: Path) -> None:
 def test_ids_number_the_tables() -> None:
     specs = parse_scenario_text(GOOD + GOOD, "x/two.toml")
     assert [s.fault_id for s in specs] == ["two.toml#1", "two.toml#2"]
+
+
+# --- property: the one-line form reads back as the same table ------------------------------------
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\"'"), max_size=12)
+_TABLES = st.one_of(
+    st.fixed_dictionaries(
+        {"action": st.just("close"), "code": st.sampled_from([1000, 1011, 4001, 4999]), "reason": _TEXT},
+        optional={"to": st.sampled_from(["client", "server", "both"]), "after_messages": st.integers(0, 50)},
+    ),
+    st.fixed_dictionaries(
+        {"action": st.just("delay"), "ms": st.integers(0, 10_000)},
+        optional={
+            "jitter_ms": st.integers(0, 100),
+            "direction": st.sampled_from(["client", "server", "any"]),
+        },
+    ),
+    st.fixed_dictionaries(
+        {"action": st.just("truncate")},
+        optional={"mid_event": st.booleans(), "after_bytes": st.integers(0, 10**6), "stream": st.just("sse")},
+    ),
+    st.fixed_dictionaries(
+        {"action": st.just("respond"), "status": st.sampled_from([502, 503, 504, "refuse"])},
+        optional={"probability": st.floats(0, 1), "seed": st.integers(0, 2**31), "times": st.integers(1, 9)},
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_TABLES)
+def test_one_line_round_trip(table: dict[str, object]) -> None:
+    spec = parse_fault(dict(table), source="t.toml", number=1, fault_id="t#1")
+    again = parse_one_line(one_line(spec))
+    assert table_keys(again) == table_keys(spec)

@@ -34,7 +34,15 @@ from tearline.faults.params import ParamError, ParamInfo, param_infos
 from tearline.faults.table import FAULTS
 from tearline.faults.triggers import Trigger
 
-__all__ = ["TRIGGER_KEYS", "load_scenario", "parse_fault", "parse_one_line", "parse_scenario_text"]
+__all__ = [
+    "TRIGGER_KEYS",
+    "load_scenario",
+    "one_line",
+    "parse_fault",
+    "parse_one_line",
+    "parse_scenario_text",
+    "table_keys",
+]
 
 TRIGGER_KEYS: tuple[str, ...] = tuple(p.name for p in param_infos(Trigger))
 _KIND_TEXT = {
@@ -231,6 +239,25 @@ def parse_one_line(text: str, number: int = 1, *, source: str | None = None) -> 
         info = infos.get(key)
         table[key] = _coerce(raw.strip(), info.kind) if info else raw.strip()
     return parse_fault(table, source=source, number=number, fault_id=f"cli#{number}", place_prefix=prefix)
+
+
+def one_line(spec: FaultSpec) -> str:
+    """The one-line form of a spec (parameters at their defaults left out); ``parse_one_line`` reads it back."""
+    defaults = {f.name: f.default for f in dataclasses.fields(spec.fault)}
+    items = []
+    for key, value in table_keys(spec).items():
+        if key == "action" or (key in defaults and defaults[key] == value):
+            continue
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, str):
+            text = (
+                f'"{value}"' if ("," in value or "=" in value or value[:1] in "\"'" or not value) else value
+            )
+        else:
+            text = str(value)
+        items.append(f"{key}={text}")
+    return spec.action + (":" + ",".join(items) if items else "")
 
 
 def table_keys(spec: FaultSpec) -> dict[str, Any]:
