@@ -23,7 +23,6 @@ Other addons record through ``ctx.master.addons.get("ws_trace").emit(event)``.
 """
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, Literal
 from mitmproxy import ctx, exceptions, flowfilter, http
 
 from addons import conn_watch
+from addons.ws_close import ws_inputs
 from tearline.capture import CaptureWriter, make_header
 from tearline.errors import UsageError
 from tearline.events import (
@@ -51,13 +51,14 @@ from tearline.events import (
     WsMessage,
     WsStart,
 )
-from tearline.lifecycle import WsInput, WsLifecycle
+from tearline.flow_errors import errno_of, h2_goaway, h2_reset
+from tearline.lifecycle import WsLifecycle
 from tearline.payload import PayloadPolicy
 from tearline.redact import Redactor
 from tearline.sse import SseParsed, SseParser
 from tearline.trace_options import OPTION_NAMES, TraceConfig, parse_trace_options, stream_kind
 
-__all__ = ["WsTrace", "ws_inputs"]
+__all__ = ["WsTrace"]
 
 
 def _addr(a: Any) -> str | None:
@@ -78,22 +79,6 @@ def _alpn(conn: Any) -> str | None:
 def _mono_at(ts: float) -> float:
     """The monotonic time that corresponds to wall-clock ``ts``."""
     return time.monotonic() - (time.time() - ts)
-
-
-_ERRNO = re.compile(r"\[Errno (\d+)\]")
-_H2_RESET = re.compile(r"stream reset by (client|server) \((\w+)\)")
-_H2_GOAWAY = re.compile(r"ConnectionTerminated error_code:(?:ErrorCodes\.)?(\w+), last_stream_id:(\d+)")
-
-
-def _h2_code(name: str) -> int:
-    if name.isdigit():
-        return int(name)
-    try:
-        import h2.errors
-
-        return int(h2.errors.ErrorCodes[name])
-    except (ImportError, KeyError):
-        return -1
 
 
 @dataclass
@@ -303,8 +288,7 @@ class WsTrace:
             if reason.t is not None:
                 ts = reason.t
         elif error:
-            m = _ERRNO.search(error)
-            kw = {"by": "peer", "how": "error", "error": error, "errno": int(m.group(1)) if m else None}
+            kw = {"by": "peer", "how": "error", "error": error, "errno": errno_of(error)}
         self.emit(ConnClose(ts=ts, mono=_mono_at(ts), conn=conn.id, leg=leg, **kw))  # type: ignore[arg-type]
         self.flush()
 
@@ -491,27 +475,18 @@ class WsTrace:
         conn = flow.client_conn.id
         self.emit(FlowError(ts=ts, mono=_mono_at(ts), conn=conn, stream=flow.id, message=msg))
         by: Literal["client", "server"] = "client" if _alpn(flow.client_conn) == "h2" else "server"
-        if m := _H2_RESET.search(msg):
-            self.emit(
-                H2Reset(
-                    ts=ts,
-                    mono=_mono_at(ts),
-                    conn=conn,
-                    stream=flow.id,
-                    error_code=_h2_code(m.group(2)),
-                    by=by,
-                )
-            )
-        if m := _H2_GOAWAY.search(msg):
+        if (code := h2_reset(msg)) is not None:
+            self.emit(H2Reset(ts=ts, mono=_mono_at(ts), conn=conn, stream=flow.id, error_code=code, by=by))
+        if (goaway := h2_goaway(msg)) is not None:
             self.emit(
                 H2GoAway(
                     ts=ts,
                     mono=_mono_at(ts),
                     conn=conn,
                     stream=flow.id,
-                    error_code=_h2_code(m.group(1)),
+                    error_code=goaway[0],
                     by=by,
-                    last_stream_id=int(m.group(2)),
+                    last_stream_id=goaway[1],
                 )
             )
         st = self._streams.pop(flow.id, None)
@@ -594,40 +569,6 @@ class WsTrace:
             )
         )
         self.flush()
-
-
-def ws_inputs(flow: http.HTTPFlow) -> list[WsInput]:
-    """The lifecycle inputs for a finished WebSocket flow, from conn_watch's frame log,
-    connection end reasons, and mitmproxy's own ``close_code`` / ``closed_by_client``."""
-    ws = flow.websocket
-    log = conn_watch.ws_frames(flow.id)
-    conns = {"client": flow.client_conn, "server": flow.server_conn}
-
-    def how(side: str) -> str | None:
-        r = conn_watch.end_reason(conns[side]) if conns[side] else None
-        return r.how if r else None
-
-    items: list[tuple[float, int, WsInput]] = []
-    if log is not None:
-        for n, (side, code, reason, t) in enumerate(log.closes):
-            items.append((t, n, WsInput("frame", side, code=code, reason=reason, t=t)))
-        for n, (side, t) in enumerate(log.ends):
-            items.append((t, 100000 + n, WsInput("drop", side, how=how(side) or "fin", t=t)))
-    items.sort(key=lambda x: (x[0], x[1]))
-    inputs = [i for _, _, i in items]
-    if not inputs and ws is not None and ws.close_code is not None:
-        side = "client" if ws.closed_by_client else "server"
-        if ws.close_code == 1006:
-            inputs.append(WsInput("drop", side, how=how(side) or "fin"))
-        else:
-            inputs.append(WsInput("frame", side, code=ws.close_code, reason=ws.close_reason or ""))
-    # mitmproxy answers the first close frame itself (the closer's side is REMOTE_CLOSING)
-    first_frames = [i for i in inputs if i.kind == "frame"]
-    if inputs and inputs[0].kind == "frame":
-        other = "server" if first_frames[0].side == "client" else "client"
-        if not any(i.kind == "frame" and i.side == other for i in inputs):
-            inputs.insert(1, WsInput("proxy", first_frames[0].side, code=first_frames[0].code))
-    return inputs
 
 
 try:
