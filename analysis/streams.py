@@ -346,6 +346,8 @@ def end_text(part: SourcePart) -> str:
 
 def _noise(kind: str, parts: list[SourcePart], url: str) -> str | None:
     """Why a stream is background noise, or None when it is a stream worth diagnosing."""
+    if not url:
+        return "no URL seen (an incomplete record, e.g. a capture cut before the request line)"
     path = (url_path(url) or "").lower()
     if path.endswith("favicon.ico"):
         return "favicon"

@@ -131,3 +131,13 @@ def test_df_streams_documented_columns() -> None:
     row = df.iloc[0]
     assert row["kind"] == "ws" and row["messages_server"] == 1 and math.isnan(row["ended_at"])
     assert df_streams([]).empty
+
+
+def test_a_part_with_no_url_is_not_reported_as_a_stream() -> None:
+    cap = rec(
+        "capture",
+        o("capture", "ws_frame_received", 0.1, key="torn", size=5, text="text"),
+        o("capture", "ws_closed", 0.2, key="torn", code=1006),
+    )
+    streams, noise, _ = build_streams([cap])
+    assert streams == [] and noise[0].noise is not None and "no URL" in noise[0].noise
