@@ -409,7 +409,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             if part.method and methods and part.method not in methods:
                 continue  # a CORS preflight (OPTIONS) is not the POST it precedes
             ct = min((x for p in cl if (x := p.opened_at) is not None), default=None)
-            if ct is None:
+            if ct is None or t is None:
                 continue
             gap = abs(ct - t)
             if gap < best_gap:
