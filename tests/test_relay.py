@@ -25,6 +25,7 @@ import pytest
 
 from addons.relay import PHASES, RULES, decide
 from tearline.capture import read_capture
+from tearline.errors import InputError
 from tearline.events import RELAY_ACTIONS, Relay
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
@@ -96,9 +97,11 @@ def bare_proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> I
 
 def relay_events(proxy: Mitmdump) -> list[Relay]:
     path: Path = proxy.capture  # type: ignore[attr-defined]
-    if not path.exists():
+    try:
+        capture = read_capture(path)
+    except (FileNotFoundError, InputError):  # not written yet (the header comes with the first flush)
         return []
-    return [e for e in read_capture(path).events if isinstance(e, Relay)]
+    return [e for e in capture.events if isinstance(e, Relay)]
 
 
 def new_relay_events(proxy: Mitmdump, before: int, want: int = 1, timeout: float = 10.0) -> list[Relay]:
@@ -463,7 +466,7 @@ def test_chromium_control_mitmproxy_alone_reports_clean_1000(
 
 
 @pytest.mark.browser
-def test_chromium_over_tls_and_http2(server: LabServer, proxy: Mitmdump) -> None:
+def test_chromium_over_tls_and_http2(server: LabServer, proxy: Mitmdump, chrome: Chrome) -> None:
     """https to mitmdump (Chromium speaks h2, WebSockets on their own HTTP/1.1 TLS connection).
 
     WebSocket drops are relayed below TLS as for plain HTTP. A body cut on an h2 stream
@@ -471,32 +474,26 @@ def test_chromium_over_tls_and_http2(server: LabServer, proxy: Mitmdump) -> None
     browser still sees a failure (``ERR_HTTP2_PROTOCOL_ERROR``), never a clean end,
     and the capture says the relay left it (action ``none``).
     """
-    from playwright.sync_api import sync_playwright
-
-    from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
-
     origin = f"https://127.0.0.1:{proxy.port}"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
-        try:
-            context = browser.new_context(ignore_https_errors=True)
-            page = context.new_page()
-            failed: list[str] = []
-            cdp = context.new_cdp_session(page)
-            cdp.on("Network.loadingFailed", lambda p: failed.append(p.get("errorText", "")))
-            cdp.send("Network.enable")
-            page.goto(origin + "/")
-            for name in ("ws-fin-no-close-frame", "ws-rst"):
-                got = page.evaluate(WS_JS, origin.replace("https://", "wss://") + SERVER_ENDS[name][1])
-                assert (got["code"], got["wasClean"], got["messages"]) == (1006, False, 2), name
-            before = len(relay_events(proxy))
-            got = page.evaluate(FETCH_JS, origin + SERVER_ENDS["chunked-cut"][1])
-            deadline = time.monotonic() + 5
-            while not failed and time.monotonic() < deadline:
-                page.wait_for_timeout(50)
-            protocols = page.evaluate("performance.getEntriesByType('resource').map(e => e.nextHopProtocol)")
-        finally:
-            browser.close()
+    context = chrome.browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        failed: list[str] = []
+        cdp = context.new_cdp_session(page)
+        cdp.on("Network.loadingFailed", lambda p: failed.append(p.get("errorText", "")))
+        cdp.send("Network.enable")
+        page.goto(origin + "/")
+        for name in ("ws-fin-no-close-frame", "ws-rst"):
+            got = page.evaluate(WS_JS, origin.replace("https://", "wss://") + SERVER_ENDS[name][1])
+            assert (got["code"], got["wasClean"], got["messages"]) == (1006, False, 2), name
+        before = len(relay_events(proxy))
+        got = page.evaluate(FETCH_JS, origin + SERVER_ENDS["chunked-cut"][1])
+        deadline = time.monotonic() + 5
+        while not failed and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        protocols = page.evaluate("performance.getEntriesByType('resource').map(e => e.nextHopProtocol)")
+    finally:
+        context.close()
     assert "h2" in protocols
     assert not got["ok"] and failed == ["net::ERR_HTTP2_PROTOCOL_ERROR"]
     assert [(e.leg, e.observed, e.action) for e in new_relay_events(proxy, before)] == [
