@@ -96,9 +96,18 @@ def browser_initiated(ctx: Context) -> Observation | None:
     cancelled = ctx.browser("request_cancelled")
     if cancelled:
         return cancelled[0]
-    # a proxy capture saw the browser's close frame (client leg, sent by the client)
-    for o in ctx.obs("ws_close_sent", "ws_closed", sources=("capture",)):
-        if o.kind == "ws_close_sent" and (o.leg in (None, "client")):
+    resets = [o for o in ctx.browser("h2_rst_stream") if o.direction == "client" and o.code == 8]
+    if resets:
+        return resets[0]  # HTTP/2 RST_STREAM CANCEL from the browser
+    if frames or ctx.browser("ws_closed", "request_failed", "request_done"):
+        return None  # the browser's own view says it did not start the end
+    # no browser view: the capture nearest the browser saw the browser's close frame (its client leg)
+    captures = sorted(
+        (p for p in ctx.stream.parts if p.source == "capture"),
+        key=lambda p: p.opened_at if p.opened_at is not None else float("inf"),
+    )
+    for o in captures[0].of("ws_close_sent") if captures else []:
+        if o.leg in (None, "client"):
             return o
     return None
 

@@ -61,7 +61,7 @@ RULES: tuple[Rule, ...] = (
         "navigation",
         rule_navigation,
         ALL,
-        ("navigation", "page_crash", "ws_close_sent", "request_cancelled"),
+        ("navigation", "page_crash", "ws_close_sent", "request_cancelled", "h2_rst_stream"),
         "browser cancelled / sent 1001 and the page navigated or crashed near the end",
     ),
     Rule(
@@ -111,7 +111,7 @@ RULES: tuple[Rule, ...] = (
         "abrupt",
         rule_abrupt,
         ALL,
-        ("proxy_abort", "upstream_error", "ws_closed", "request_failed", "socket_closed"),
+        ("proxy_abort", "upstream_error", "ws_closed", "request_failed", "socket_closed", "h2_rst_stream"),
         "body cut / FIN mid-stream / WebSocket 1006; the proxy's 'reading from backend' even when it hid it",
     ),
     Rule(
@@ -125,7 +125,7 @@ RULES: tuple[Rule, ...] = (
         "app_close",
         rule_app_close,
         ALL,
-        ("ws_close_sent", "request_cancelled", "request_failed"),
+        ("ws_close_sent", "request_cancelled", "request_failed", "h2_rst_stream"),
         "the browser closed or cancelled the stream with no navigation around",
     ),
     Rule(

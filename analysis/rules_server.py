@@ -59,6 +59,35 @@ def rule_injected_fault(ctx: Context) -> list[Cause]:
     ]
 
 
+def _reload_without_codes(ctx: Context) -> list[Cause]:
+    """No close code anywhere (DevTools never reports one), but the WebSocket ended as the proxy reloaded:
+    Caddy closes upgraded streams with 1001 on every reload."""
+    if ctx.stream.kind != "ws" or ctx.ended is None or browser_initiated(ctx) is not None:
+        return []
+    if any(o.code is not None for o in ctx.obs("ws_close_received", "ws_close_sent", "ws_closed")):
+        return []  # a close code is known: the rules that read codes decide
+    ends = ctx.obs("ws_closed")
+    # the reload is logged first, the 1001 and the close follow it
+    reloads = [
+        o for o in ctx.global_obs if o.kind == "proxy_reload" and ctx.ended - NEAR <= o.t <= ctx.ended + 0.1
+    ]
+    if not ends or not reloads:
+        return []
+    return [
+        cause(
+            "server_going_away",
+            "proxy",
+            "The WebSocket ended as the proxy reloaded its configuration (Caddy closes upgraded streams with "
+            "1001 on reload unless stream_close_delay is set); no source recorded the close code.",
+            0.75,
+            [
+                ev(ends[0], describe_end(ends[0])),
+                ev(reloads[0], f"proxy reload: {reloads[0].text or ''}".strip()),
+            ],
+        )
+    ]
+
+
 def rule_going_away(ctx: Context) -> list[Cause]:
     frames = [
         o
@@ -66,7 +95,7 @@ def rule_going_away(ctx: Context) -> list[Cause]:
         if o.code in (1001, 1012) and (o.kind == "ws_close_received" or o.direction == "server")
     ]
     if not frames:
-        return []
+        return _reload_without_codes(ctx)
     initiated = browser_initiated(ctx)
     if initiated is not None and initiated.t < frames[0].t - 0.01 and initiated.source in BROWSER_SOURCES:
         return []  # the browser's own 1001 answered back
@@ -303,6 +332,20 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
                 + note,
                 0.84,
                 [ev(c, describe_end(c) + (f" ({c.leg} leg)" if c.leg else ""))],
+            )
+        )
+    server_resets = [
+        o for o in ctx.browser("h2_rst_stream") if o.direction == "server" and o.code not in (0, 7, 13)
+    ]
+    if server_resets and not ctx.browser("request_failed"):
+        o = server_resets[0]
+        out.append(
+            cause(
+                "server_abrupt_close",
+                "server",
+                f"The server reset the HTTP/2 stream (RST_STREAM {o.text or o.code}); Caddy does so when it aborts.",
+                0.74,
+                [ev(o, f"RST_STREAM from the server: {o.text or o.code}")],
             )
         )
     for o in ctx.browser("request_failed"):

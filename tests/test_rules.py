@@ -501,3 +501,58 @@ def test_capture_only_client_hang_up_and_body_cut() -> None:
         )
     )
     assert (cut.kind, cut.actor) == ("server_abrupt_close", "server")
+
+
+def test_http2_resets_name_who_ended_the_stream() -> None:
+    # the browser's RST_STREAM CANCEL (8) on HTTP/2 is its own end; a server INTERNAL_ERROR (2) is an abort
+    mine = top(
+        rec(
+            "netlog",
+            *sse_open(),
+            o("netlog", "h2_rst_stream", 1.2, code=8, direction="client", text="8 (CANCEL)"),
+        )
+    )
+    assert (mine.kind, mine.actor) == ("client_app_close", "page")
+    theirs = top(
+        rec(
+            "netlog",
+            *sse_open(),
+            o("netlog", "h2_rst_stream", 1.2, code=2, direction="server", text="2 (INTERNAL_ERROR)"),
+        )
+    )
+    assert (theirs.kind, theirs.actor) == ("server_abrupt_close", "server")
+
+
+def test_a_backend_leg_capture_does_not_speak_for_the_browser() -> None:
+    # Caddy's reload sends 1001 both ways: the backend-leg capture sees Caddy (its client) send 1001
+    c = top(
+        rec(
+            "netlog",
+            *ws_open(),
+            o("netlog", "ws_close_received", 1.2, code=1001),
+            o("netlog", "ws_closed", 1.21, code=1001),
+        ),
+        rec(
+            "capture",
+            o("capture", "request_start", 0.05, key="b", url=WS, text="GET"),
+            o("capture", "ws_close_sent", 1.19, key="b", code=1001, leg="client"),
+        ),
+        rec("caddy", o("caddy", "proxy_reload", 1.18, key=None, text="load")),
+    )
+    assert (c.kind, c.actor) == ("server_going_away", "proxy")
+
+
+def test_devtools_and_caddy_name_a_reload_without_any_close_code() -> None:
+    c = top(
+        rec("cdp", *ws_open("cdp"), o("cdp", "ws_closed", 1.2)),
+        rec("caddy", o("caddy", "proxy_reload", 1.19, key=None, text="load")),
+    )
+    assert (c.kind, c.actor, c.confidence) == ("server_going_away", "proxy", 0.75)
+
+
+def test_a_proxy_stopping_after_the_end_is_not_a_reload_that_caused_it() -> None:
+    found = causes(
+        rec("cdp", *ws_open("cdp"), o("cdp", "ws_closed", 1.2)),
+        rec("caddy", o("caddy", "proxy_reload", 2.5, key=None, text="shutting down apps, then terminating")),
+    )
+    assert all(c.kind != "server_going_away" for c in found)
