@@ -36,7 +36,7 @@ from tearline.errors import UsageError
 from tearline.events import Anomaly, FaultArmed, FaultFired
 from tearline.faults.effects import Abort, Close, Delay, Drop, Respond, Stall, Throttle, Truncate, describe
 from tearline.faults.injector import FaultSpec, Firing, Injector, StreamFaults
-from tearline.faults.scenario import load_scenario, parse_one_line
+from tearline.faults.scenario import load_scenario, one_line, parse_one_line
 
 log = logging.getLogger(__name__)
 
@@ -545,6 +545,13 @@ class Faults:
                 client: mitm_io.WsAction = "close" if e.to in ("client", "both") else "fin"
                 server: mitm_io.WsAction = "close" if e.to in ("server", "both") else "fin"
                 self._record(live, f, _leg_text(client, e), _leg_text(server, e))
+                if client == "fin":
+                    # FIN the browser only once the upstream had time to read its close frame:
+                    # the end of the client connection makes mitmproxy drop the upstream at once
+                    client = "keep"
+                    asyncio.get_running_loop().call_later(
+                        CLOSE_WAIT_S, mitm_io.close_conn, flow, flow.client_conn, "fin"
+                    )
                 mitm_io.ws_terminate(
                     flow, client=client, server=server, code=e.code, reason=e.reason, close_wait=CLOSE_WAIT_S
                 )
@@ -641,7 +648,7 @@ class Faults:
             state = "armed" if af.armed else "disarmed"
             lines.append(
                 f"{af.spec.fault_id} {state} {af.spec.action} seed={af.seed} fired={af.fired} "
-                f"streams={len(af.streams)} ({af.spec.trigger.describe()})"
+                f"streams={len(af.streams)}: {one_line(af.spec)}"
             )
         for line in lines:
             log.info(line)
