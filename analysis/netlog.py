@@ -11,7 +11,8 @@ CDP ``timestamp``).
 Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
 
 - ``request_start`` (text = method), ``navigation`` (a main-frame request; url = destination),
-  ``response_headers`` (status), ``data_received`` (size = body bytes of one read),
+  ``response_headers`` (status, text = the content type's media type, e.g.
+  ``text/event-stream``, as CDP's ``mimeType``), ``data_received`` (size = body bytes of one read),
   ``data_sent`` (request body), ``request_done`` (size = total body bytes),
   ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
 - A request or WebSocket already open when logging started (a synthetic BEGIN) has
@@ -45,6 +46,7 @@ from analysis.netlog_state import (
     SocketState,
     as_int,
     as_str,
+    content_type,
     fallback_name,
     first_close,
     invert,
@@ -227,7 +229,8 @@ class Interpreter:
             m = STATUS_RE.match(first if isinstance(first, str) else "")
             r.status = int(m.group(1)) if m else None
             kind = "ws_open" if r.is_ws and r.status == 101 else "response_headers"
-            self.add(kind, tick, where, stream_key=r.key, url=r.url, status=r.status)
+            text = None if kind == "ws_open" else content_type(headers)
+            self.add(kind, tick, where, stream_key=r.key, url=r.url, status=r.status, text=text)
         elif name == "URL_REQUEST_JOB_FILTERED_BYTES_READ":
             size = as_int(p.get("byte_count")) or 0
             r.bytes_read += size

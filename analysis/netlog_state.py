@@ -27,6 +27,7 @@ __all__ = [
     "as_int",
     "as_str",
     "b64",
+    "content_type",
     "fallback_name",
     "first_close",
     "h2_code",
@@ -38,6 +39,23 @@ NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel),
 ALREADY_OPEN = "already open when logging started"
 STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 H2_CODE_RE = re.compile(r"^\s*(\d+)")
+
+
+def content_type(headers: Any) -> str | None:
+    """The media type of a NetLog ``headers`` list (``["HTTP/1.1 200", "content-type: text/event-stream; ..."]``).
+
+    Lower case, parameters dropped (as CDP's ``mimeType``); None when absent or not a list.
+    """
+    if not isinstance(headers, list):
+        return None
+    for line in headers:
+        if not isinstance(line, str):
+            continue
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "content-type":
+            media = value.split(";", 1)[0].strip().lower()
+            return media or None
+    return None
 
 
 @dataclass

@@ -76,9 +76,8 @@ def test_text_names_stream_cause_and_evidence_and_redacts(tmp_path: Path) -> Non
     result = run("--netlog", str(netlog(tmp_path / "n.json", end="cut")))
     assert result.exit_code == 0, result.output
     out = result.output
-    # the NetLog importer does not pass the content type on yet: a streamed body counts as http-stream
     assert "http://ai.localhost:8080/agent/run?token=[redacted]" in out
-    assert "s1  sse  " in out or "s1  http-stream  " in out
+    assert "s1  sse  " in out  # from the NetLog's content-type: text/event-stream
     assert "s3cret" not in out
     assert "server_abrupt_close by server" in out
     assert "ERR_INCOMPLETE_CHUNKED_ENCODING" in out and "evidence" in out
@@ -90,7 +89,7 @@ def test_json_is_the_documented_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     s = doc["streams"][0]
-    assert s["kind"] in ("sse", "http-stream") and s["opened_at"] == (OFFSET + TICK0) / 1000
+    assert s["kind"] == "sse" and s["opened_at"] == (OFFSET + TICK0) / 1000
     assert s["ended_at"] == (OFFSET + TICK0 + 1100) / 1000
     assert s["cause"]["kind"] == "server_abrupt_close" and s["cause"]["actor"] == "server"
     assert s["cause"]["evidence"][0]["where"].startswith("event ")

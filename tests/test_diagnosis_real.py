@@ -51,7 +51,6 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
     # bad chunk framing is caught by the proxy in front, which cuts the body: the browser sees only the cut
-    ("protocol_error", "http-stream"): ("server_abrupt_close", "server"),
     ("protocol_error", "sse"): ("server_abrupt_close", "server"),
 }
 
@@ -110,11 +109,39 @@ def test_every_source(name: str, lab_dir: Path) -> None:
         assert doc["first_abnormal"] is not None
 
 
+def stream_kinds(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """url -> the stream kinds diagnosed for it."""
+    out: dict[str, set[str]] = {}
+    for s in streams_of(doc):
+        out.setdefault(s["url"], set()).add(s["kind"])
+    return out
+
+
+def event_stream_urls(har: Path) -> set[str]:
+    """URLs whose response the browser's HAR records as ``text/event-stream``."""
+    entries = json.loads(har.read_text())["log"]["entries"]
+    return {
+        e["request"]["url"]
+        for e in entries
+        if "text/event-stream" in (e.get("response", {}).get("content", {}).get("mimeType") or "")
+    }
+
+
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
 def test_netlog_alone(name: str, lab_dir: Path) -> None:
     bundle = recording(name, lab_dir)
     expected = NETLOG_ALONE.get(name, (bundle.expected_kind, bundle.expected_actor))
     doc = diagnose_json(["--netlog", str(bundle.netlog)])
+    # the NetLog's content-type makes a fetch() of text/event-stream an sse stream, as with every source
+    kinds, every = stream_kinds(doc), stream_kinds(diagnose_json(bundle.diagnose_args()))
+    assert {u: every.get(u) for u in kinds} == kinds, describe(doc)
+    from tearline.lab.scenarios import SCENARIOS
+
+    checked = event_stream_urls(bundle.har) & kinds.keys()
+    for url in checked:
+        assert kinds[url] == {"sse"}, describe(doc)
+    sc = SCENARIOS[name]
+    assert bool(checked) == ("sse" in sc.streams and not sc.ai_down), (checked, describe(doc))
     for s in streams_of(doc):
         got = (s["cause"]["kind"], s["cause"]["actor"])
         want = NETLOG_ALONE_BY_KIND.get((name, s["kind"]), expected)

@@ -76,6 +76,10 @@ def test_real_netlog_streams_and_ends(rec: Any) -> None:
     # chunked body cut by the server
     (cut,) = of(obs, "request_failed", "/cut")
     assert (cut.error, cut.code) == ("ERR_INCOMPLETE_CHUNKED_ENCODING", -355)
+    # the response's media type rides on response_headers, as CDP's mimeType does
+    assert of(obs, "response_headers", "/cut")[0].text == "text/plain"
+    assert {o.text for o in of(obs, "response_headers", "/sse?")} == {"text/event-stream"}
+    assert of(obs, "response_headers", "/other")[0].text == "text/html"
 
     # EventSource closed by page code: a cancel, 3 events = 63 body bytes
     (es,) = of(obs, "request_cancelled", "/sse?n=3")
@@ -272,7 +276,8 @@ def test_h2_server_reset_mid_stream(tmp_path: Path) -> None:
     assert (
         of(r.observations, "socket_error")[0].error == "ERR_HTTP2_PROTOCOL_ERROR"
     )  # string net_error mapped
-    assert of(r.observations, "response_headers")[0].status == 200
+    (headers,) = of(r.observations, "response_headers")
+    assert (headers.status, headers.text) == (200, "text/event-stream")
     assert not of(r.observations, "request_done")
 
 
@@ -444,6 +449,8 @@ def test_http2_through_a_real_caddy(tmp_path_factory: pytest.TempPathFactory) ->
         rst.stream_key,
     )
     assert of(obs, "response_headers", "/cut")[0].status == 200
+    assert of(obs, "response_headers", "/cut")[0].text == "text/plain"  # HTTP/2: lower-case names
+    assert of(obs, "response_headers", "/sse")[0].text == "text/event-stream"
     (cancel,) = of(obs, "h2_rst_stream", "/sse")
     assert (cancel.code, cancel.direction) == (8, "client")
     assert of(obs, "request_cancelled", "/sse")[0].stream_key == cancel.stream_key
@@ -455,3 +462,44 @@ def test_http2_through_a_real_caddy(tmp_path_factory: pytest.TempPathFactory) ->
     (client_abort,) = of(caddy, "proxy_abort", "/sse")
     assert client_abort.leg == "client" and abs(client_abort.t - cancel.t) < 1.0
     assert of(caddy, "access", "/cut")[0].text == "GET HTTP/2.0"
+
+
+@pytest.mark.parametrize(
+    ("headers", "want"),
+    [
+        (["HTTP/1.1 200 OK", "Content-Type: text/event-stream; charset=utf-8"], "text/event-stream"),
+        (["HTTP/1.1 200", "content-type: TEXT/Plain"], "text/plain"),
+        (["HTTP/1.1 200", "x-content-type: text/html", "cache-control: no-cache"], None),
+        (["HTTP/1.1 502", "content-type: "], None),
+        (["HTTP/1.1 200", 7, None, "content-type:application/json"], "application/json"),
+        ("content-type: text/html", None),
+        (None, None),
+    ],
+)
+def test_content_type_of_a_headers_list(headers: Any, want: str | None) -> None:
+    from analysis.netlog_state import content_type
+
+    assert content_type(headers) == want
+
+
+def test_a_netlog_only_event_stream_is_an_sse_stream(tmp_path: Path) -> None:
+    """With only a NetLog, a fetch() of text/event-stream is diagnosed as ``sse``; text/plain as ``http-stream``."""
+    from analysis.diagnosis import diagnose
+
+    rows: list[tuple[str, int, str, int, int, dict[str, Any]]] = []
+    for sid, path, ctype in (
+        (900, "/agent/run", "text/event-stream; charset=utf-8"),
+        (910, "/plain", "text/plain"),
+    ):
+        url = "http://ai.localhost:8080" + path
+        rows += [
+            ("REQUEST_ALIVE", 1, "URL_REQUEST", sid, 5000, {"url": url}),
+            ("URL_REQUEST_START_JOB", 1, "URL_REQUEST", sid, 5000, {"url": url, "method": "POST", "request_type": "other"}),
+            ("HTTP_TRANSACTION_READ_RESPONSE_HEADERS", 0, "URL_REQUEST", sid, 5050, {"headers": ["HTTP/1.1 200 OK", f"Content-Type: {ctype}"]}),
+            *[("URL_REQUEST_JOB_FILTERED_BYTES_READ", 0, "URL_REQUEST", sid, 5100 + 100 * i, {"byte_count": 80}) for i in range(5)],
+            ("FAILED", 0, "URL_REQUEST", sid, 6000, {"net_error": -355}),
+            ("REQUEST_ALIVE", 2, "URL_REQUEST", sid, 6001, {"net_error": -355}),
+        ]  # fmt: skip
+    d = diagnose([load_netlog(_log(tmp_path, rows))])
+    kinds = {s.url.rsplit("/", 1)[1]: s.kind for s in d.streams}
+    assert kinds == {"run": "sse", "plain": "http-stream"}
