@@ -20,13 +20,19 @@ Event -> observation table (``HANDLERS``):
                     proxy; text names the proxy) when a frame was seen, then ``ws_closed``
                     (code, reason, text 'clean' when the close was answered, else 'unclean')
 ``conn_close``      ``socket_closed`` (text = "<how> by <by>", error; stream_key = the last
-                    stream the connection carried)
+                    stream the connection carried); a ``timeout`` by the ``proxy`` (mitmproxy's
+                    idle watchdog, ``tcp_timeout``) also ``proxy_timeout`` (text names the timer)
 ``h2_reset``        ``h2_rst_stream`` (code, direction = who sent it)
 ``h2_goaway``       ``h2_goaway``
 ``relay``           ``relay`` (text = observed -> action)
 ``fault_fired``     ``fault`` (text = action, trigger and what was done to each leg)
 ``anomaly``         ``console`` (reason "anomaly")
 ==================  =====================================================================
+
+``SourceRecord.meta`` carries the header's ``mode`` (list of mitmproxy mode specs) and ``options``
+(the recorder options in force, a copy), so the diagnosis can match an end against any recorded
+``*timeout*`` value (``analysis.diagnosis.known_timeouts``: plain numbers are seconds, ``*_ms`` keys
+milliseconds).
 """
 
 from __future__ import annotations
@@ -83,6 +89,11 @@ def _conn_close(s: _State, e: Any, where: str) -> None:
         stream_key=stream,
         url=s.urls.get(stream or ""),
     )
+    if e.how == "timeout" and e.by == "proxy":  # the proxy's own idle timer, not a kernel ETIMEDOUT
+        text = f"mitmproxy {e.error}" if e.error else "mitmproxy idle timeout (tcp_timeout)"
+        s.add(
+            "proxy_timeout", e, where, leg=e.leg, text=text, stream_key=stream, url=s.urls.get(stream or "")
+        )
 
 
 def _http_request(s: _State, e: Any, where: str) -> None:
@@ -212,8 +223,10 @@ def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
         handler = HANDLERS.get(type(event))
         if handler is not None:
             handler(state, event, f"line {i}")
+    options = cap.header.get("options")
     rec.meta = {
         "mode": cap.header.get("mode"),
+        "options": dict(options) if isinstance(options, dict) else {},
         "started": cap.header.get("started"),
         "complete": cap.complete,
         "events": len(cap.events),

@@ -129,7 +129,8 @@ def describe_end(o: Observation) -> str:
     if o.kind == "request_cancelled":
         return "request cancelled by the browser (ERR_ABORTED)"
     if o.kind == "request_failed":
-        return f"request failed with {o.error or o.code}"
+        what = o.error or o.code or o.text
+        return f"request failed with {what}" if what is not None else "request failed"
     if o.kind == "ws_closed":
         return f"WebSocket closed {o.code if o.code is not None else ''} {o.text or ''}".strip()
     return f"{o.kind} {o.text or o.error or ''}".strip()

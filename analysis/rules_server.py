@@ -145,31 +145,32 @@ def rule_proxy_timer(ctx: Context) -> list[Cause]:
         (t for d in ("server", "client") if (t := ctx.stream.last_activity(d)) is not None), default=None
     )
     idle = ctx.ended - idle_from if idle_from is not None else None
-    for label, value in {**KNOWN_TIMEOUTS, **ctx.timeouts}.items():
-        tol = max(0.3, 0.02 * value)
-        for what, measured in (("lifetime", lifetime), ("idle time", idle)):
-            if measured is not None and abs(measured - value) <= tol:
-                prim = ctx.stream.primary
-                end_o = (
-                    next(iter(prim.of("ws_closed", "request_failed", "request_done")), None) if prim else None
-                )
-                evidence = [
-                    Evidence(
-                        source="diagnosis", t=ctx.ended, text=f"{what} {measured:.2f} s = {label} {value:g} s"
-                    )
-                ]
-                if end_o is not None:
-                    evidence.append(ev(end_o, describe_end(end_o)))
-                out.append(
-                    cause(
-                        "proxy_timeout",
-                        "proxy",
-                        f"The stream ended after {measured:.1f} s of {what}, exactly the {label} ({value:g} s): a timer.",
-                        0.8 if label in ctx.timeouts else 0.72,
-                        evidence,
-                    )
-                )
-                return out
+    # the closest match wins: a stream that sat idle for exactly the timer also lived a little longer
+    matches = [
+        (abs(measured - value), label, value, what, measured)
+        for label, value in {**KNOWN_TIMEOUTS, **ctx.timeouts}.items()
+        for what, measured in (("lifetime", lifetime), ("idle time", idle))
+        if measured is not None and abs(measured - value) <= max(0.3, 0.02 * value)
+    ]
+    if not matches:
+        return out
+    _, label, value, what, measured = min(matches, key=lambda m: (m[0], m[1] not in ctx.timeouts))
+    prim = ctx.stream.primary
+    end_o = next(iter(prim.of("ws_closed", "request_failed", "request_done")), None) if prim else None
+    evidence = [
+        Evidence(source="diagnosis", t=ctx.ended, text=f"{what} {measured:.2f} s = {label} {value:g} s")
+    ]
+    if end_o is not None:
+        evidence.append(ev(end_o, describe_end(end_o)))
+    out.append(
+        cause(
+            "proxy_timeout",
+            "proxy",
+            f"The stream ended after {measured:.1f} s of {what}, exactly the {label} ({value:g} s): a timer.",
+            0.8 if label in ctx.timeouts else 0.72,
+            evidence,
+        )
+    )
     return out
 
 

@@ -5,6 +5,7 @@ with ``CaptureWriter`` that holds every event type the table handles."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import urllib.request
 from collections.abc import Callable
@@ -16,10 +17,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from analysis.capture_evidence import HANDLERS, load_capture
+from analysis.diagnosis import diagnose
 from analysis.observation import OBSERVATION_KINDS, Observation
 from tearline import events as ev
 from tearline.capture import CaptureWriter, make_header
 from tearline.errors import InputError
+from tests.fixtures_proxy import http_get
 
 
 def of(obs: list[Observation], kind: str, url_part: str = "") -> list[Observation]:
@@ -122,6 +125,76 @@ def test_every_event_type(tmp_path: Path) -> None:
     assert server_close.stream_key == "f1" and server_close.url == "http://a.test/ws"
     assert of(obs, "h2_rst_stream")[0].direction == "server" and of(obs, "h2_rst_stream")[0].code == 2
     assert "(partial)" in (of(obs, "data_received", "/run")[-1].text or "")
+    assert not of(obs, "proxy_timeout")  # a reset by the peer is no timer
+
+
+def test_only_the_proxys_own_timeout_is_a_timer(tmp_path: Path) -> None:
+    p = tmp_path / "cap.jsonl"
+    w = CaptureWriter(p, make_header(mode=["regular"], options={"trace_flush_ms": 50}))
+    t = 1_700_000_000.0
+    for e in (
+        ev.ConnOpen(ts=t, mono=1, conn="c1", leg="client"),
+        ev.ConnOpen(ts=t, mono=1, conn="s1", leg="server"),
+        ev.HttpRequest(ts=t + 0.1, mono=1.1, conn="c1", stream="f1", method="GET", url="http://a.test/sse", server_conn="s1"),
+        ev.ConnClose(ts=t + 5, mono=6, conn="s1", leg="server", by="peer", how="timeout", error="ETIMEDOUT", errno=110),
+        ev.ConnClose(ts=t + 5, mono=6, conn="c1", leg="client", by="proxy", how="timeout", error="idle timeout (tcp_timeout)"),
+    ):  # fmt: skip
+        w.write(e)
+    w.close()
+    r = load_capture(p)
+    (timer,) = of(r.observations, "proxy_timeout")
+    assert (timer.leg, timer.text, timer.stream_key) == (
+        "client",
+        "mitmproxy idle timeout (tcp_timeout)",
+        "f1",
+    )
+    assert r.meta["mode"] == ["regular"] and r.meta["options"] == {"trace_flush_ms": 50}
+
+
+@pytest.mark.slow
+def test_real_idle_timeout_is_named_a_proxy_timer(
+    recorder: Callable[..., Any], lab_server: Any, tmp_path: Path
+) -> None:
+    """mitmproxy's own idle timer (``--set tcp_timeout=2``) ends an SSE stream the server left hanging.
+
+    As recorded, the capture's ``conn_close`` (how ``timeout``, by ``proxy``) names the timer. Without
+    that line, only a timer value recorded in the header can: ws_trace does not record mitmproxy's
+    ``tcp_timeout`` in the header (yet), so the test writes it there as a recorder that did would.
+    """
+    proxy = recorder(options={"tcp_timeout": 2})
+    body = http_get(proxy.port, "/sse?n=3&end=hang", timeout=60)
+    assert body.count(b"data:") == 3
+    proxy.stop(timeout=30)
+
+    r = load_capture(proxy.capture)
+    assert r.meta["mode"] == [f"reverse:{lab_server.base}"]
+    assert r.meta["options"]["trace_flush_ms"] == 100 and "trace_payload" in r.meta["options"]
+    (timer,) = of(r.observations, "proxy_timeout")
+    assert timer.leg == "client" and "tcp_timeout" in (timer.text or "") and "/sse" in (timer.url or "")
+    last_data = max(o.t for o in of(r.observations, "data_received"))
+    assert 1.9 <= timer.t - last_data <= 3.5  # the watchdog's 2 s, on a loaded machine
+
+    (s,) = diagnose([r]).streams
+    assert (s.kind, s.cause.kind, s.cause.actor) == ("sse", "proxy_timeout", "proxy")
+    assert "tcp_timeout" in s.cause.summary
+
+    # the same recording without the line that names the timer: a recorded value must explain the end
+    lines = proxy.capture.read_text().splitlines()
+    kept = [line for line in lines[1:] if '"how":"timeout"' not in line]
+    assert len(kept) == len(lines) - 2
+    header = json.loads(lines[0])
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("\n".join([lines[0], *kept]) + "\n")
+    header["options"]["tcp_timeout"] = 2
+    recorded = tmp_path / "recorded.jsonl"
+    recorded.write_text("\n".join([json.dumps(header), *kept]) + "\n")
+
+    (s,) = diagnose([load_capture(bare)]).streams
+    assert s.cause.kind != "proxy_timeout"
+    (s,) = diagnose([load_capture(recorded)]).streams
+    assert (s.cause.kind, s.cause.actor) == ("proxy_timeout", "proxy")
+    assert "idle time" in s.cause.summary and "capture.options.tcp_timeout" in s.cause.summary
+    assert all("None" not in e.text for e in s.cause.evidence), s.cause.evidence
 
 
 def test_not_a_capture(tmp_path: Path) -> None:

@@ -180,6 +180,15 @@ def test_proxy_timeout_at_a_value_from_capture_header() -> None:
     assert found[0].kind == "proxy_timeout"
 
 
+def test_proxy_timeout_names_the_closest_measure() -> None:
+    """Idle for exactly the recorded 2 s after living 2.25 s: both are within tolerance, the idle time is closer."""
+    sse = sse_open(source="capture", chunks=3, every=0.05)
+    end = o("capture", "request_failed", 2.25 + 0.0, text="Client disconnected.")
+    c = top(rec("capture", *sse, end, meta={"options": {"tcp_timeout": 2}}))
+    assert c.kind == "proxy_timeout" and "idle time" in c.summary, c.summary
+    assert any(e.text == "request failed with Client disconnected." for e in c.evidence), c.evidence
+
+
 def test_upstream_unavailable_502_on_ws_handshake() -> None:
     c = top(
         rec(
