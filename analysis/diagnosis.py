@@ -28,7 +28,7 @@ from analysis.streams import Stream, build_streams
 
 __all__ = ["TIMELINE_COLUMNS", "diagnose", "known_timeouts", "timeline_frame"]
 
-TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text")
+TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text", "url")
 MAX_ALTERNATIVES = 4
 
 
@@ -89,6 +89,7 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
             float(o.size) if o.size is not None else math.nan,
             float(o.code) if o.code is not None else math.nan,
             o.text if o.text is not None else (o.error or o.reason or o.url),
+            o.url,
         )
         for rec in records
         for o in rec.observations

@@ -49,6 +49,7 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "size",
     "code",
     "text",
+    "url",
 )
 
 # Observation kinds drawn as message/chunk ticks, and the direction a kind implies

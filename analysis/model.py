@@ -123,7 +123,8 @@ class Diagnosis:
     # The aligned timeline the report draws. Columns:
     #   t (float, wall epoch s), source (str), stream (str|None: StreamDiagnosis.id),
     #   leg (str|None: "client"/"server" for proxy captures), kind (str: Observation kind),
-    #   direction (str|None), size (float|NaN), code (float|NaN), text (str|None)
+    #   direction (str|None), size (float|NaN), code (float|NaN), text (str|None),
+    #   url (str|None: Observation.url, e.g. a navigation's destination; unredacted, scrub before showing)
     timeline: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 

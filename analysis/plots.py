@@ -210,11 +210,40 @@ def _draw_marks(
         ax.scatter(px, py, marker=style.marker, s=style.size, c=style.color, zorder=4, linewidths=1.2)
         drawn.add(cat)
         if style.annotate:
-            idx = np.flatnonzero(sel)
-            first = pd.Series(idx).groupby(y[idx], sort=False).head(3).to_numpy()
-            for i in first[:40]:
-                labels.append(_Label(float(x[i]), float(y[i]), plain(_mark_text(tl, i), 40), style.color))
+            _annotate_first(tl, np.flatnonzero(sel), x, y, style.color, labels)
     return drawn
+
+
+def _annotate_first(
+    tl: pd.DataFrame,
+    idx: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    color: str,
+    labels: list[_Label],
+    per_lane: int = 3,
+    most: int = 40,
+) -> None:
+    """Labels for the first ``per_lane`` marks of each lane that say something new: the same
+    navigation seen by three sources is one label, so the next destination gets one too."""
+    said: dict[float, set[str]] = {}
+    lanes = len(np.unique(y[idx]))
+    full = 0
+    added = 0
+    for i in idx:
+        lane = float(y[i])
+        texts = said.setdefault(lane, set())
+        if len(texts) >= per_lane:
+            continue
+        text = plain(_mark_text(tl, i), 40)
+        if text in texts:
+            continue
+        texts.add(text)
+        labels.append(_Label(float(x[i]), lane, text, color))
+        added += 1
+        full += len(texts) == per_lane
+        if added >= most or full == lanes:
+            return
 
 
 def _page_lines(ax: Axes, tl: pd.DataFrame, x: np.ndarray) -> None:

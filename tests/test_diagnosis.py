@@ -83,6 +83,10 @@ def test_timeline_and_sources_follow_model_contract() -> None:
     assert len(d.timeline) == sum(len(r.observations) for r in records)
     assert d.timeline["t"].is_monotonic_increasing
     assert set(d.timeline["stream"].dropna()) == {"s1", "s2"}
+    navs = d.timeline[d.timeline["kind"] == "navigation"]
+    assert list(navs["url"]) == ["http://www.localhost/chat", "http://www.localhost/other"]
+    ends = d.timeline[d.timeline["kind"] == "request_cancelled"]
+    assert ends["url"].isna().all() and list(ends["text"]) == ["ERR_ABORTED"]
     assert [s.name for s in d.sources] == ["netlog", "caddy"]
     assert d.sources[0].clock == "netlog timeTickOffset" and d.sources[1].warnings == (
         "line 3: not JSON, skipped",
@@ -119,3 +123,23 @@ def test_known_timeouts_from_metadata() -> None:
         "capture.options.ws_idle_timeout_ms": 2.5,
         "caddy.stream_timeout": 2.0,
     }
+
+
+def test_navigation_label_in_the_swimlanes_is_the_destination() -> None:
+    """The report's navigation marker shows where the page went, not the request's method."""
+    from matplotlib.text import Text
+
+    from analysis.plots import plot_swimlanes
+
+    records = incident()
+    net = records[0]
+    net.observations[:] = [
+        o("netlog", "navigation", 1.7, key=None, url="http://www.localhost/other?token=SECRET9", text="GET")
+        if x.kind == "navigation" and x.t == T0 + 1.7
+        else x
+        for x in net.observations
+    ]
+    ax = plot_swimlanes(diagnose(records))
+    shown = [t.get_text() for t in ax.figure.findobj(Text)]
+    assert any(t.startswith("→ http://www.localhost/other") for t in shown), shown
+    assert "GET" not in shown and not any("SECRET9" in t for t in shown)

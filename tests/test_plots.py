@@ -158,3 +158,22 @@ def test_zoom_window_reaches_back_to_the_last_frames():
 def test_zoom_of_unknown_stream_is_a_key_error():
     with pytest.raises(KeyError):
         plot_zoom(incident(), "nope")
+
+
+def test_each_navigation_destination_is_labelled_once():
+    """Three sources seeing the page load are one label; the navigation that ended the stream gets its own."""
+    import dataclasses
+
+    d = incident()
+    start = [
+        {"t": T0 + dt, "source": src, "stream": None, "leg": None, "kind": "navigation", "text": "GET",
+         "url": "http://app.localhost/chat"}
+        for dt, src in ((0.01, "netlog"), (0.02, "cdp"), (0.03, "har"))
+    ]  # fmt: skip
+    away = {**start[0], "t": T0 + 5.19, "url": "http://app.localhost/docs"}
+    tl = pd.concat([d.timeline, pd.DataFrame([*start, away])], ignore_index=True)
+    ax = plot_swimlanes(dataclasses.replace(d, timeline=tl))
+    shown = texts(ax)
+    assert shown.count("→ http://app.localhost/chat") == 1, shown
+    assert "→ http://app.localhost/docs" in shown and "GET" not in shown
+    draw(ax)
