@@ -42,7 +42,9 @@ def test_tearline_error_becomes_one_line_and_exit_2(monkeypatch):
         raise InputError("not valid JSON", path="x.jsonl", line=3, hint="re-record it")
 
     monkeypatch.setitem(COMMANDS, "boom", ("tests.test_cli:_unused", "test"))
-    monkeypatch.setattr(cli_module.LazyGroup, "get_command", lambda self, ctx, n: boom if n == "boom" else None)
+    monkeypatch.setattr(
+        cli_module.LazyGroup, "get_command", lambda self, ctx, n: boom if n == "boom" else None
+    )
     result = CliRunner().invoke(cli, ["boom"])
     assert result.exit_code == 2
     assert result.output.strip() == "Error: x.jsonl:3: not valid JSON (re-record it)"
