@@ -128,3 +128,17 @@ def test_demo_over_tls(tmp_path: Path) -> None:
     assert bundle["page_url"].startswith("https://www.localhost:")
     caddy = [json.loads(x) for x in (tmp_path / "tls-demo" / "caddy.log").read_text().splitlines()]
     assert any(x.get("request", {}).get("proto") == "HTTP/2.0" for x in caddy)
+
+
+def test_an_earlier_demo_loses_its_own_files_only(tmp_path: Path) -> None:
+    from tearline.lab.demo import prepare_out_dir
+
+    out = tmp_path / "demo"
+    (out / "mitmproxy-conf").mkdir(parents=True)
+    (out / "mitmproxy-conf" / "mitmproxy-ca.pem").write_text("ca")
+    for name in ("bundle.json", "caddy.log", "capture-backend.jsonl", "report.html", "timeline.png"):
+        (out / name).write_text("earlier demo")
+    (out / "notes.txt").write_text("keep me")
+    assert prepare_out_dir(out) == out.resolve()
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert left == ["mitmproxy-conf/mitmproxy-ca.pem", "notes.txt"]

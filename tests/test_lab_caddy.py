@@ -282,3 +282,20 @@ def test_render_caddyfile_tls(tmp_path: Path) -> None:
     assert "https://www.localhost:8443 {" in text and "\ttls internal" in text
     assert "skip_install_trust" in text and "default_sni www.localhost" in text
     assert "auto_https off" not in text and "http_port" not in text
+
+
+def test_a_second_run_in_the_same_directory_starts_a_fresh_log(
+    incident_backend: RunningBackend, tmp_path: Path
+) -> None:
+    """Caddy appends to its ``output file``; run_caddy starts each run's caddy.log afresh."""
+    ports = []
+    for _ in range(2):
+        with run_caddy([CaddySite(host="www.localhost", upstream=incident_backend.address)], tmp_path) as c:
+            status, _ = get(f"http://127.0.0.1:{c.port}/chat.html", "www.localhost")
+            assert status == 200
+            ports.append(c.port)
+    assert ports[0] != ports[1]
+    lines = log_lines(tmp_path / "caddy.log")
+    handled = [x for x in lines if x.get("msg") == "handled request"]
+    assert len(handled) == 1  # the first run's request is gone
+    assert [x["msg"] for x in lines].count("serving initial configuration") == 1  # one start

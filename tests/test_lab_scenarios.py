@@ -336,3 +336,34 @@ def test_tls_gives_http2_and_its_own_error(scenario_bundle: GetBundle) -> None:
     assert upgrade["request"]["proto"] == "HTTP/1.1"  # Chromium opens the WebSocket over HTTP/1.1
     events = netlog_events(bundle.netlog)
     assert any(name == "HTTP2_SESSION_RECV_RST_STREAM" for name, _, _, _ in events)
+
+
+def test_recording_twice_into_one_directory_keeps_only_the_second_run(tmp_path: Path) -> None:
+    """Caddy and the agent append to their logs; a second recording must not mix the first one in."""
+    out = tmp_path / "same"
+    first = record_scenario("clean_close", out)
+    (out / "notes.txt").write_text("the user's own file")
+    (out / "diagnosis.txt").write_text("the first run's diagnosis")
+    second = record_scenario("clean_close", out, backend_leg=False)  # no backend leg: one capture
+    port = second.page_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+    assert port != first.page_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+
+    # the captures: only the browser leg this time, with one run's streams
+    assert second.captures == (out / "capture-browser.jsonl",)
+    assert not (out / "capture-backend.jsonl").exists()
+    f = Files(second)
+    assert len(f.of_type("browser", "ws_close")) == 1
+    runs = [e for e in f.of_type("browser", "http_request") if "/agent/run" in e["url"]]
+    assert sorted(e["method"] for e in runs) == ["OPTIONS", "POST"]  # the preflight and the run
+    # Caddy: one run's WebSocket and fetch, all addressed to this run's port
+    assert [x["msg"] for x in f.caddy].count("upgrading connection") == 1
+    hosts = {x["request"]["host"] for x in f.caddy if isinstance(x.get("request"), dict)}
+    assert hosts and all(h.endswith(f":{port}") for h in hosts)
+    # the agent: one run per transport
+    started = [e["transport"] for e in f.backend if e["msg"] == "run started"]
+    assert sorted(started) == ["sse", "ws"]
+    assert f.console.count("sse done after 10 deltas") == 1
+    # stale outputs of the first run are gone; the user's file stays
+    assert not (out / "diagnosis.txt").exists()
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert json.loads((out / "bundle.json").read_text())["page_url"] == second.page_url

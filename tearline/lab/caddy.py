@@ -211,8 +211,9 @@ def run_caddy(
 ) -> Iterator[Caddy]:
     """Start Caddy for ``sites`` with its files in ``work_dir``; stop it on exit.
 
-    Files: ``Caddyfile``, ``caddy.log`` (JSON lines), ``caddy.stderr``,
-    ``caddy-data/``. Raises ``UsageError`` if the binary is missing or Caddy
+    Files: ``Caddyfile``, ``caddy.log`` (JSON lines; started afresh, an earlier
+    run's log there is removed, as Caddy would append to it), ``caddy.stderr``,
+    ``caddy-data/`` (kept: the internal CA). Raises ``UsageError`` if the binary is missing or Caddy
     does not come up within ``startup_timeout`` seconds (with its stderr). A
     port taken between choosing it and Caddy binding it is retried with new ports.
     """
@@ -243,6 +244,7 @@ def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, t
     log_path = work_dir / "caddy.log"
     config_path = work_dir / "Caddyfile"
     data_dir = work_dir / "caddy-data"
+    log_path.unlink(missing_ok=True)  # Caddy appends to its log file: start this run's afresh
     config_path.write_text(
         render_caddyfile(
             sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=data_dir, tls=tls

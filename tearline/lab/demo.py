@@ -13,7 +13,6 @@ and otherwise prints ``tearline summary`` of the captures.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import click
 
 from tearline.errors import TearlineError, UsageError
+from tearline.lab.run_files import clear_previous_run
 
 __all__ = ["demo_command", "prepare_out_dir"]
 
@@ -32,7 +32,11 @@ LEGEND = (
 
 
 def prepare_out_dir(out: Path) -> Path:
-    """Create ``out``, or empty it if it holds an earlier demo; refuse a directory with other files."""
+    """Create ``out``, or clear an earlier demo's files from it; refuse a directory with other files only.
+
+    An earlier demo (``bundle.json`` there) loses exactly the files a recording writes
+    (``tearline.lab.run_files``); anything else the user put beside them stays.
+    """
     out = out.resolve()
     if out.exists():
         if not out.is_dir():
@@ -45,7 +49,7 @@ def prepare_out_dir(out: Path) -> Path:
                     place="--out",
                     hint="choose an empty or new directory",
                 )
-            shutil.rmtree(out)
+            clear_previous_run(out)
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -136,7 +140,7 @@ def _summary_fallback(bundle: Any) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out/demo"),
     show_default=True,
-    help="Directory for every recorded file, the diagnosis and the report (an earlier demo there is replaced).",
+    help="Directory for every recorded file, the diagnosis and the report (an earlier demo's files there are replaced; other files stay).",
 )
 @click.option(
     "--scenario",

@@ -35,6 +35,7 @@ from tearline.errors import UsageError
 from tearline.lab.browser import record_browser
 from tearline.lab.caddy import Caddy, CaddySite, free_port, run_caddy
 from tearline.lab.incident.backend import run_backend
+from tearline.lab.run_files import clear_previous_run
 from tearline.lab.scenario_table import SCENARIOS, Run, Scenario
 
 __all__ = ["SCENARIOS", "EvidenceBundle", "Scenario", "ScenarioSkipped", "record_scenario"]
@@ -132,6 +133,9 @@ def record_scenario(
 ) -> EvidenceBundle:
     """Record scenario ``name`` into ``out_dir`` (created) and return its ``EvidenceBundle``.
 
+    A previous recording's files in ``out_dir`` (``tearline.lab.run_files.RUN_FILES``)
+    are removed first, so the bundle holds this run only; other files stay.
+
     ``caddy``: Caddy between the browser and the back end. ``proxy``: tearline's
     recorder (mitmdump + ``addons/ws_trace.py``) on the browser leg, and with
     ``backend_leg`` also between Caddy and the back end. ``tls``: the browser
@@ -154,6 +158,7 @@ def record_scenario(
         raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    clear_previous_run(out_dir)  # an earlier recording here must not mix into this one
     notes: list[str] = []
     tracing = proxy and WS_TRACE.exists()
     if proxy and not tracing:
