@@ -19,7 +19,8 @@ Rules (a table: ``(logger prefix, msg) -> handler``), as verified on Caddy 2.11:
   "upstream roundtrip" with an error           dial/refused/no upstreams -> ``upstream_error``
                                                status 502 (504 for timeouts); ``context canceled``
                                                -> ``request_cancelled`` (the client went away)
-  "upstream roundtrip" with a status           ``response_headers`` (leg server)
+  "upstream roundtrip" with a status           ``response_headers`` (leg server; text = "upstream
+                                               <address>, <content type>", e.g. text/event-stream)
   "upgrading connection"                       ``ws_open`` (status 101)
   "stream timed out"                           ``proxy_timeout`` (Caddy ``stream_timeout``)
   "streaming error"                            ``proxy_abort`` (text = error; "hijacked connection
@@ -191,8 +192,18 @@ def _roundtrip(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
             d,
             status=upstream_status,
             leg="server",
-            text=f"upstream {d.get('upstream', '')}",
+            text=f"upstream {d.get('upstream', '')}" + (f", {media}" if (media := _content_type(d)) else ""),
         )
+
+
+def _content_type(d: dict[str, Any]) -> str | None:
+    """The media type of an "upstream roundtrip" line's response ``headers`` (lower case, no parameters)."""
+    for name, values in obj(d.get("headers")).items():
+        if str(name).lower() == "content-type":
+            first = text(values[0] if isinstance(values, list) and values else values)
+            media = first.split(";", 1)[0].strip().lower() if first else ""
+            return media or None
+    return None
 
 
 def _upgrading(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:

@@ -92,6 +92,12 @@ def test_real_caddy_log(caddy_run: dict[str, Any]) -> None:
 
     (done,) = of(obs, "access", "/sse?n=3")
     assert (done.status, done.size, done.leg) == (200, 63, "client") and float(done.reason or 0) > 0
+    # the upstream's response headers (debug log) carry the content type, so the stream is an sse one
+    (headers,) = of(obs, "response_headers", "/sse?n=3")
+    assert (headers.status, headers.leg) == (200, "server") and (headers.text or "").endswith(
+        ", text/event-stream"
+    )
+    assert (of(obs, "response_headers", "/cut")[0].text or "").endswith(", text/plain")
 
     # upstream cut the chunked body: Caddy aborts, the access line has duration 0
     (abort,) = of(obs, "proxy_abort", "/cut")
