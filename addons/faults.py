@@ -549,9 +549,8 @@ class Faults:
                     # FIN the browser only once the upstream had time to read its close frame:
                     # the end of the client connection makes mitmproxy drop the upstream at once
                     client = "keep"
-                    asyncio.get_running_loop().call_later(
-                        CLOSE_WAIT_S, mitm_io.close_conn, flow, flow.client_conn, "fin"
-                    )
+                    lay = mitm_io.ws_layer_for(flow)
+                    asyncio.get_running_loop().create_task(self._fin_client_after(flow, lay))
                 mitm_io.ws_terminate(
                     flow, client=client, server=server, code=e.code, reason=e.reason, close_wait=CLOSE_WAIT_S
                 )
@@ -574,6 +573,16 @@ class Faults:
                 self._stall(live, f, e)
             elif isinstance(e, Drop | Delay | Throttle | Respond):
                 self._record(live, f, describe(e), None)
+
+    @staticmethod
+    async def _fin_client_after(flow: http.HTTPFlow, lay: Any) -> None:
+        """FIN the browser's leg ``CLOSE_WAIT_S`` after ``ws_terminate`` has run on ``lay``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while lay is not None and lay._handle_event != lay.done and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(CLOSE_WAIT_S)
+        mitm_io.close_conn(flow, flow.client_conn, "fin")
 
     def _stall(self, live: _Live, f: Firing, e: Stall) -> None:
         flow = live.flow

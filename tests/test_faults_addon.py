@@ -42,18 +42,26 @@ def arun(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
-def fired(capture: Path) -> list[dict[str, Any]]:
-    """The ``fault_fired`` events of a capture (read raw: the recorder flushes every 100 ms)."""
+def fired(capture: Path, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The ``fault_fired`` events of a capture (read raw; the recorder flushes every 100 ms, so
+    wait for the first one, then a little longer for any that follow)."""
+
+    def read() -> list[dict[str, Any]]:
+        out = []
+        for line in capture.read_text().splitlines()[1:]:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("type") == "fault_fired":
+                out.append(ev)
+        return out
+
+    deadline = time.monotonic() + timeout
+    while not read() and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(0.3)
-    out = []
-    for line in capture.read_text().splitlines()[1:]:
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("type") == "fault_fired":
-            out.append(ev)
-    return out
+    return read()
 
 
 async def ws_run(
@@ -186,17 +194,23 @@ def test_close_to_client_after_third_server_message(
     assert ev[0]["action"] == "close" and ev[0]["client_action"] == "close 4001 'bye'"
     assert ev[0]["server_action"] == "fin"
     assert "after_messages=3" in ev[0]["trigger"] and "seed" in ev[0]["params"]
-    time.sleep(0.5)
-    server_saw = [e.what for e in lab_server.events() if e.what in ("eof", "reset", "ws_close_received")]
-    assert server_saw and server_saw[0] == "eof"  # the upstream got FIN, no close frame
+    deadline = time.monotonic() + 10
+    while True:
+        saw = [e.what for e in lab_server.events() if e.what in ("eof", "reset", "ws_close_received")]
+        if saw or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert saw and saw[0] == "eof"  # the upstream got FIN, no close frame
 
 
 def test_close_to_server_and_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
     proxy = faulty("close:stream=ws,direction=client,after_messages=2,to=server,code=4002,reason=srv")
-    r = arun(ws_run(proxy.ws_base + "/ws?n=0", send=["a", "b", "c"], gap=0.05))
+    # echo=0: the lab server cannot echo a message that shares a socket read with a close frame
+    r = arun(ws_run(proxy.ws_base + "/ws?n=0&echo=0", send=["a", "b", "c"], gap=0.05))
     assert r["code"] is None  # the browser side got no close frame: FIN only
     closes = server_saw(lab_server, "ws_close_received")
-    assert closes and closes[0].code == 4002 and closes[0].text == "srv"
+    assert closes, (lab_server.events(), proxy.log_text())
+    assert closes[0].code == 4002 and closes[0].text == "srv"
 
 
 def test_close_both(faulty: Callable[..., Mitmdump], lab_server: LabServer) -> None:
