@@ -220,3 +220,172 @@ def test_renderer_crash_mid_stream_is_named_from_devtools_and_netlog(tmp_path: P
     for s in streams_of(doc):
         assert (s["cause"]["kind"], s["cause"]["actor"]) == ("client_navigation", "browser"), describe(doc)
         assert "crash" in s["cause"]["summary"]
+
+
+# What each source ALONE names, per scenario: "<stream kind>:<cause>/<actor>" for each of the scenario's
+# streams that source sees, sorted ("" = it sees none). Measured on real recordings; docs/diagnosis.md
+# ("What each source alone can tell") shows the same table.
+SINGLE_SOURCE: dict[str, dict[str, str]] = {
+    "clean_close": {
+        "netlog": "sse:clean_close/server ws:clean_close/server",
+        "cdp": "sse:clean_close/server ws:unknown/unknown",
+        "har": "sse:clean_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:clean_close/server ws:clean_close/server",
+        "capture-backend": "sse:clean_close/server ws:clean_close/server",
+        "captures": "sse:clean_close/server ws:clean_close/server",
+    },
+    "client_app_close": {
+        "netlog": "sse:client_app_close/page ws:client_app_close/page",
+        "cdp": "sse:client_app_close/page ws:unknown/unknown",
+        "har": "sse:client_app_close/page ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:client_app_close/page ws:client_app_close/page",
+        "capture-backend": "sse:client_app_close/page ws:client_app_close/page",
+        "captures": "sse:client_app_close/page ws:client_app_close/page",
+    },
+    "client_navigation": {
+        "netlog": "sse:client_navigation/browser ws:client_navigation/browser",
+        "cdp": "sse:client_navigation/browser ws:client_navigation/browser",
+        "har": "sse:client_app_close/page ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:client_app_close/page ws:client_navigation/browser",
+        "capture-backend": "sse:client_app_close/page ws:client_navigation/browser",
+        "captures": "sse:client_app_close/page ws:client_navigation/browser",
+    },
+    "connection_reset": {
+        "netlog": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:connection_reset/server",
+        "capture-browser": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "capture-backend": "sse:connection_reset/server ws:connection_reset/server",
+        "captures": "sse:connection_reset/server ws:connection_reset/server",
+    },
+    "injected_fault": {
+        "netlog": "ws:clean_close/server",
+        "cdp": "ws:unknown/unknown",
+        "har": "ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "ws:injected_fault/tearline",
+        "capture-backend": "ws:server_abrupt_close/server",
+        "captures": "ws:injected_fault/tearline",
+    },
+    "protocol_error": {
+        "netlog": "sse:server_abrupt_close/server ws:protocol_error/server",
+        "cdp": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:server_abrupt_close/server ws:protocol_error/server",
+        "capture-backend": "sse:protocol_error/server ws:protocol_error/server",
+        "captures": "sse:protocol_error/server ws:protocol_error/server",
+    },
+    "proxy_timeout": {
+        "netlog": "ws:server_abrupt_close/server",
+        "cdp": "ws:unknown/unknown",
+        "har": "ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:proxy_timeout/proxy",
+        "capture-browser": "ws:server_abrupt_close/server",
+        "capture-backend": "ws:server_abrupt_close/server",
+        "captures": "ws:server_abrupt_close/server",
+    },
+    "renderer_crash": {
+        "netlog": "sse:client_app_close/page ws:client_navigation/browser",
+        "cdp": "sse:client_navigation/browser ws:client_navigation/browser",
+        "har": "sse:clean_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:client_app_close/page ws:client_navigation/browser",
+        "capture-backend": "sse:client_app_close/page ws:client_navigation/browser",
+        "captures": "sse:client_app_close/page ws:client_navigation/browser",
+    },
+    "server_abrupt_close": {
+        "netlog": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "capture-backend": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "captures": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+    },
+    "server_going_away": {
+        "netlog": "ws:server_going_away/server",
+        "cdp": "ws:unknown/unknown",
+        "har": "ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "ws:server_going_away/server",
+        "capture-backend": "ws:client_navigation/browser",
+        "captures": "ws:server_going_away/server",
+    },
+    "stall": {
+        "netlog": "sse:stall/server ws:stall/server",
+        "cdp": "sse:stall/server ws:stall/server",
+        "har": "sse:client_app_close/page ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:stall/server ws:stall/server",
+        "capture-backend": "sse:stall/server ws:stall/server",
+        "captures": "sse:stall/server ws:stall/server",
+    },
+    "upstream_unavailable": {
+        "netlog": "http-stream:upstream_unavailable/server ws:upstream_unavailable/server",
+        "cdp": "http-stream:upstream_unavailable/server ws:upstream_unavailable/server",
+        "har": "ws:upstream_unavailable/server",
+        "console": "",
+        "caddy": "http-stream:upstream_unavailable/server http-stream:upstream_unavailable/server",
+        "capture-browser": "http-stream:upstream_unavailable/server http-stream:upstream_unavailable/server",
+    },
+}
+
+
+def single_source_args(bundle: Any, source: str) -> list[str] | None:
+    """``tearline diagnose`` arguments for one source of ``bundle``; None when the scenario has no such file."""
+    d = bundle.out_dir
+    files = {
+        "netlog": ["--netlog", bundle.netlog],
+        "cdp": ["--cdp", bundle.cdp],
+        "har": ["--har", bundle.har],
+        "console": ["--console", bundle.console],
+        "caddy": ["--caddy-log", bundle.caddy_log],
+        "capture-browser": [d / "capture-browser.jsonl"],
+        "capture-backend": [d / "capture-backend.jsonl"],
+        "captures": [d / "capture-browser.jsonl", d / "capture-backend.jsonl"],
+    }[source]
+    paths = [a for a in files if not isinstance(a, str)]
+    if not all(p is not None and Path(p).exists() for p in paths):
+        return None
+    return [str(a) for a in files]
+
+
+@pytest.mark.parametrize("name", sorted(SINGLE_SOURCE))
+def test_each_source_alone(name: str, lab_dir: Path) -> None:
+    """docs/diagnosis.md's table of what each source alone can and cannot tell, checked."""
+    bundle = recording(name, lab_dir)
+    for source in (
+        "netlog",
+        "cdp",
+        "har",
+        "console",
+        "caddy",
+        "capture-browser",
+        "capture-backend",
+        "captures",
+    ):
+        args = single_source_args(bundle, source)
+        want = SINGLE_SOURCE[name].get(source)
+        if args is None:
+            assert want is None, (source, "file missing")
+            continue
+        doc = diagnose_json(args)
+        ours = [s for s in doc["streams"] if "/agent/" in s["url"] or "/ws" in s["url"]]
+        got = " ".join(sorted(f"{s['kind']}:{s['cause']['kind']}/{s['cause']['actor']}" for s in ours))
+        assert got == want, f"{source} alone: {got!r}, docs say {want!r}\n{describe(doc)}"
