@@ -12,6 +12,7 @@ what happened                                      how       by
 =================================================  ========  =========
 ``read`` returned ``b""`` (orderly EOF)            fin       peer
 ``ConnectionResetError`` (ECONNRESET)              rst       peer
+TLS ``close_notify`` alert from the peer           fin       peer  (error "TLS close_notify")
 ``TimeoutError`` / ETIMEDOUT from the kernel       timeout   peer
 other ``OSError`` (EPIPE, EHOSTUNREACH, ...)       error     peer
 task cancelled with "timeout" (idle watchdog)      timeout   proxy
@@ -42,6 +43,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
+    "TLS_CLOSE_NOTIFY",
     "EndReason",
     "WsFrameLog",
     "end_reason",
@@ -76,6 +78,9 @@ class EndReason:
     bytes_received: int = 0
     bytes_sent: int = 0
 
+
+TLS_CLOSE_NOTIFY = "TLS close_notify"
+"""``EndReason.error`` of a peer that ended TLS with a close_notify alert (``how="fin"``)."""
 
 _RST_ERRNOS = {errno_mod.ECONNRESET, errno_mod.EPIPE, errno_mod.ECONNABORTED}
 
@@ -340,4 +345,40 @@ def install() -> None:
     # keep mitmproxy's @expect wrapper semantics: the originals are already wrapped
     wslayer.WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign]
     wslayer.WebsocketLayer.done = done  # type: ignore[method-assign]
+    _install_tls_close_notify()
     _installed = True
+
+
+def _install_tls_close_notify() -> None:
+    """Record a TLS ``close_notify`` from the peer as its end (``fin`` by ``peer``), before the layers hear of it.
+
+    mitmproxy's ``TLSLayer.receive_data`` turns a received close_notify into
+    ``ConnectionClosed`` for the layers above at once, while the TCP FIN that
+    usually follows is read later (and then ignored: ``receive_close`` sees the
+    shutdown was already dispatched). Without this the layers, and the relay, would
+    see a connection end with no recorded reason: a peer that closes TLS properly
+    (Go's ``tls.Conn.Close``, i.e. Caddy) looked like the proxy closing it, and an
+    upstream WebSocket drop reached the browser as mitmproxy's clean 1000.
+    """
+    from mitmproxy.proxy import events as mevents
+    from mitmproxy.proxy.layers import tls as tlslayer
+    from OpenSSL import SSL
+
+    orig_to_child = tlslayer.TLSLayer.event_to_child
+
+    def event_to_child(self: Any, event: Any) -> Any:
+        if isinstance(event, mevents.ConnectionClosed) and _received_close_notify(
+            self, SSL.RECEIVED_SHUTDOWN
+        ):
+            _set_reason(event.connection, EndReason("fin", "peer", error=TLS_CLOSE_NOTIFY))
+        return (yield from orig_to_child(self, event))
+
+    tlslayer.TLSLayer.event_to_child = event_to_child  # type: ignore[method-assign]
+
+
+def _received_close_notify(layer: Any, flag: int) -> bool:
+    tls = getattr(layer, "tls", None)
+    try:
+        return tls is not None and bool(tls.get_shutdown() & flag)
+    except Exception:  # a TLS object in an unexpected state: no claim
+        return False

@@ -90,9 +90,9 @@ class Files:
         return [json.loads(x) for x in self.b.cdp.read_text().splitlines()]
 
 
-def files(get: GetBundle, name: str) -> Files:
+def files(get: GetBundle, name: str, **setup: bool) -> Files:
     try:
-        bundle = get(name)
+        bundle = get(name, **setup)
     except ScenarioSkipped as e:
         pytest.skip(str(e))
     assert bundle.expected_kind == SCENARIOS[name].expected_kind
@@ -367,3 +367,20 @@ def test_recording_twice_into_one_directory_keeps_only_the_second_run(tmp_path: 
     assert not (out / "diagnosis.txt").exists()
     assert (out / "notes.txt").read_text() == "the user's own file"
     assert json.loads((out / "bundle.json").read_text())["page_url"] == second.page_url
+
+
+def test_tls_through_both_legs_relays_the_websocket_drop(scenario_bundle: GetBundle) -> None:
+    """Engineer 5's finding: with Caddy on TLS the browser-leg mitmdump delivered the drop as a clean 1000.
+
+    Caddy ends the TLS connection to the browser-leg mitmdump with a close_notify;
+    the relay now passes it on, so Chromium sees what it sees from Caddy directly.
+    """
+    f = files(scenario_bundle, "server_abrupt_close", tls=True)
+    assert "ws closed code=1006 reason= wasClean=false" in f.console
+    assert "ws closed code=1000" not in f.console
+    (close,) = f.of_type("browser", "ws_close")
+    relays = [e for e in f.of_type("browser", "relay") if e.get("stream") == close["stream"]]
+    assert [(e["leg"], e["observed"], e["action"]) for e in relays] == [("client", "fin", "fin")]
+    assert any(
+        e["error"] == "TLS close_notify" for e in f.of_type("browser", "conn_close") if e["by"] == "peer"
+    )

@@ -23,10 +23,12 @@ from typing import Any
 
 import pytest
 
+from addons.conn_watch import TLS_CLOSE_NOTIFY
 from addons.relay import PHASES, RULES, decide
 from tearline.capture import read_capture
 from tearline.errors import InputError
-from tearline.events import RELAY_ACTIONS, Relay
+from tearline.events import RELAY_ACTIONS, ConnClose, Relay
+from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, ws_session
@@ -499,3 +501,96 @@ def test_chromium_over_tls_and_http2(server: LabServer, proxy: Mitmdump, chrome:
     assert [(e.leg, e.observed, e.action) for e in new_relay_events(proxy, before)] == [
         ("client", "fin", "none")
     ]
+
+
+# --- Chromium -> mitmdump -> Caddy over TLS: Caddy ends TLS with close_notify -------------------------
+
+
+@pytest.fixture(scope="module")
+def caddy_tls(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterator[Caddy]:
+    """Caddy with TLS (internal CA, HTTP/2) in front of the LabServer, as ``relay.localhost``."""
+    site = CaddySite(host="relay.localhost", upstream=f"127.0.0.1:{server.port}")
+    with run_caddy([site], tmp_path_factory.mktemp("caddy-tls"), tls=True) as caddy:
+        yield caddy
+
+
+def _tls_proxy(tmp: Path, caddy: Caddy, scripts: list[str]) -> Mitmdump:
+    options: dict[str, object] = {"keep_host_header": True, "ssl_insecure": True}  # Caddy's internal CA
+    if scripts:
+        options["trace_file"] = str(tmp / "capture.jsonl")
+    p = Mitmdump(
+        scripts=scripts,
+        mode=f"reverse:https://127.0.0.1:{caddy.port}",
+        options=options,
+        confdir=tmp / "mitm",
+        cwd=REPO,
+    )
+    p.capture = tmp / "capture.jsonl"  # type: ignore[attr-defined]
+    return p
+
+
+@pytest.fixture(scope="module")
+def tls_proxies(tmp_path_factory: pytest.TempPathFactory, caddy_tls: Caddy) -> Iterator[dict[str, Mitmdump]]:
+    """``tearline``: mitmdump + ws_trace (the relay); ``bare``: mitmdump alone; both https to Caddy."""
+    started: dict[str, Mitmdump] = {}
+    try:
+        for name, scripts in (("tearline", [str(WS_TRACE)]), ("bare", [])):
+            started[name] = _tls_proxy(tmp_path_factory.mktemp(f"tls-{name}"), caddy_tls, scripts).start()
+        yield started
+    finally:
+        for p in started.values():
+            p.stop(timeout=20)
+            p.kill()
+
+
+def tls_ws_outcome(chrome: Chrome, port: int, path: str) -> dict[str, Any]:
+    """Chromium's CloseEvent for wss://relay.localhost:PORT/path (certificate errors ignored)."""
+    context = chrome.browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(f"https://relay.localhost:{port}/")
+        return dict(page.evaluate(WS_JS, f"wss://relay.localhost:{port}{path}"))
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.parametrize("rep", range(3))
+@pytest.mark.parametrize("name", ["ws-fin-no-close-frame", "ws-rst"])
+def test_chromium_through_caddy_over_tls_sees_the_drop_as_direct(
+    name: str, rep: int, caddy_tls: Caddy, tls_proxies: dict[str, Mitmdump], chrome: Chrome
+) -> None:
+    """The upstream drops a WebSocket behind Caddy with TLS (``record_scenario(..., tls=True)``'s set-up).
+
+    Caddy (Go's ``tls.Conn.Close``) ends the TLS connection to the proxy with a
+    close_notify before its FIN. mitmproxy's TLS layer reports that to the WebSocket
+    layer as a closed connection before the FIN is read; conn_watch records it as
+    the peer's ``fin`` (``TLS close_notify``) so the relay passes it on, and
+    Chromium sees ``1006``, ``wasClean=false``, as when it talks to Caddy directly
+    (before: mitmproxy's clean ``1000``, and no ``relay`` event).
+    """
+    path = SERVER_ENDS[name][1]
+    proxy = tls_proxies["tearline"]
+    before = len(relay_events(proxy))
+    direct = tls_ws_outcome(chrome, caddy_tls.port, path)
+    proxied = tls_ws_outcome(chrome, proxy.port, path)
+    assert direct == proxied == {"code": 1006, "reason": "", "wasClean": False, "messages": 2}
+    relayed = new_relay_events(proxy, before)
+    assert [(e.leg, e.observed, e.action) for e in relayed] == [("client", "fin", "fin")]
+    # the leg to Caddy ended by the peer's close_notify, recorded as such
+    ends = {
+        e.conn: e
+        for e in read_capture(proxy.capture).events  # type: ignore[attr-defined]
+        if isinstance(e, ConnClose) and e.leg == "server"
+    }
+    assert any(e.by == "peer" and e.how == "fin" and e.error == TLS_CLOSE_NOTIFY for e in ends.values())
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+def test_chromium_through_caddy_over_tls_control_mitmproxy_alone_reports_clean_1000(
+    tls_proxies: dict[str, Mitmdump], chrome: Chrome
+) -> None:
+    got = tls_ws_outcome(chrome, tls_proxies["bare"].port, SERVER_ENDS["ws-fin-no-close-frame"][1])
+    assert (got["code"], got["wasClean"]) == (1000, True)  # what the relay undoes on this path too
