@@ -179,11 +179,18 @@ class SourcePart:
         return "http"
 
     def data(self, direction: str) -> list[Observation]:
+        """The messages/chunks sent in ``direction``, control frames left out. A source that reports
+        both the body's chunks and the SSE events parsed from them (a capture's ``body_chunk`` and
+        ``sse_event``, DevTools' ``dataReceived`` and ``eventSourceMessageReceived``) counts the
+        chunks only: each arrival once, keep-alive comments included."""
         out = []
         for o in self.obs:
             d = DATA_KINDS.get(o.kind)
             if d == direction and (o.text or "").lower() not in CONTROL_OPCODES:
                 out.append(o)
+        events = [o for o in out if (o.text or "").startswith("sse event")]
+        if events and len(events) < len(out):
+            return [o for o in out if not (o.text or "").startswith("sse event")]
         return out
 
 

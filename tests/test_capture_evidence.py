@@ -177,6 +177,7 @@ def test_real_idle_timeout_is_named_a_proxy_timer(
     (s,) = diagnose([r]).streams
     assert (s.kind, s.cause.kind, s.cause.actor) == ("sse", "proxy_timeout", "proxy")
     assert "tcp_timeout" in s.cause.summary
+    assert s.stats["messages_server"] == 3  # three chunks, each one event: counted once
 
     # the same recording without the line that names the timer: a recorded value must explain the end
     lines = proxy.capture.read_text().splitlines()

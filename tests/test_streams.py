@@ -141,3 +141,23 @@ def test_a_part_with_no_url_is_not_reported_as_a_stream() -> None:
     )
     streams, noise, _ = build_streams([cap])
     assert streams == [] and noise[0].noise is not None and "no URL" in noise[0].noise
+
+
+def test_chunks_and_the_sse_events_parsed_from_them_count_once() -> None:
+    """A capture (body_chunk + sse_event) or DevTools (dataReceived + eventSourceMessageReceived)
+    reports each arrival twice; the counts and the silence before the end use the chunks only."""
+    obs = [
+        o("capture", "request_start", 0.0, url="http://h/sse", text="GET"),
+        o("capture", "response_headers", 0.01, status=200, text="sse"),
+    ]
+    for i in range(4):
+        obs.append(o("capture", "data_received", 0.1 + 0.5 * i, size=24, direction="server"))
+        obs.append(o("capture", "data_received", 0.1 + 0.5 * i, size=16, text="sse event message"))
+    obs.append(o("capture", "data_received", 1.9, size=3, direction="server"))  # ": \n" keep-alive comment
+    (s,), _, _ = build_streams([rec("capture", *obs)])
+    st = s.stats()
+    assert (st["messages_server"], st["bytes_server"]) == (5, 99)
+    assert st["last_server"] == T0 + 1.9
+    events_only = [x for x in obs if x.kind != "data_received" or x.text]
+    (s,), _, _ = build_streams([rec("capture", *events_only)])
+    assert (s.stats()["messages_server"], s.stats()["bytes_server"]) == (4, 64)  # no chunks: the events count
