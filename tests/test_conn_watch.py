@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import struct
 
 import pytest
 
-from addons.conn_watch import EndReason, reason_from_exception
+from addons.conn_watch import TLS_CLOSE_NOTIFY, EndReason, reason_from_exception
 from tearline.capture import read_capture
 from tearline.events import ConnClose, HttpRequest
 
@@ -117,3 +118,100 @@ def test_upstream_reset_right_after_a_message_always_reaches_the_client(recorder
     assert {(c.code, c.closed_by, c.frame, c.transport_end) for c in closes} == {
         (1006, "server", False, "rst")
     }
+
+
+def _self_signed(tmp_path):
+    """A throw-away certificate and key for 127.0.0.1 (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "upstream.crt", tmp_path / "upstream.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_upstream_tls_close_notify_is_a_fin_by_the_peer(start_mitmdump, tmp_path):
+    """An upstream that ends TLS with close_notify (as Go's tls.Conn.Close, i.e. Caddy, does) before its FIN.
+
+    mitmproxy's TLS layer reports the alert to the layers as a closed connection at
+    once; conn_watch must record it as the peer's orderly end, not as mitmproxy closing it.
+    """
+    import ssl
+    import threading
+    import time
+
+    from tests.fixtures_proxy import WS_TRACE
+
+    cert, key = _self_signed(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    sent_notify: list[float] = []
+
+    def serve() -> None:
+        raw, _ = listener.accept()
+        try:
+            with ctx.wrap_socket(raw, server_side=True) as tls:
+                tls.settimeout(10)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                time.sleep(0.3)
+                sent_notify.append(time.time())
+                tls.settimeout(3)
+                with contextlib.suppress(OSError, ssl.SSLError):
+                    tls.unwrap()  # close_notify; the proxy never answers with its own
+        except OSError:
+            pass
+        finally:
+            raw.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    cap = tmp_path / "notify.jsonl"
+    proxy = start_mitmdump(
+        scripts=[WS_TRACE],
+        mode=f"reverse:https://127.0.0.1:{port}",
+        options={"trace_file": str(cap), "ssl_insecure": True},
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as s:
+            s.sendall(b"GET /notify HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # keep-alive: the proxy keeps both
+            got = b""
+            while not got.endswith(b"ok"):
+                got += s.recv(65536)
+            thread.join(timeout=30)
+            time.sleep(0.5)
+        proxy.stop()
+    finally:
+        listener.close()
+    assert got.startswith(b"HTTP/1.1 200") and sent_notify
+    cap_events = read_capture(cap).events
+    (req,) = [e for e in cap_events if isinstance(e, HttpRequest) and "/notify" in e.url]
+    (end,) = [e for e in cap_events if isinstance(e, ConnClose) and e.conn == req.server_conn]
+    assert (end.leg, end.by, end.how, end.error) == ("server", "peer", "fin", TLS_CLOSE_NOTIFY)
+    assert end.ts >= sent_notify[0]
