@@ -36,6 +36,7 @@ from mitmproxy import ctx, exceptions, flowfilter, http
 
 from addons import conn_watch
 from addons.conn_trace import ConnRecording, mono_at
+from addons.held_records import HeldRecords
 from addons.http_trace import HttpRecording, StreamState
 from addons.ws_close import ws_inputs
 from tearline.capture import CaptureWriter, make_header
@@ -63,6 +64,7 @@ class WsTrace(ConnRecording, HttpRecording):
         self._streams: dict[str, StreamState] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._filter: Callable[[Any], bool] | None = None
+        self._held = HeldRecords(self._write)
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -162,12 +164,21 @@ class WsTrace(ConnRecording, HttpRecording):
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
+        self._held.release_all()
         if self.writer is not None:
             self.writer.close()
 
     # --- the public API -------------------------------------------------------------------
     def emit(self, event: Event) -> None:
-        """Write one event to the capture (used by ws_trace itself and by other addons)."""
+        """Write one event to the capture (used by ws_trace itself and by other addons).
+
+        An event for a stream whose WebSocket message is still in its hook chain is written
+        right after that message's record (``addons/held_records.py``).
+        """
+        if not self._held.offer(event):
+            self._write(event)
+
+    def _write(self, event: Event) -> None:
         if self.writer is not None:
             self.writer.write(event)
 
@@ -213,10 +224,13 @@ class WsTrace(ConnRecording, HttpRecording):
         idx = st.ws_index[direction]
         st.ws_index[direction] = idx + 1
         ts = msg.timestamp
-        self.emit(
-            WsMessage(
+        mono = mono_at(ts)
+
+        def record() -> WsMessage:
+            # built once the hook chain has run: an addon after this one may drop the message
+            return WsMessage(
                 ts=ts,
-                mono=mono_at(ts),
+                mono=mono,
                 conn=st.conn,
                 stream=flow.id,
                 direction=direction,  # type: ignore[arg-type]
@@ -227,7 +241,8 @@ class WsTrace(ConnRecording, HttpRecording):
                 index=idx,
                 **self.payload.fields(msg.content),
             )
-        )
+
+        self._held.hold(flow.id, record)
         keep = self.config.keep_messages if self.config else 8
         if keep >= 0 and len(ws.messages) > max(keep, 1):
             # bounded memory: mitmproxy would keep every message for the flow's life
@@ -235,6 +250,7 @@ class WsTrace(ConnRecording, HttpRecording):
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         ws = flow.websocket
+        self._held.release(flow.id)  # the last message's chain has run
         st = self._streams.pop(flow.id, None)
         ts = (ws.timestamp_end if ws else None) or time.time()
         lc = WsLifecycle()

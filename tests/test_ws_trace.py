@@ -408,3 +408,71 @@ def test_tls_client_leg_is_recorded(recorder):
     )
     (req,) = events_of(proxy.capture, HttpRequest)
     assert req.conn == tls.conn
+
+
+# --- what a fault did to the traffic --------------------------------------------------------------
+
+FAULTS = Path(__file__).resolve().parent.parent / "addons" / "faults.py"
+WS_TRACE = Path(__file__).resolve().parent.parent / "addons" / "ws_trace.py"
+SCRIPT_ORDERS = {"recorder-first": [WS_TRACE, FAULTS], "faults-first": [FAULTS, WS_TRACE]}
+
+
+def faulty_proxy(start_mitmdump, lab_server, tmp_path, order, fault):
+    cap = tmp_path / "capture.jsonl"
+    proxy = start_mitmdump(
+        scripts=SCRIPT_ORDERS[order],
+        mode=f"reverse:{lab_server.base}",
+        options={"trace_file": str(cap), "trace_payload": "full", "fault": [fault]},
+    )
+    return proxy, cap
+
+
+@pytest.mark.parametrize("order", sorted(SCRIPT_ORDERS))
+def test_ws_message_a_fault_drops_is_recorded_as_dropped(start_mitmdump, lab_server, tmp_path, order):
+    proxy, cap = faulty_proxy(
+        start_mitmdump, lab_server, tmp_path, order, "drop:stream=ws,direction=server,regex=^[13]:"
+    )
+    res = asyncio.run(
+        ws_session(f"{proxy.ws_base}/ws?n=5&interval_ms=20&end=close&code=1000", ["hi"], None, 3)
+    )
+    got = [m[:2] for m in res["received"]]
+    assert "1:" not in got and "3:" not in got and "0:" in got and "4:" in got
+    proxy.stop()
+    sid = stream_of(cap, "/ws?")
+    cap_events = [e for e in read_capture(cap).events if getattr(e, "stream", None) == sid]
+    server = [e for e in cap_events if isinstance(e, WsMessage) and e.direction == "server"]
+    assert [(e.payload[:2], e.dropped) for e in server if e.payload[:2] != "hi"] == [
+        ("0:", False),
+        ("1:", True),
+        ("2:", False),
+        ("3:", True),
+        ("4:", False),
+    ]
+    assert [e.index for e in server] == list(range(len(server)))
+    client = [e for e in cap_events if isinstance(e, WsMessage) and e.direction == "client"]
+    assert [(e.payload, e.dropped, e.injected) for e in client] == [("hi", False, False)]
+    # arrival times kept, and the drop's fault_fired right beside its message (before with the
+    # fault addon first, after with the recorder first: the order the two were emitted in)
+    assert [e.ts for e in server] == sorted(e.ts for e in server)
+    kinds = [
+        "drop" if isinstance(e, WsMessage) and e.dropped else "fired" if e.type == "fault_fired" else "-"
+        for e in cap_events
+    ]
+    pairs = ["drop", "fired"] if order == "recorder-first" else ["fired", "drop"]
+    at = [i for i, k in enumerate(kinds) if k == pairs[0]]
+    assert len(at) == 2 and all(kinds[i + 1] == pairs[1] for i in at), kinds
+
+
+@pytest.mark.parametrize("order", sorted(SCRIPT_ORDERS))
+def test_sse_events_a_fault_drops_are_not_recorded_as_forwarded(start_mitmdump, lab_server, tmp_path, order):
+    proxy, cap = faulty_proxy(start_mitmdump, lab_server, tmp_path, order, "drop:stream=sse,after_messages=2")
+    body = http_get(proxy.port, "/sse?n=5&interval_ms=20&ids=1&split=1", {"Accept": "text/event-stream"})
+    assert body.endswith(b"0\r\n\r\n")
+    proxy.stop()
+    sid = stream_of(cap, "/sse?")
+    evs = events_of(cap, SseEvent, stream=sid)
+    assert [e.id for e in evs] == ["0", "1"]  # the body the browser got: the recorder sees it
+    forwarded = sum(len(sse_event_bytes(i, ids=True)) for i in range(2))
+    assert sum(c.size for c in events_of(cap, BodyChunk, stream=sid)) == forwarded
+    (end,) = events_of(cap, BodyEnd, stream=sid)
+    assert (end.complete, end.total_bytes) == (True, forwarded)
