@@ -119,6 +119,12 @@ def test_one_line_values(line: str, needle: str | None) -> None:
     assert str(e.value).startswith("--set fault=")
 
 
+@pytest.mark.parametrize("reason", [" ", " lead", "trail ", "x"])
+def test_one_line_keeps_blanks_at_the_ends_of_a_string(reason: str) -> None:
+    spec = parse_fault({"action": "close", "reason": reason}, source="t.toml", number=1, fault_id="t#1")
+    assert parse_one_line(one_line(spec)).fault.reason == reason
+
+
 @pytest.mark.parametrize(
     "path", sorted((REPO / "examples" / "scenarios").glob("*.toml")), ids=lambda p: p.name
 )

@@ -252,7 +252,9 @@ def one_line(spec: FaultSpec) -> str:
             text = str(value).lower()
         elif isinstance(value, str):
             text = (
-                f'"{value}"' if ("," in value or "=" in value or value[:1] in "\"'" or not value) else value
+                f'"{value}"'
+                if ("," in value or "=" in value or value[:1] in "\"'" or value != value.strip() or not value)
+                else value
             )
         else:
             text = str(value)
