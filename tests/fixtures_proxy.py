@@ -7,6 +7,8 @@
 ``recorder``        factory: mitmdump with ``addons/ws_trace.py`` in reverse mode in front of
                     ``lab_server``, recording to ``tmp_path/"capture.jsonl"``; returns the
                     ``Mitmdump`` with ``.capture`` (the path) set. Extra scripts/options allowed.
+``faulty``          factory: ``recorder`` plus ``addons/faults.py``: ``faulty("close:...", ...)``
+                    (one-line faults) or ``faulty(scenario=path)``; clients in ``tests/fault_clients.py``
 
 Client helpers (plain functions): ``http_get(port, target, headers)`` (raw HTTP/1.1 over a
 socket, returns the bytes received until EOF/reset) and ``ws_session(url, send, close, expect)``
@@ -30,6 +32,7 @@ from tearline.lab.servers import LabServer
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
+FAULTS = REPO / "addons" / "faults.py"
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -134,5 +137,20 @@ def recorder(
         )
         proxy.capture = path  # type: ignore[attr-defined]
         return proxy
+
+    return start
+
+
+@pytest.fixture
+def faulty(recorder: Callable[..., Mitmdump]) -> Callable[..., Mitmdump]:
+    """mitmdump with the recorder and the fault addon; ``faulty("close:...", ...)`` or ``faulty(scenario=path)``."""
+
+    def start(*faults: str, scenario: Path | None = None, options: dict[str, Any] | None = None) -> Mitmdump:
+        opts: dict[str, Any] = dict(options or {})
+        if faults:
+            opts["fault"] = list(faults)
+        if scenario is not None:
+            opts["faults"] = str(scenario)
+        return recorder(scripts=[FAULTS], options=opts)
 
     return start
