@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tearline.errors import UsageError
-from tearline.faults.injector import FaultSpec
+from tearline.faults.armed import FaultSpec
 from tearline.faults.params import ParamError, ParamInfo, param_infos
 from tearline.faults.table import FAULTS
 from tearline.faults.triggers import Trigger
