@@ -20,20 +20,18 @@ from addons import mitm_io
 from addons.fault_live import Live
 from tearline.faults.injector import Injector
 
-__all__ = ["BodyDelay", "DelayLine"]
+__all__ = ["VERIFIED_MITMPROXY", "BodyDelay", "DelayLine"]
+
+VERIFIED_MITMPROXY = "12.3.1"  # the release whose StreamReader use DelayLine was checked against
 
 
 class DelayLine:
     """Per-read latency on an upstream connection, order kept: a streamed body's chunks are delayed.
 
-    Replaces mitmproxy's upstream ``StreamReader.read`` (verified with mitmproxy 12.3.1:
-    ``ConnectionHandler.handle_connection`` calls ``reader.read`` once per read).
-
-    mitmproxy's stream callable is synchronous and cannot wait, so a body is delayed where it
-    is read: the upstream ``StreamReader.read`` of that connection is replaced (an instance
-    attribute; ``handle_connection`` calls it per read). A pump task reads on, stamping each
-    read with its arrival time; ``read`` hands it out at arrival + delay, never before an
-    earlier one. Pausing the transport (stall, throttle) still blocks the pump: backpressure
+    Replaces the ``read`` of that connection's upstream ``StreamReader`` (an instance
+    attribute; verified with mitmproxy 12.3.1, whose ``handle_connection`` calls it per
+    read). A pump task reads on, stamping each read with its arrival time; ``read`` hands
+    it out at arrival + delay, never before an earlier one. Pausing the transport (stall, throttle) still blocks the pump: backpressure
     is kept. ``delay_s()`` says the delay for the read now arriving (0 = none).
     """
 

@@ -27,7 +27,9 @@ from addons.fault_live import Live
 from tearline.events import Anomaly
 from tearline.faults.injector import Firing
 
-__all__ = ["WsInjecting", "isolate_injected_fragments"]
+__all__ = ["VERIFIED_MITMPROXY", "WsInjecting", "isolate_injected_fragments"]
+
+VERIFIED_MITMPROXY = "12.3.1"  # the release whose WebsocketLayer.relay_messages the patch was checked against
 
 
 def isolate_injected_fragments() -> None:

@@ -72,3 +72,12 @@ def test_relay_messages_patch_is_installed_once() -> None:
     assert getattr(patched, "_tearline", False)  # importing addons.ws_inject installed it
     isolate_injected_fragments()
     assert WebsocketLayer.relay_messages is patched  # not wrapped twice
+
+
+def test_the_patched_mitmproxy_is_the_release_it_was_verified_with() -> None:
+    """Upgrading mitmproxy? Re-check the internals ws_inject replaces, then bump VERIFIED_MITMPROXY."""
+    import mitmproxy.version
+
+    from addons.ws_inject import VERIFIED_MITMPROXY
+
+    assert mitmproxy.version.VERSION == VERIFIED_MITMPROXY
