@@ -129,6 +129,11 @@ class WsTrace(ConnRecording, HttpRecording):
             "trace_keep_messages": cfg.keep_messages,
             "trace_flush_ms": int(cfg.flush_s * 1000),
         }
+        # mitmproxy's own timers, so the diagnosis can tell an end at exactly one of them.
+        for name in ("tcp_timeout", "websocket", "stream_large_bodies", "connection_strategy"):
+            value = getattr(ctx.options, name, None)
+            if value is not None:
+                header_opts[name] = value
         try:
             mode = list(ctx.options.mode)
         except AttributeError:

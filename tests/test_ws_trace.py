@@ -476,3 +476,12 @@ def test_sse_events_a_fault_drops_are_not_recorded_as_forwarded(start_mitmdump, 
     assert sum(c.size for c in events_of(cap, BodyChunk, stream=sid)) == forwarded
     (end,) = events_of(cap, BodyEnd, stream=sid)
     assert (end.complete, end.total_bytes) == (True, forwarded)
+
+
+def test_header_records_the_recorder_options_and_mitmproxys_timers(recorder):
+    proxy = recorder(options={"tcp_timeout": 42, "trace_payload": "preview:8"})
+    proxy.stop()
+    header = read_capture(proxy.capture).header
+    assert header["options"]["tcp_timeout"] == 42
+    assert header["options"]["trace_payload"] == "preview:8"
+    assert header["options"]["websocket"] is True
