@@ -25,7 +25,13 @@ Every command takes `-h`/`--help`. Errors in your input (a flag, a file) print o
 
 
 def _help(command: click.Command, path: list[str]) -> str:
-    ctx = click.Context(command, info_name=" ".join(path), terminal_width=WIDTH, max_content_width=WIDTH)
+    ctx = click.Context(
+        command,
+        info_name=" ".join(path),
+        terminal_width=WIDTH,
+        max_content_width=WIDTH,
+        help_option_names=["-h", "--help"],  # as the group's context_settings give every command
+    )
     return command.get_help(ctx)
 
 
