@@ -38,6 +38,8 @@ from addons import conn_watch
 from addons.conn_trace import ConnRecording, mono_at
 from addons.held_records import HeldRecords
 from addons.http_trace import HttpRecording, StreamState
+from addons.loopback_guard import LoopbackGuard
+from addons.relay import Relay
 from addons.ws_close import ws_inputs
 from tearline.capture import CaptureWriter, make_header
 from tearline.errors import UsageError
@@ -273,9 +275,5 @@ class WsTrace(ConnRecording, HttpRecording):
         self.flush()
 
 
-try:
-    from addons.relay import Relay
-except ImportError:  # engineer 2's relay not there yet
-    addons: list[Any] = [WsTrace()]
-else:
-    addons = [WsTrace(), Relay()]
+# The guard first: a refused client is closed before anything is recorded about it.
+addons = [LoopbackGuard(), WsTrace(), Relay()]
