@@ -40,18 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROME_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1",
-]
+from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
 
 CDP_EVENTS = (
     "Network.requestWillBeSent",
@@ -292,7 +281,7 @@ def record_browser(dirpath: Path, servers: Servers | None = None) -> Recording:
         pw = stack.enter_context(sync_playwright())
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=[*CHROME_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
+            args=[*CHROMIUM_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
             timeout=120_000,
         )
         try:
@@ -343,7 +332,7 @@ def record_killed_netlog(dirpath: Path, servers: Servers, *, seconds: float = 4.
         proc = subprocess.Popen(
             [
                 CHROMIUM,
-                *CHROME_ARGS,
+                *CHROMIUM_ARGS,
                 f"--user-data-dir={profile}",
                 f"--log-net-log={netlog}",
                 "--net-log-capture-mode=Everything",
@@ -392,7 +381,7 @@ def record_crash(dirpath: Path, servers: Servers) -> CrashRecording:
     with sync_playwright() as pw, open(cdp_path, "w", encoding="utf-8") as cdp_fh:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=[*CHROME_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
+            args=[*CHROMIUM_ARGS, f"--log-net-log={netlog}", "--net-log-capture-mode=Everything"],
             timeout=120_000,
         )
         try:
@@ -467,7 +456,7 @@ def record_bounded_killed(dirpath: Path, servers: Servers, *, seconds: float = 4
     proc = subprocess.Popen(
         [
             CHROMIUM,
-            *CHROME_ARGS,
+            *CHROMIUM_ARGS,
             f"--user-data-dir={dirpath / 'profile'}",
             f"--log-net-log={netlog}",
             "--net-log-max-size-mb=1",
@@ -551,7 +540,7 @@ def record_h2_through_caddy(dirpath: Path, servers: Servers) -> H2Recording:
             browser = pw.chromium.launch(
                 executable_path=CHROMIUM,
                 args=[
-                    *CHROME_ARGS,
+                    *CHROMIUM_ARGS,
                     "--ignore-certificate-errors",
                     f"--log-net-log={netlog}",
                     "--net-log-capture-mode=Everything",

@@ -21,24 +21,13 @@ import pytest
 from click.testing import CliRunner
 
 from tearline.cli import cli
+from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
 from tearline.lab.mitmdump import Mitmdump
 from tests.report_html import check_self_contained, raw_markup_outside_images
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 IMG_IN_URL = IMG.replace(" ", "%20")  # a request line cannot hold spaces; the markup stays raw
-
-CHROME_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1",
-]
 
 
 def _http_get(port: int, target: str) -> bytes:
@@ -127,7 +116,7 @@ def test_chromium_runs_no_script_and_sends_no_request(hostile_capture: Path, tmp
     dialogs: list[str] = []
     requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         try:
             page = browser.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
