@@ -134,6 +134,17 @@ class _Builder:
         rid = p.get("requestId")
         return rid if isinstance(rid, str) else None
 
+    def add_for_request(self, kind: str, where: str, p: dict[str, Any], **fields: Any) -> None:
+        """Add ``kind`` at the event's time, keyed by its ``requestId``, with the URL seen for that id."""
+        t, raw = self.time_of(p)
+        rid = self.rid(p)
+        self.add(kind, t, where, raw, stream_key=rid, url=self.urls.get(rid or ""), **fields)
+
+
+def _whole(value: Any) -> int | None:
+    """A JSON number as an int (truncated), else None."""
+    return int(value) if isinstance(value, int | float) else None
+
 
 def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
     t, raw = b.time_of(p)
@@ -174,38 +185,21 @@ def _response_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
         raw,
         stream_key=rid,
         url=resp.get("url") or b.urls.get(rid or ""),
-        status=int(status) if isinstance(status, int | float) else None,
+        status=_whole(status),
         text=resp.get("mimeType"),
     )
 
 
 def _data_received(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
-    size = p.get("dataLength")
-    b.add(
-        "data_received",
-        t,
-        where,
-        raw,
-        stream_key=rid,
-        url=b.urls.get(rid or ""),
-        size=int(size) if isinstance(size, int | float) else None,
-        direction="server",
-    )
+    b.add_for_request("data_received", where, p, size=_whole(p.get("dataLength")), direction="server")
 
 
 def _event_source_message(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
     data = text(p.get("data")) or ""
-    b.add(
+    b.add_for_request(
         "data_received",
-        t,
         where,
-        raw,
-        stream_key=rid,
-        url=b.urls.get(rid or ""),
+        p,
         size=len(data.encode()),
         direction="server",
         text=f"sse event {p.get('eventName') or 'message'}"
@@ -214,18 +208,7 @@ def _event_source_message(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 
 def _loading_finished(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
-    size = p.get("encodedDataLength")
-    b.add(
-        "request_done",
-        t,
-        where,
-        raw,
-        stream_key=rid,
-        url=b.urls.get(rid or ""),
-        size=int(size) if isinstance(size, int | float) else None,
-    )
+    b.add_for_request("request_done", where, p, size=_whole(p.get("encodedDataLength")))
 
 
 def _loading_failed(b: _Builder, where: str, p: dict[str, Any]) -> None:
@@ -272,26 +255,19 @@ def _ws_created(b: _Builder, where: str, p: dict[str, Any]) -> None:
 
 
 def _ws_handshake_request(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
-    b.add("ws_handshake_request", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""))
+    b.add_for_request("ws_handshake_request", where, p)
 
 
 def _ws_handshake_response(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
     resp = obj(p.get("response"))
-    status = resp.get("status")
-    status = int(status) if isinstance(status, int | float) else None
+    status = _whole(resp.get("status"))
     kind = "ws_open" if status == 101 else "ws_error"
     text = None if status == 101 else f"handshake answered {status} {resp.get('statusText', '')}".strip()
-    b.add(kind, t, where, raw, stream_key=rid, url=b.urls.get(rid or ""), status=status, text=text)
+    b.add_for_request(kind, where, p, status=status, text=text)
 
 
 def _ws_frame(sent: bool) -> Callable[[_Builder, str, dict[str, Any]], None]:
     def handler(b: _Builder, where: str, p: dict[str, Any]) -> None:
-        t, raw = b.time_of(p)
-        rid = b.rid(p)
         resp = obj(p.get("response"))
         opcode = resp.get("opcode")
         payload = text(resp.get("payloadData")) or ""
@@ -302,13 +278,10 @@ def _ws_frame(sent: bool) -> Callable[[_Builder, str, dict[str, Any]], None]:
                 size = len(base64.b64decode(payload, validate=False))
             except (binascii.Error, ValueError):
                 size = len(payload)
-        b.add(
+        b.add_for_request(
             "ws_frame_sent" if sent else "ws_frame_received",
-            t,
             where,
-            raw,
-            stream_key=rid,
-            url=b.urls.get(rid or ""),
+            p,
             size=size,
             direction="client" if sent else "server",
             text=_OPCODES.get(opcode, str(opcode)) if isinstance(opcode, int) else None,
@@ -318,15 +291,11 @@ def _ws_frame(sent: bool) -> Callable[[_Builder, str, dict[str, Any]], None]:
 
 
 def _ws_frame_error(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
-    b.add("ws_error", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""), text=p.get("errorMessage"))
+    b.add_for_request("ws_error", where, p, text=p.get("errorMessage"))
 
 
 def _ws_closed(b: _Builder, where: str, p: dict[str, Any]) -> None:
-    t, raw = b.time_of(p)
-    rid = b.rid(p)
-    b.add("ws_closed", t, where, raw, stream_key=rid, url=b.urls.get(rid or ""))
+    b.add_for_request("ws_closed", where, p)
 
 
 def _frame_navigated(b: _Builder, where: str, p: dict[str, Any]) -> None:
