@@ -1,6 +1,7 @@
 """Pytest fixtures for recording, relay and fault tests: real servers and a real mitmdump.
 
 ``lab_server``      a ``tearline.lab.servers.LabServer`` on 127.0.0.1 (background thread)
+``server``          the same, module-scoped: one LabServer shared by a test module's tests
 ``mitm_confdir``    a per-test mitmproxy confdir (keeps the CA out of ~/.mitmproxy)
 ``start_mitmdump``  factory: ``start_mitmdump(scripts=[...], mode=..., options={...})`` -> running
                     ``Mitmdump``; every one started is stopped (SIGTERM, then SIGKILL) at teardown
@@ -13,12 +14,15 @@
 Client helpers (plain functions): ``http_get(port, target, headers)`` (raw HTTP/1.1 over a
 socket, returns the bytes received until EOF/reset) and ``ws_session(url, send, close, expect)``
 (a ``websockets`` client: send, receive ``expect`` messages, close or wait for the server).
+``server_ws_end(server, start, timeout)`` polls ``LabServer.observed`` for how the server saw its
+last WebSocket end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +82,24 @@ async def ws_session(url: str, send: list[str], close: tuple[int, str] | None, e
     return out
 
 
+def server_ws_end(server: LabServer, start: int, timeout: float = 10.0) -> list[tuple[str, int | None]]:
+    """How the server saw its last WebSocket end, from ``observed[start:]``: the close frames it
+    received (``("ws_close_received", code)``), then ``eof``/``reset``/``error``; polls until one
+    of those last three arrives or ``timeout`` (seconds) passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = server.observed[start:]
+        conns = [e.conn for e in seen if e.what == "ws_open"]
+        ends = [
+            (e.what, e.code)
+            for e in seen
+            if conns and e.conn == conns[-1] and e.what in ("ws_close_received", "eof", "reset", "error")
+        ]
+        if any(w in ("eof", "reset", "error") for w, _ in ends) or time.monotonic() > deadline:
+            return ends
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def lab_server() -> Iterator[LabServer]:
     server = LabServer().start()
@@ -85,6 +107,16 @@ def lab_server() -> Iterator[LabServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LabServer]:
+    """One LabServer for the whole test module (started once, stopped after its last test)."""
+    s = LabServer().start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ request's query string at a chosen moment; a raw-socket client
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from addons import mitm_io
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import WsOutcome, http_get, ws_session
+from tests.fixtures_proxy import server_ws_end
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,15 +72,6 @@ addons = [Driver()]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LabServer]:
-    s = LabServer().start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterator[Mitmdump]:
     tmp = tmp_path_factory.mktemp("mitm_io")
     driver = tmp / "driver.py"
@@ -91,22 +82,6 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterat
     finally:
         p.stop(timeout=20)
         p.kill()
-
-
-def server_end(server: LabServer, start: int, timeout: float = 10.0) -> list[tuple[str, int | None]]:
-    """What the server saw end its last WebSocket: close frames received, then eof/reset."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = server.observed[start:]
-        conns = [e.conn for e in seen if e.what == "ws_open"]
-        ends = [
-            (e.what, e.code)
-            for e in seen
-            if conns and e.conn == conns[-1] and e.what in ("ws_close_received", "eof", "reset", "error")
-        ]
-        if any(w in ("eof", "reset", "error") for w, _ in ends) or time.monotonic() > deadline:
-            return ends
-        time.sleep(0.05)
 
 
 # --- unit: argument checks and gone flows ------------------------------------------------------
@@ -155,7 +130,7 @@ def test_ws_terminate(term: str, server: LabServer, proxy: Mitmdump) -> None:
     start = len(server.observed)
     got = ws_session(proxy.port, f"/ws?n=6&interval_ms=50&at=2&term={term}", after_close_timeout=5)
     assert got == client_sees
-    seen = server_end(server, start)
+    seen = server_ws_end(server, start)
     assert seen[0] == server_first
     if server_first[0] != "ws_close_received":
         assert len(seen) == 1  # no close frame at all
@@ -196,7 +171,7 @@ def test_close_conn(
         assert got == WsOutcome(0, None, client_end)
     else:
         assert got.messages <= 1
-    first = server_end(server, start)[0]
+    first = server_ws_end(server, start)[0]
     if server_first is None:
         assert first in (("ws_close_received", 1000), ("eof", None))
     else:

@@ -32,6 +32,7 @@ from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, ws_session
+from tests.fixtures_proxy import server_ws_end
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
@@ -58,15 +59,6 @@ CLIENT_CLOSE = (4001, "client-bye")
 
 
 # --- fixtures: one LabServer and one recording mitmdump per module ------------------------------
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LabServer]:
-    s = LabServer().start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _proxy(tmp: Path, server: LabServer, scripts: list[str]) -> Mitmdump:
@@ -120,22 +112,6 @@ def observe(kind: str, port: int, path: str) -> WsOutcome | HttpOutcome:
     return ws_session(port, path, after_close_timeout=3) if kind == "ws" else http_get(port, path)
 
 
-def server_side(server: LabServer, start: int, timeout: float = 10.0) -> list[tuple[str, int | None]]:
-    """How the server saw its last WebSocket end (close frame / eof / reset), from ``observed[start:]``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = server.observed[start:]
-        conns = [e.conn for e in seen if e.what == "ws_open"]
-        ends = [
-            (e.what, e.code)
-            for e in seen
-            if conns and e.conn == conns[-1] and e.what in ("ws_close_received", "eof", "reset", "error")
-        ]
-        if any(w in ("eof", "reset", "error") for w, _ in ends) or time.monotonic() > deadline:
-            return ends
-        time.sleep(0.05)
-
-
 # --- the rule table (pure) ----------------------------------------------------------------------
 
 
@@ -185,11 +161,11 @@ def test_client_abort_reaches_server_as_it_happened(
     path = "/ws?n=5&interval_ms=100"
     start = len(server.observed)
     assert ws_session(server.port, path, abort=how).end == f"aborted-{how}"
-    direct = server_side(server, start)
+    direct = server_ws_end(server, start)
     start = len(server.observed)
     before = len(relay_events(proxy))
     assert ws_session(proxy.port, path, abort=how).end == f"aborted-{how}"
-    proxied = server_side(server, start)
+    proxied = server_ws_end(server, start)
     assert direct == [("eof" if how == "fin" else "reset", None)]
     assert proxied == direct
     got = new_relay_events(proxy, before)
@@ -306,11 +282,11 @@ def test_client_close_frame_reaches_server(rep: int, server: LabServer, proxy: M
     path = "/ws?n=5&interval_ms=100"
     start = len(server.observed)
     direct = ws_session(server.port, path, close=CLIENT_CLOSE, after_close_timeout=1)
-    direct_server = server_side(server, start)
+    direct_server = server_ws_end(server, start)
     start, before = len(server.observed), len(relay_events(proxy))
     proxied = ws_session(proxy.port, path, close=CLIENT_CLOSE, after_close_timeout=1)
     assert (direct.messages, direct.close) == (proxied.messages, proxied.close) == (1, CLIENT_CLOSE)
-    proxied_server = server_side(server, start)
+    proxied_server = server_ws_end(server, start)
     assert proxied_server == direct_server
     assert direct_server[0] == ("ws_close_received", 4001)
     got = new_relay_events(proxy, before)
@@ -343,7 +319,10 @@ def test_control_mitmproxy_alone_turns_upstream_rst_into_fin(server: LabServer, 
     assert (laundered.status, laundered.end) == (502, "eof")  # buffered, then a 502 page and a FIN
     start = len(server.observed)
     ws_session(bare_proxy.port, "/ws?n=5&interval_ms=100", abort="rst")
-    assert server_side(server, start)[0] == ("ws_close_received", 1000)  # a client reset became a clean close
+    assert server_ws_end(server, start)[0] == (
+        "ws_close_received",
+        1000,
+    )  # a client reset became a clean close
 
 
 # --- headless Chromium ----------------------------------------------------------------------------------

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import HttpOutcome, WsOutcome, _dechunk, http_get, ws_session
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LabServer]:
-    s = LabServer().start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def test_dechunk_complete_and_cut() -> None:
