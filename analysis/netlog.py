@@ -253,16 +253,7 @@ class Interpreter:
         elif name == "CANCELLED":
             code = self.net_error(p.get("net_error"))
             if code is None or code == -3:
-                r.cancelled = True
-                self.add(
-                    "request_cancelled",
-                    tick,
-                    where,
-                    stream_key=r.key,
-                    url=r.url,
-                    error="ERR_ABORTED",
-                    code=-3,
-                )
+                self.cancel(r, tick, where)
             elif code not in NOT_FAILURES:
                 self.fail(r, code, tick, where)
         elif name == "FAILED":
@@ -270,45 +261,18 @@ class Interpreter:
             if code is not None and code not in NOT_FAILURES:
                 self.fail(r, code, tick, where)
         elif name == "HTTP2_STREAM_ERROR":
-            code = self.net_error(p.get("net_error"))
             sid2 = as_int(p.get("stream_id"))
-            self.add(
-                "socket_error",
-                tick,
-                where,
-                stream_key=r.key,
-                url=r.url,
-                code=code,
-                error=self.name(code),
-                text=f"HTTP/2 stream {sid2}: {p.get('description', '')}".strip(),
-            )
+            text = f"HTTP/2 stream {sid2}: {p.get('description', '')}".strip()
+            self.socket_error(r, self.net_error(p.get("net_error")), text, tick, where)
         elif name == "HTTP_TRANSACTION_RESTART_AFTER_ERROR":
-            code = self.net_error(p.get("net_error"))
-            self.add(
-                "socket_error",
-                tick,
-                where,
-                stream_key=r.key,
-                url=r.url,
-                code=code,
-                error=self.name(code),
-                text="retried on a fresh connection (the reused keep-alive connection was closed)",
-            )
+            text = "retried on a fresh connection (the reused keep-alive connection was closed)"
+            self.socket_error(r, self.net_error(p.get("net_error")), text, tick, where)
         if name == "REQUEST_ALIVE" and phase == "PHASE_END":
             code = self.net_error(p.get("net_error"))
             if code is not None and code not in NOT_FAILURES and r.error is None:
                 self.fail(r, code, tick, where)
             elif code == -3 and not r.cancelled:  # an explicit ERR_ABORTED without a CANCELLED event
-                r.cancelled = True
-                self.add(
-                    "request_cancelled",
-                    tick,
-                    where,
-                    stream_key=r.key,
-                    url=r.url,
-                    error="ERR_ABORTED",
-                    code=-3,
-                )
+                self.cancel(r, tick, where)
             if not r.ended:
                 r.ended = True
                 if r.error is None and not r.cancelled and not r.is_ws and code not in (-173,):
@@ -320,6 +284,24 @@ class Interpreter:
         r.error = code
         kind = "ws_error" if r.is_ws and r.status != 101 else "request_failed"
         self.add(kind, tick, where, stream_key=r.key, url=r.url, error=self.name(code), code=code)
+
+    def cancel(self, r: RequestState, tick: float, where: str) -> None:
+        """The request was cancelled (ERR_ABORTED, -3): mark it and add ``request_cancelled``."""
+        r.cancelled = True
+        self.add("request_cancelled", tick, where, stream_key=r.key, url=r.url, error="ERR_ABORTED", code=-3)
+
+    def socket_error(self, r: RequestState, code: int | None, text: str, tick: float, where: str) -> None:
+        """A ``socket_error`` on the request's connection, with the net error (if any) and a note."""
+        self.add(
+            "socket_error",
+            tick,
+            where,
+            stream_key=r.key,
+            url=r.url,
+            code=code,
+            error=self.name(code),
+            text=text,
+        )
 
     def on_frame(self, r: RequestState, name: str, p: dict[str, Any], tick: float, where: str) -> None:
         r.is_ws = True  # frames prove it, even when the request began before logging did
