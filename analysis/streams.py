@@ -390,6 +390,21 @@ def _cluster_kind(parts: list[SourcePart]) -> str:
     return "http"
 
 
+def _join(
+    part: SourcePart,
+    best: list[SourcePart] | None,
+    path: str | None,
+    clusters: list[list[SourcePart]],
+    by_path: dict[str | None, list[list[SourcePart]]],
+) -> None:
+    """Add ``part`` to the cluster ``best``, or open a new cluster (indexed by ``path``) when there is none."""
+    if best is None:
+        clusters.append([part])
+        by_path.setdefault(path, []).append(clusters[-1])
+    else:
+        best.append(part)
+
+
 def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[Stream], list[Observation]]:
     """Match parts across sources into streams.
 
@@ -421,11 +436,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             gap = abs(ct - t)
             if gap < best_gap:
                 best, best_gap = cl, gap
-        if best is None:
-            clusters.append([part])
-            by_path.setdefault(path, []).append(clusters[-1])
-        else:
-            best.append(part)
+        _join(part, best, path, clusters, by_path)
     # Caddy lines: join the stream with the same path whose lifetime contains the line.
     for part in (p for p in parts if p.source == "caddy"):
         path = url_path(part.url)
@@ -440,11 +451,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
                 gap = abs(t - end) if ends else t - start
                 if gap < best_gap:
                     best, best_gap = cl, gap
-        if best is None:
-            clusters.append([part])
-            by_path.setdefault(path, []).append(clusters[-1])
-        else:
-            best.append(part)
+        _join(part, best, path, clusters, by_path)
     streams: list[Stream] = []
     noise: list[Stream] = []
     built = []
