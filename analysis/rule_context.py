@@ -22,6 +22,7 @@ __all__ = [
     "browser_initiated",
     "cause",
     "describe_end",
+    "end_ev",
     "established",
     "ev",
     "handshake_done",
@@ -134,6 +135,11 @@ def describe_end(o: Observation) -> str:
     if o.kind == "ws_closed":
         return f"WebSocket closed {o.code if o.code is not None else ''} {o.text or ''}".strip()
     return f"{o.kind} {o.text or o.error or ''}".strip()
+
+
+def end_ev(o: Observation) -> Evidence:
+    """Evidence for an observation that ended the stream, in ``describe_end``'s words."""
+    return ev(o, describe_end(o))
 
 
 def server_ended(ctx: Context) -> bool:

@@ -13,7 +13,7 @@ from analysis.rule_context import (
     Context,
     browser_initiated,
     cause,
-    describe_end,
+    end_ev,
     established,
     ev,
     server_ended,
@@ -52,7 +52,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
         c = max(crashes, key=lambda o: (o.code is not None, len(o.text or "")))  # the most telling one
         evidence = [ev(c, f"renderer crashed: {c.text or ''}".strip())]
         if initiated is not None:
-            evidence.append(ev(initiated, describe_end(initiated)))
+            evidence.append(end_ev(initiated))
         out.append(
             cause(
                 "client_navigation",
@@ -72,7 +72,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
         n = navs[0]
         evidence = [ev(n, f"page navigated to {n.url or '?'}")]
         if initiated is not None:
-            evidence.append(ev(initiated, describe_end(initiated)))
+            evidence.append(end_ev(initiated))
         out.append(
             cause(
                 "client_navigation",
@@ -90,7 +90,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "browser",
                 "The browser sent close 1001 (Going Away), which Chrome does when the page unloads or navigates.",
                 0.75,
-                [ev(initiated, describe_end(initiated))],
+                [end_ev(initiated)],
             )
         )
     return out
@@ -126,7 +126,7 @@ def rule_app_close(ctx: Context) -> list[Cause]:
             + (f"(close {initiated.code})" if initiated.code else "(abort)")
             + " while the page stayed.",
             0.7,
-            [ev(initiated, describe_end(initiated))],
+            [end_ev(initiated)],
         )
     ]
 
@@ -185,7 +185,7 @@ def rule_clean(ctx: Context) -> list[Cause]:
                 "server",
                 f"The server closed the WebSocket normally (close {o.code or 1005}).",
                 0.6,
-                [ev(o, describe_end(o))],
+                [end_ev(o)],
             )
         ]
     if frames and frames[0].kind == "ws_close_received" and frames[0].code not in CODES_WITH_A_RULE:
@@ -198,7 +198,7 @@ def rule_clean(ctx: Context) -> list[Cause]:
                 + (f" ({o.reason!r})" if o.reason else "")
                 + ": a proper close handshake; what the code means is up to the application.",
                 0.5,
-                [ev(o, describe_end(o))],
+                [end_ev(o)],
             )
         ]
     done = ctx.browser("request_done")
@@ -216,9 +216,5 @@ def rule_clean(ctx: Context) -> list[Cause]:
     if not ctx.browser_sources_present():
         for o in ctx.obs("ws_closed", "request_done", sources=("capture",)):
             if o.code == 1000 or o.kind == "request_done":
-                return [
-                    cause(
-                        "clean_close", "server", "The stream ended normally.", 0.5, [ev(o, describe_end(o))]
-                    )
-                ]
+                return [cause("clean_close", "server", "The stream ended normally.", 0.5, [end_ev(o)])]
     return []

@@ -11,6 +11,7 @@ from analysis.rule_context import (
     browser_initiated,
     cause,
     describe_end,
+    end_ev,
     ev,
     handshake_done,
     proxy_upstream_failures,
@@ -81,7 +82,7 @@ def _reload_without_codes(ctx: Context) -> list[Cause]:
             "1001 on reload unless stream_close_delay is set); no source recorded the close code.",
             0.75,
             [
-                ev(ends[0], describe_end(ends[0])),
+                end_ev(ends[0]),
                 ev(reloads[0], f"proxy reload: {reloads[0].text or ''}".strip()),
             ],
         )
@@ -161,7 +162,7 @@ def rule_proxy_timer(ctx: Context) -> list[Cause]:
         Evidence(source="diagnosis", t=ctx.ended, text=f"{what} {measured:.2f} s = {label} {value:g} s")
     ]
     if end_o is not None:
-        evidence.append(ev(end_o, describe_end(end_o)))
+        evidence.append(end_ev(end_o))
     out.append(
         cause(
             "proxy_timeout",
@@ -300,7 +301,7 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
                 "server",
                 "The backend dropped the stream mid-response (proxy: " + (b.text or b.kind) + ")." + hidden,
                 0.87,
-                [ev(b, b.text or b.kind)] + [ev(o, describe_end(o)) for o in browser_clean[:1]],
+                [ev(b, b.text or b.kind)] + [end_ev(o) for o in browser_clean[:1]],
             )
         )
     # a capture of the upstream leg saw the server vanish without a close frame (mitmproxy may have sent 1000 on)
@@ -374,7 +375,7 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
                             "server",
                             "The WebSocket's connection ended with no close frame (1006): the server side dropped it.",
                             0.7,
-                            [ev(o, describe_end(o))],
+                            [end_ev(o)],
                         )
                     )
                 break
