@@ -5,19 +5,23 @@ and recorded evidence scenarios (cached per test session).
 - ``start_caddy(sites)``: a real Caddy in ``tmp_path``; stopped at teardown.
 - ``chromium``: a recording Chromium (``LiveBrowser``) writing into ``tmp_path / "browser"``;
   closed at teardown (call ``chromium_session.close()`` first to read the finished files).
+- ``chrome``: one plain headless Chromium page per test module (``Chrome``: lab flags, DevTools
+  ``Network.loadingFailed`` gives the net error name); ``WS_JS``/``FETCH_JS`` are the page scripts it runs.
 - ``scenario_bundle(name, caddy=True, proxy=True, tls=False)``: ``record_scenario`` run once per session
   per argument set, so several tests (and other areas' tests) can share one recording.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tearline.lab.browser import LiveBrowser, record_browser
+from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS, LiveBrowser, record_browser
 from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.incident.backend import RunningBackend, run_backend
 from tearline.lab.scenarios import EvidenceBundle, record_scenario
@@ -72,6 +76,73 @@ def chromium_session(tmp_path: Path) -> Iterator[Callable[..., ChromiumSession]]
 @pytest.fixture
 def chromium(chromium_session: Callable[..., ChromiumSession]) -> LiveBrowser:
     return chromium_session().live
+
+
+# Page scripts: a WebSocket's CloseEvent plus the messages counted; a streamed fetch() read to the end.
+WS_JS = """url => new Promise(resolve => {
+  const ws = new WebSocket(url); let n = 0;
+  ws.onmessage = () => n++;
+  ws.onclose = e => resolve({code: e.code, reason: e.reason, wasClean: e.wasClean, messages: n});
+})"""
+
+FETCH_JS = """url => fetch(url).then(async r => {
+  const reader = r.body.getReader(); let n = 0;
+  try { for (;;) { const {done, value} = await reader.read(); if (done) return {ok: true, bytes: n}; n += value.length; } }
+  catch (e) { return {ok: false, bytes: n, error: String(e)}; }
+}, e => ({ok: false, bytes: 0, error: String(e)}))"""
+
+
+class Chrome:
+    """One headless Chromium page (lab flags); DevTools ``Network.loadingFailed`` gives the net error name."""
+
+    def __init__(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        try:
+            self.browser = self._pw.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
+            )
+        except Exception:
+            self._pw.stop()
+            raise
+        self.page = self.browser.new_page()
+        self.failed: list[str] = []
+        cdp = self.page.context.new_cdp_session(self.page)
+        cdp.on("Network.loadingFailed", lambda p: self.failed.append(p.get("errorText", "")))
+        cdp.send("Network.enable")
+
+    def websocket(self, origin: str, url: str) -> dict[str, Any]:
+        """Open ``origin``/ then the WebSocket ``url``; its CloseEvent (code, reason, wasClean) and message count."""
+        self.page.goto(origin + "/")
+        return dict(self.page.evaluate(WS_JS, url))
+
+    def fetch(self, origin: str, path: str, wait_s: float = 10.0) -> dict[str, Any]:
+        """Open ``origin``/ then fetch ``origin + path`` to its end: ok, bytes, error (JS text) and
+        ``net_error`` (the DevTools error name, waited for up to ``wait_s`` seconds after a failure)."""
+        self.page.goto(origin + "/")
+        self.failed.clear()
+        result = dict(self.page.evaluate(FETCH_JS, origin + path))
+        deadline = time.monotonic() + wait_s
+        while not self.failed and not result["ok"] and time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+        result["net_error"] = self.failed[-1] if self.failed else None
+        return result
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._pw.stop()
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Chrome]:
+    c = Chrome()
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from tests.fault_clients import (
     timed_events,
     ws_run,
 )
+from tests.fixtures_browser import Chrome
 
 
 def test_delay_of_handshake(faulty: Callable[..., Mitmdump]) -> None:
@@ -169,70 +170,6 @@ def test_bad_fault_option_stops_mitmdump(
 
 # --- what headless Chromium reports ----------------------------------------------------------------
 
-WS_JS = """url => new Promise(resolve => {
-  const ws = new WebSocket(url); let n = 0;
-  ws.onmessage = () => n++;
-  ws.onclose = e => resolve({code: e.code, reason: e.reason, wasClean: e.wasClean, messages: n});
-})"""
-
-FETCH_JS = """url => fetch(url).then(async r => {
-  const reader = r.body.getReader(); let n = 0;
-  try { for (;;) { const {done, value} = await reader.read(); if (done) return {ok: true, bytes: n}; n += value.length; } }
-  catch (e) { return {ok: false, bytes: n}; }
-}, e => ({ok: false, bytes: 0}))"""
-
-
-class Chrome:
-    """One headless Chromium page; DevTools ``Network.loadingFailed`` gives the net error name."""
-
-    def __init__(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
-
-        self._pw = sync_playwright().start()
-        try:
-            self.browser = self._pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
-            )
-        except Exception:
-            self._pw.stop()
-            raise
-        self.page = self.browser.new_page()
-        self.failed: list[str] = []
-        cdp = self.page.context.new_cdp_session(self.page)
-        cdp.on("Network.loadingFailed", lambda p: self.failed.append(p.get("errorText", "")))
-        cdp.send("Network.enable")
-
-    def websocket(self, proxy: Mitmdump, path: str) -> dict[str, Any]:
-        self.page.goto(proxy.url + "/")
-        return dict(self.page.evaluate(WS_JS, proxy.ws_base + path))
-
-    def fetch(self, proxy: Mitmdump, path: str) -> dict[str, Any]:
-        self.page.goto(proxy.url + "/")
-        self.failed.clear()
-        result = dict(self.page.evaluate(FETCH_JS, proxy.url + path))
-        deadline = time.monotonic() + 10
-        while not self.failed and time.monotonic() < deadline and not result["ok"]:
-            self.page.wait_for_timeout(50)
-        result["net_error"] = self.failed[-1] if self.failed else None
-        return result
-
-    def close(self) -> None:
-        try:
-            self.browser.close()
-        finally:
-            self._pw.stop()
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Any:
-    c = Chrome()
-    try:
-        yield c
-    finally:
-        c.close()
-
 
 @pytest.mark.browser
 @pytest.mark.parametrize(
@@ -251,7 +188,7 @@ def test_chromium_close_event(
     faulty: Callable[..., Mitmdump], chrome: Chrome, fault: str, expected: tuple
 ) -> None:
     proxy = faulty(fault)
-    got = chrome.websocket(proxy, "/ws?n=10&interval_ms=50")
+    got = chrome.websocket(proxy.url, proxy.ws_base + "/ws?n=10&interval_ms=50")
     assert (got["code"], got["reason"], got["wasClean"]) == expected
     assert got["messages"] == 2
 
@@ -289,6 +226,6 @@ def test_chromium_net_error(
     faulty: Callable[..., Mitmdump], chrome: Chrome, fault: str, path: str, net_error: str
 ) -> None:
     proxy = faulty(fault)
-    got = chrome.fetch(proxy, path)
+    got = chrome.fetch(proxy.url, path)
     assert not got["ok"]
     assert got["net_error"] == net_error

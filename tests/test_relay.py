@@ -32,6 +32,7 @@ from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, ws_session
+from tests.fixtures_browser import FETCH_JS, WS_JS, Chrome
 from tests.fixtures_proxy import server_ws_end
 
 REPO = Path(__file__).resolve().parent.parent
@@ -327,66 +328,14 @@ def test_control_mitmproxy_alone_turns_upstream_rst_into_fin(server: LabServer, 
 
 # --- headless Chromium ----------------------------------------------------------------------------------
 
-WS_JS = """url => new Promise(resolve => {
-  const ws = new WebSocket(url); let n = 0;
-  ws.onmessage = () => n++;
-  ws.onclose = e => resolve({code: e.code, reason: e.reason, wasClean: e.wasClean, messages: n});
-})"""
 
-FETCH_JS = """url => fetch(url).then(async r => {
-  const reader = r.body.getReader(); let n = 0;
-  try { for (;;) { const {done, value} = await reader.read(); if (done) return {ok: true, bytes: n}; n += value.length; } }
-  catch (e) { return {ok: false, bytes: n, error: String(e)}; }
-}, e => ({ok: false, bytes: 0, error: String(e)}))"""
-
-
-class Chrome:
-    """One headless Chromium page with a DevTools session recording ``Network.loadingFailed``."""
-
-    def __init__(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
-
-        self._pw = sync_playwright().start()
-        self.browser = self._pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS)
-        )
-        self.page = self.browser.new_page()
-        self.failed: list[str] = []
-        self.finished = 0
-        cdp = self.page.context.new_cdp_session(self.page)
-        cdp.on("Network.loadingFailed", lambda p: self.failed.append(p.get("errorText", "")))
-        cdp.on("Network.loadingFinished", lambda p: setattr(self, "finished", self.finished + 1))
-        cdp.send("Network.enable")
-
-    def outcome(self, origin: str, kind: str, path: str) -> dict[str, Any]:
-        self.page.goto(origin + "/")
-        if kind == "ws":
-            return dict(self.page.evaluate(WS_JS, origin.replace("http://", "ws://") + path))
-        self.failed.clear()
-        result = dict(self.page.evaluate(FETCH_JS, origin + path))
-        deadline = time.monotonic() + 5
-        while not self.failed and not result["ok"] and time.monotonic() < deadline:
-            self.page.wait_for_timeout(50)
-        result["net_error"] = self.failed[-1] if self.failed else None
-        result.pop("error", None)  # the JS text differs by origin only in wording; the net error is the truth
-        return result
-
-    def close(self) -> None:
-        try:
-            self.browser.close()
-        finally:
-            self._pw.stop()
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Chrome]:
-    c = Chrome()
-    try:
-        yield c
-    finally:
-        c.close()
+def outcome(chrome: Chrome, origin: str, kind: str, path: str) -> dict[str, Any]:
+    """How Chromium saw ``path`` end at ``origin``: the CloseEvent of a WebSocket, or a fetch's net error."""
+    if kind == "ws":
+        return chrome.websocket(origin, origin.replace("http://", "ws://") + path)
+    result = chrome.fetch(origin, path, wait_s=5)
+    result.pop("error", None)  # the JS text differs by origin only in wording; the net error is the truth
+    return result
 
 
 BROWSER_CASES = [
@@ -406,8 +355,8 @@ def test_chromium_sees_the_same_end_through_tearline(
     name: str, rep: int, server: LabServer, proxy: Mitmdump, chrome: Chrome
 ) -> None:
     kind, path, _ = SERVER_ENDS[name]
-    direct = chrome.outcome(server.base, kind, path)
-    proxied = chrome.outcome(proxy.url, kind, path)
+    direct = outcome(chrome, server.base, kind, path)
+    proxied = outcome(chrome, proxy.url, kind, path)
     if kind == "http":
         # how many bytes reach JavaScript before the error races in Chromium itself (direct runs
         # differ from each other too); the wire-level body is compared by the raw-client tests
@@ -442,7 +391,7 @@ def test_chromium_leaving_mid_stream_reaches_server_the_same(
 def test_chromium_control_mitmproxy_alone_reports_clean_1000(
     server: LabServer, bare_proxy: Mitmdump, chrome: Chrome
 ) -> None:
-    got = chrome.outcome(bare_proxy.url, "ws", SERVER_ENDS["ws-fin-no-close-frame"][1])
+    got = outcome(chrome, bare_proxy.url, "ws", SERVER_ENDS["ws-fin-no-close-frame"][1])
     assert got["code"] == 1000  # the laundering the relay exists to undo
 
 
