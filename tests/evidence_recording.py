@@ -18,7 +18,8 @@ mid-run, leaving a NetLog without its closing brackets, and Chromium's own
 (chrome://crash) under an open WebSocket and EventSource; ``record_bounded_killed``
 kills a ``--net-log-max-size-mb`` run; ``record_h2_through_caddy`` goes through a
 real Caddy over HTTPS/HTTP/2 (``tls internal``). ``shared(name, tmp_path_factory)``
-records each once per test session.
+records each once per test session; the ``rec``/``killed``/``crash`` fixtures
+(``tests/fixtures_browser.py``) hand those to tests. ``of(obs, kind, url_part)`` picks observations.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from analysis.observation import Observation
 from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
 
 CDP_EVENTS = (
@@ -418,6 +420,11 @@ def record_crash(dirpath: Path, servers: Servers) -> CrashRecording:
 # --- one recording per test session, shared by every importer's tests ---------------------------
 
 _CACHE: dict[str, Any] = {}
+
+
+def of(obs: list[Observation], kind: str, url_part: str = "") -> list[Observation]:
+    """The observations of ``kind`` whose URL contains ``url_part``."""
+    return [o for o in obs if o.kind == kind and url_part in (o.url or "")]
 
 
 def shared(name: str, tmp_path_factory: Any) -> Any:

@@ -7,6 +7,8 @@ and recorded evidence scenarios (cached per test session).
   closed at teardown (call ``chromium_session.close()`` first to read the finished files).
 - ``chrome``: one plain headless Chromium page per test module (``Chrome``: lab flags, DevTools
   ``Network.loadingFailed`` gives the net error name); ``WS_JS``/``FETCH_JS`` are the page scripts it runs.
+- ``rec``, ``killed``, ``crash``: the evidence recordings of ``tests/evidence_recording.py``
+  (``shared("browser" | "killed" | "crash")``), recorded once per test session on first use.
 - ``scenario_bundle(name, caddy=True, proxy=True, tls=False)``: ``record_scenario`` run once per session
   per argument set, so several tests (and other areas' tests) can share one recording.
 """
@@ -25,6 +27,7 @@ from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS, LiveBrowser, record_br
 from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.incident.backend import RunningBackend, run_backend
 from tearline.lab.scenarios import EvidenceBundle, record_scenario
+from tests.evidence_recording import shared
 
 
 @pytest.fixture
@@ -143,6 +146,24 @@ def chrome() -> Iterator[Chrome]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The scripted page visit (``Recording``): NetLog, CDP, HAR and console of one run."""
+    return shared("browser", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A Chromium SIGKILLed mid-run (``KilledRun``): a NetLog without its closing brackets."""
+    return shared("killed", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def crash(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A renderer crash under an open WebSocket and EventSource (``CrashRecording``)."""
+    return shared("crash", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

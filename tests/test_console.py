@@ -11,17 +11,6 @@ import pytest
 from analysis.console import classify, load_console, parse_line
 from analysis.observation import Observation
 from tearline.errors import InputError
-from tests.evidence_recording import shared
-
-
-@pytest.fixture(scope="module")
-def rec(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return shared("browser", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return shared("killed", tmp_path_factory)
 
 
 def texts(obs: list[Observation], kind: str = "console") -> list[str]:

@@ -15,19 +15,8 @@ from tearline.capture import CaptureWriter, make_header
 from tearline.cli import cli
 from tearline.errors import InputError
 from tearline.events import HttpRequest
-from tests.evidence_recording import shared
 
 FLAG_KW = {"netlog": "netlog", "cdp": "cdp", "har": "har", "console": "console", "caddy": "caddy_log"}
-
-
-@pytest.fixture(scope="module")
-def rec(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return shared("browser", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return shared("killed", tmp_path_factory)
 
 
 @pytest.fixture

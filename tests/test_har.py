@@ -12,16 +12,7 @@ import pytest
 from analysis.har import load_har
 from analysis.observation import Observation
 from tearline.errors import InputError
-from tests.evidence_recording import shared
-
-
-@pytest.fixture(scope="module")
-def rec(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return shared("browser", tmp_path_factory)
-
-
-def of(obs: list[Observation], kind: str, url_part: str = "") -> list[Observation]:
-    return [o for o in obs if o.kind == kind and url_part in (o.url or "")]
+from tests.evidence_recording import of
 
 
 @pytest.mark.browser
