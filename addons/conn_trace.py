@@ -46,33 +46,26 @@ class ConnRecording:
     def flush(self) -> None:  # pragma: no cover - provided by WsTrace
         raise NotImplementedError
 
-    def client_connected(self, client: Any) -> None:
-        ts = client.timestamp_start or time.time()
+    def _conn_open(self, conn: Any, leg: str, ts: float | None, client_conn: str | None = None) -> None:
+        """``ConnOpen`` for a mitmproxy Client/Server at ``ts`` (wall clock, s; now when unknown)."""
+        ts = ts or time.time()
         self.emit(
             ConnOpen(
                 ts=ts,
                 mono=mono_at(ts),
-                conn=client.id,
-                leg="client",
-                peer=addr(client.peername),
-                local=addr(client.sockname),
+                conn=conn.id,
+                leg=leg,  # type: ignore[arg-type]
+                peer=addr(conn.peername),
+                local=addr(conn.sockname),
+                client_conn=client_conn,
             )
         )
 
+    def client_connected(self, client: Any) -> None:
+        self._conn_open(client, "client", client.timestamp_start)
+
     def server_connected(self, data: Any) -> None:
-        server = data.server
-        ts = server.timestamp_tcp_setup or time.time()
-        self.emit(
-            ConnOpen(
-                ts=ts,
-                mono=mono_at(ts),
-                conn=server.id,
-                leg="server",
-                peer=addr(server.peername),
-                local=addr(server.sockname),
-                client_conn=data.client.id,
-            )
-        )
+        self._conn_open(data.server, "server", data.server.timestamp_tcp_setup, client_conn=data.client.id)
 
     def _tls(self, conn: Any, leg: str) -> None:
         ts = conn.timestamp_tls_setup or time.time()
