@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.jsonshape import obj
-from analysis.sourcefile import open_text
+from analysis.sourcefile import open_text, parse_json
 from tearline.errors import InputError
 
 __all__ = ["Message", "read_messages"]
@@ -54,14 +54,7 @@ def read_messages(
         raise InputError("empty file", path=p, hint="pass a DevTools Protocol event log to --cdp")
     items: list[tuple[str, Any]] = []
     if stripped.startswith("["):
-        try:
-            doc = json.loads(stripped)
-        except json.JSONDecodeError as e:
-            raise InputError(
-                f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})",
-                path=p,
-                hint="a DevTools log is a JSON array or JSON Lines of {method, params}",
-            ) from None
+        doc = parse_json(stripped, p, "a DevTools log is a JSON array or JSON Lines of {method, params}")
         if not isinstance(doc, list):
             raise InputError("not a JSON array", path=p)
         items = [(f"message {i}", item) for i, item in enumerate(doc)]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 from analysis.jsonshape import arr, obj, text
 from analysis.observation import Observation, SourceRecord
-from analysis.sourcefile import guarded, open_text
+from analysis.sourcefile import guarded, open_text, parse_json
 from analysis.symptom_tables import net_error_number
 from tearline.errors import InputError
 
@@ -89,14 +88,7 @@ def load_har(path: str | os.PathLike[str], *, flag: str | None = "--har") -> Sou
         text = fh.read().lstrip("\ufeff")
     if not text.strip():
         raise InputError("empty file", path=p, hint="pass a HAR file to --har")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})",
-            path=p,
-            hint='a HAR file is one JSON object {"log": {"entries": [...]}}; re-export it',
-        ) from None
+    doc = parse_json(text, p, 'a HAR file is one JSON object {"log": {"entries": [...]}}; re-export it')
     log = doc.get("log") if isinstance(doc, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):

@@ -3,11 +3,13 @@
 Every importer reads its file through ``open_text`` (a text stream, UTF-8,
 undecodable bytes replaced so that a stray byte in a 500 MB NetLog does not
 lose the rest) or ``read_head`` (the first bytes, for format sniffing).
+``parse_json`` turns a whole-file JSON document's syntax error into the same kind of message.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import IO, Any
 
 from tearline.errors import InputError, TearlineError
 
-__all__ = ["guarded", "open_text", "read_head"]
+__all__ = ["guarded", "open_text", "parse_json", "read_head"]
 
 
 def _check(path: Path, flag: str | None) -> None:
@@ -34,6 +36,16 @@ def open_text(path: str | os.PathLike[str], *, flag: str | None = None) -> IO[st
         return open(p, encoding="utf-8", errors="replace", newline="")
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror}", path=p) from None
+
+
+def parse_json(text: str, path: Path, hint: str) -> Any:
+    """``text`` (a whole file) parsed as JSON; a syntax error is an ``InputError`` naming line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path=path, hint=hint
+        ) from None
 
 
 def read_head(path: str | os.PathLike[str], size: int = 65536, *, flag: str | None = None) -> bytes:
