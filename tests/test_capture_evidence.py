@@ -158,8 +158,8 @@ def test_real_idle_timeout_is_named_a_proxy_timer(
     """mitmproxy's own idle timer (``--set tcp_timeout=2``) ends an SSE stream the server left hanging.
 
     As recorded, the capture's ``conn_close`` (how ``timeout``, by ``proxy``) names the timer. Without
-    that line, only a timer value recorded in the header can: ws_trace does not record mitmproxy's
-    ``tcp_timeout`` in the header (yet), so the test writes it there as a recorder that did would.
+    that line, the timer value ws_trace records in the header (``options.tcp_timeout``) still explains
+    the end; without either, nothing may claim a timer.
     """
     proxy = recorder(options={"tcp_timeout": 2})
     body = http_get(proxy.port, "/sse?n=3&end=hang", timeout=60)
@@ -184,11 +184,12 @@ def test_real_idle_timeout_is_named_a_proxy_timer(
     kept = [line for line in lines[1:] if '"how":"timeout"' not in line]
     assert len(kept) == len(lines) - 2
     header = json.loads(lines[0])
-    bare = tmp_path / "bare.jsonl"
-    bare.write_text("\n".join([lines[0], *kept]) + "\n")
-    header["options"]["tcp_timeout"] = 2
+    assert header["options"]["tcp_timeout"] == 2  # the recorder wrote mitmproxy's timer down
     recorded = tmp_path / "recorded.jsonl"
-    recorded.write_text("\n".join([json.dumps(header), *kept]) + "\n")
+    recorded.write_text("\n".join([lines[0], *kept]) + "\n")
+    del header["options"]["tcp_timeout"]
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("\n".join([json.dumps(header), *kept]) + "\n")
 
     (s,) = diagnose([load_capture(bare)]).streams
     assert s.cause.kind != "proxy_timeout"
