@@ -71,13 +71,32 @@ def known_timeouts(records: Iterable[SourceRecord]) -> dict[str, float]:
     return out
 
 
+# Observation kinds that say a stream ended (for the timeline's choice of which end to draw).
+_END_KINDS = frozenset(
+    {"request_done", "request_failed", "request_cancelled", "ws_closed", "ws_close_sent", "ws_close_received"}
+)
+
+
+def _time_unknown(o: Observation) -> bool:
+    """An end whose source does not know when it happened (a HAR failure with no receive timing)."""
+    return o.kind in _END_KINDS and (o.reason or "").startswith("end time unknown")
+
+
 def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -> pd.DataFrame:
-    """All observations on the aligned clock, with the stream id each belongs to (None for global ones)."""
+    """All observations on the aligned clock, with the stream id each belongs to (None for global ones).
+
+    An end whose source does not know its time (``_time_unknown``) is left out of the
+    timeline when another source of the same stream saw the end with its time, so the
+    picture does not show the end at the wrong moment; it stays in the evidence.
+    """
     owner: dict[int, str] = {}
+    timed_end: set[str] = set()
     for s in streams:
         for p in s.parts:
             for o in p.obs:
                 owner[id(o)] = s.id
+                if o.kind in _END_KINDS and not _time_unknown(o):
+                    timed_end.add(s.id)
     rows = [
         (
             o.t,
@@ -93,6 +112,7 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
         )
         for rec in records
         for o in rec.observations
+        if not (_time_unknown(o) and owner.get(id(o)) in timed_end)
     ]
     df = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
     if len(df):

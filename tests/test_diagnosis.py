@@ -143,3 +143,27 @@ def test_navigation_label_in_the_swimlanes_is_the_destination() -> None:
     shown = [t.get_text() for t in ax.figure.findobj(Text)]
     assert any(t.startswith("→ http://www.localhost/other") for t in shown), shown
     assert "GET" not in shown and not any("SECRET9" in t for t in shown)
+
+
+def test_an_end_with_unknown_time_is_not_drawn_when_another_source_timed_it() -> None:
+    """A HAR failure without receive timing sits at the headers' time; the timeline must not show
+    the end there when the NetLog saw when it really happened (the evidence still has it)."""
+    unknown = "end time unknown (the HAR has no receive timing): t is when the response headers arrived"
+    har = SourceRecord(
+        name="har",
+        path="page.har",
+        observations=[
+            o("har", "request_start", 0.0, key="h1", url="http://ai.localhost/agent/run", text="POST"),
+            o("har", "response_headers", 0.1, key="h1", status=200, text="text/event-stream"),
+            o("har", "request_cancelled", 0.1, key="h1", error="ERR_ABORTED", reason=unknown),
+        ],
+    )
+    with_netlog = diagnose([*incident(), har])
+    (s,) = [s for s in with_netlog.streams if s.kind == "sse"]
+    rows = with_netlog.timeline[with_netlog.timeline.stream == s.id]
+    assert set(rows[rows.kind == "request_cancelled"].source) == {"netlog"}
+    assert abs(s.ended_at - (T0 + 1.71)) < 0.05
+
+    har_only = diagnose([har])
+    cancelled = har_only.timeline[har_only.timeline.kind == "request_cancelled"]
+    assert list(cancelled.source) == ["har"]  # the only end there is: kept, with its caveat in the evidence
