@@ -172,3 +172,35 @@ def test_async_api_in_a_running_loop():
             await server.stop_async()
 
     assert asyncio.run(go()) == message_text(0, 16)
+
+
+def _masked(opcode: int, payload: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
+
+
+def test_ws_data_and_close_in_one_read_are_both_observed(lab_server):
+    """A client that sends a message and its close frame in one segment: the echo server must
+    record both and answer the close, not crash echoing into a closing connection."""
+    with socket.create_connection(("127.0.0.1", lab_server.port), timeout=30) as s:
+        s.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101")
+        s.sendall(_masked(0x1, b"last words") + _masked(0x8, struct.pack("!H", 1000) + b"done"))
+        reply = head.split(b"\r\n\r\n", 1)[1]
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert b"\x88" in reply  # the server answered the close frame
+    for _ in range(100):
+        if lab_server.events("ws_close_received"):
+            break
+        asyncio.run(asyncio.sleep(0.05))
+    assert [e.size for e in lab_server.events("ws_message")] == [10]
+    (close,) = lab_server.events("ws_close_received")
+    assert (close.code, close.text) == (1000, "done")

@@ -54,6 +54,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 __all__ = ["LabServer", "ServerEvent", "message_text", "sse_event_bytes"]
@@ -416,7 +417,10 @@ class LabServer:
                     proto.receive_data(data)
                     for fr in proto.events_received():
                         self._frame(conn, path, fr)
-                        if isinstance(fr, Frame) and fr.opcode in (Opcode.TEXT, Opcode.BINARY) and echo:
+                        echoable = (
+                            echo and proto.state is State.OPEN
+                        )  # a data frame read with the close: no echo
+                        if isinstance(fr, Frame) and fr.opcode in (Opcode.TEXT, Opcode.BINARY) and echoable:
                             if fr.opcode == Opcode.TEXT:
                                 proto.send_text(fr.data)
                             else:
