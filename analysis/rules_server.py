@@ -19,6 +19,7 @@ from analysis.rule_context import (
 )
 from analysis.signatures import (
     ABRUPT_ERRORS,
+    CADDY_PROTOCOL_TEXTS,
     CAPTURE_CLIENT_GONE_TEXTS,
     CAPTURE_CUT_TEXTS,
     CAPTURE_PROTOCOL_TEXTS,
@@ -229,6 +230,11 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
         if any(w in text_of(o) for w in CAPTURE_PROTOCOL_TEXTS):
             evidence.insert(0, ev(o, f"proxy saw: {o.text}"))
             break
+    # ... or Caddy did, and hid it from the browser as a cut body ("invalid byte in chunk length")
+    for o in ctx.obs("proxy_abort", "upstream_error", sources=("caddy",)):
+        if any(w in text_of(o) for w in CADDY_PROTOCOL_TEXTS):
+            evidence.insert(0, ev(o, f"Caddy saw: {o.text}"))
+            break
     for o in ctx.obs("ws_close_sent", "ws_close_received", "ws_closed"):
         if o.code in (1002, 1007):
             evidence.append(ev(o, describe_end(o) + " (protocol error)"))
@@ -239,7 +245,7 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
             "protocol_error",
             "server",
             "The server side broke the protocol (" + evidence[0].text + "); the stream was failed.",
-            0.9 if evidence[0].source == "capture" else 0.88,
+            0.9 if evidence[0].source in ("capture", "caddy") else 0.88,
             evidence,
         )
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ABRUPT_ERRORS",
+    "CADDY_PROTOCOL_TEXTS",
     "CAPTURE_CLIENT_GONE_TEXTS",
     "CAPTURE_CUT_TEXTS",
     "CAPTURE_PROTOCOL_TEXTS",
@@ -76,6 +77,13 @@ CAPTURE_PROTOCOL_TEXTS = (
     "reserved bits",
     "rsv",
     "malformed",
+)
+# Caddy's (Go net/http's) words for an upstream that broke the chunked framing
+CADDY_PROTOCOL_TEXTS = (
+    "invalid byte in chunk length",
+    "malformed chunked encoding",
+    "chunked encoding contains too much non-data",
+    "malformed http response",
 )
 # mitmproxy's words for a body that stopped before its end (the peer hung up mid-body)
 CAPTURE_CUT_TEXTS = ("peer closed connection", "without sending complete", "incomplete", "unexpected eof")
