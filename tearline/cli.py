@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write a self-contained HTML timeline report (and PNG).",
     ),
     "demo": ("tearline.lab.demo:demo_command", "Reproduce the bundled incident end to end and report it."),
+    "run": ("tearline.runs.cli:run_command", "Run a run file against an app, record both legs, diagnose."),
 }
 
 

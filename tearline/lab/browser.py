@@ -207,6 +207,8 @@ def record_browser(
     extra_args: tuple[str, ...] = (),
     prefix: str = "",
     ignore_https_errors: bool = False,
+    headless: bool = True,
+    viewport: tuple[int, int] | None = None,
 ) -> Iterator[LiveBrowser]:
     """Launch a recording Chromium writing into ``out_dir``; close it cleanly on exit.
 
@@ -214,7 +216,7 @@ def record_browser(
     through an HTTP proxy such as a regular-mode mitmdump. ``ignore_https_errors``
     accepts any certificate (Caddy's internal CA, mitmproxy's). Files are named
     ``<prefix>netlog.json``, ``<prefix>cdp.jsonl``, ``<prefix>console.log`` and
-    ``<prefix>page.har``.
+    ``<prefix>page.har``. ``headless=False`` shows the window; ``viewport`` is (width, height).
     """
     check_chromium(executable)
     from playwright.sync_api import sync_playwright
@@ -227,7 +229,8 @@ def record_browser(
         console=out_dir / f"{prefix}console.log",
         har=out_dir / f"{prefix}page.har",
     )
-    args = [*CHROMIUM_ARGS, f"--log-net-log={rec.netlog}", "--net-log-capture-mode=Everything", *extra_args]
+    lab_args = [a for a in CHROMIUM_ARGS if headless or a != "--headless"]
+    args = [*lab_args, f"--log-net-log={rec.netlog}", "--net-log-capture-mode=Everything", *extra_args]
     if proxy is not None:
         args += [f"--proxy-server={proxy}", "--proxy-bypass-list=<-loopback>"]
     console_lines: list[str] = []
@@ -236,7 +239,7 @@ def record_browser(
         rec.cdp.open("w", encoding="utf-8") as cdp_out,
         rec.console.open("w", encoding="utf-8") as console_out,
     ):
-        browser = pw.chromium.launch(executable_path=executable, headless=True, args=args)
+        browser = pw.chromium.launch(executable_path=executable, headless=headless, args=args)
         try:
             context = browser.new_context(
                 record_har_path=str(rec.har),
@@ -244,6 +247,8 @@ def record_browser(
                 ignore_https_errors=ignore_https_errors,
             )
             page = context.new_page()
+            if viewport is not None:
+                page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
 
             def console_line(kind: str, text: str) -> None:
                 line = f"{_utc(time.time())} [{kind}] {' '.join(text.split())}"

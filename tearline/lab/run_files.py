@@ -29,11 +29,14 @@ RUN_FILES: tuple[str, ...] = (
     "caddy.log",
     "caddy.stderr",
     "Caddyfile",
+    "caddy.json",
     # the agent (tearline.lab.incident.backend)
     "backend.log",
     # the scenario and the demo
     "faults.toml",
     "bundle.json",
+    "run.json",
+    "screenshot.png",
     "diagnosis.txt",
     "diagnosis.json",
     "report.html",
@@ -41,8 +44,9 @@ RUN_FILES: tuple[str, ...] = (
 )
 """Exact names of the files a recording (and the demo's diagnosis and report) writes."""
 
-RUN_PATTERNS: tuple[str, ...] = ("capture-*.jsonl",)
-"""Glob patterns of the recorder's captures (``capture-browser.jsonl``, ``capture-backend.jsonl``)."""
+RUN_PATTERNS: tuple[str, ...] = ("capture-*.jsonl", "faults-*.toml")
+"""Glob patterns of the recorder's captures (``capture-browser.jsonl``, ``capture-backend.jsonl``) and of
+the per-leg fault files a run writes (``faults-browser.toml``)."""
 
 
 def previous_run_files(out_dir: Path) -> list[Path]:

@@ -9,6 +9,8 @@ break the protocol on purpose) serves:
   ``TEXT_MESSAGE_CONTENT`` delta every ``interval_ms``, ``TEXT_MESSAGE_END``,
   ``RUN_FINISHED``; only ``data:`` lines, as the Python AG-UI encoder writes.
 - ``GET /ws``: a WebSocket streaming the same events as text messages.
+- ``POST /agent/cancel``: body ``{"runIds": [...]}`` (the page's ``sendBeacon`` on
+  ``pagehide``): those runs stop producing, logged as ``run cancelled``.
 - ``OPTIONS``: CORS preflight (the page lives on another origin, ``www``).
 - anything else: the static pages in ``www/`` (the "Next.js" front end).
 
@@ -145,6 +147,7 @@ class IncidentBackend:
         self._log_file = log
         self._www = www_dir
         self._tasks: set[asyncio.Task[None]] = set()
+        self._cancelled: set[str] = set()  # run ids a client asked to stop (POST /agent/cancel)
 
     def log(self, msg: str, **fields: Any) -> None:
         if self._log_file is not None and not self._log_file.closed:
@@ -167,8 +170,9 @@ class IncidentBackend:
         lines = head.decode("latin-1").split("\r\n")
         method, target, _ = lines[0].split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        body = b""
         if int(headers.get("content-length", "0")):
-            await reader.readexactly(int(headers["content-length"]))
+            body = await reader.readexactly(int(headers["content-length"]))
         url = urlsplit(target)
         if method == "OPTIONS":
             writer.write(b"HTTP/1.1 204 No Content\r\n" + _CORS + b"Content-Length: 0\r\n\r\n")
@@ -177,11 +181,25 @@ class IncidentBackend:
         if url.path == "/ws" and headers.get("upgrade", "").lower() == "websocket":
             await self._websocket(reader, writer, headers, RunPlan.from_query(url.query), target)
             return False
+        if url.path == "/agent/cancel" and method == "POST":
+            await self._cancel(writer, body)
+            return True
         if url.path == "/agent/run":
             await self._sse(reader, writer, RunPlan.from_query(url.query), target)
             return False
         await self._static(writer, url.path)
         return True
+
+    async def _cancel(self, writer: asyncio.StreamWriter, body: bytes) -> None:
+        try:
+            ids = json.loads(body or b"{}").get("runIds", [])
+        except (ValueError, AttributeError):
+            ids = []
+        ids = [str(i) for i in ids if isinstance(i, str)]
+        self._cancelled.update(ids)
+        self.log("cancel requested", run_ids=ids)
+        writer.write(b"HTTP/1.1 204 No Content\r\n" + _CORS + b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
 
     async def _static(self, writer: asyncio.StreamWriter, path: str) -> None:
         name = path.strip("/") or "index.html"
@@ -219,6 +237,9 @@ class IncidentBackend:
                 done, _ = await asyncio.wait({gone}, timeout=plan.interval)
                 if done:
                     self.log("client went away", transport="sse", run_id=run_id, events_sent=sent)
+                    return
+                if run_id in self._cancelled:
+                    self.log("run cancelled", transport="sse", run_id=run_id, events_sent=sent)
                     return
             await self._end_sse(writer, plan, gone, run_id, sent)
         except (ConnectionError, OSError):
@@ -271,6 +292,9 @@ class IncidentBackend:
                 sent += 1
                 done, _ = await asyncio.wait({client}, timeout=plan.interval)
                 if done:
+                    return
+                if run_id in self._cancelled:
+                    self.log("run cancelled", transport="ws", run_id=run_id, messages_sent=sent)
                     return
             self.log("run ending", transport="ws", run_id=run_id, end=plan.end, messages_sent=sent)
             if plan.end in ("finish", "going_away"):
