@@ -128,7 +128,7 @@ def test_an_unknown_override_is_named() -> None:
 def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(_with('click = "#away"', 'clik = "#away"'))
-    for command in ("run",):
+    for command in ("run", "matrix"):
         result = subprocess.run(
             [TEARLINE, command, str(bad), "-o", str(tmp_path / "out")],
             capture_output=True,

@@ -23,7 +23,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from tearline.errors import UsageError
@@ -84,9 +84,7 @@ def _launch_app(rf: RunFile, ctx: LaunchContext) -> AppSite:
     if t.app is not None:
         module, _, attr = APPS[t.app].launcher.partition(":")
         launcher = getattr(importlib.import_module(module), attr)
-        site = launcher(ctx)
-        assert isinstance(site, AppSite)
-        return site
+        return cast(AppSite, launcher(ctx))
     assert t.url is not None
     parts = urlsplit(t.url)
     if t.caddyfile is not None:
