@@ -34,7 +34,17 @@ from pathlib import Path
 
 from tearline.errors import UsageError
 
-__all__ = ["Caddy", "CaddySite", "caddy_binary", "free_port", "render_caddyfile", "run_caddy"]
+__all__ = [
+    "Caddy",
+    "CaddyJson",
+    "CaddySite",
+    "adapt_caddyfile",
+    "caddy_binary",
+    "free_port",
+    "render_caddyfile",
+    "run_caddy",
+    "run_caddy_json",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -311,3 +321,105 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=grace)
+
+
+# --- Caddy from JSON: the user's own Caddyfile adapted, or any config built as data ---------------------
+
+
+def adapt_caddyfile(path: Path) -> dict[str, object]:
+    """``caddy adapt`` of the Caddyfile at ``path``: Caddy's own JSON config for it (a dict).
+
+    Raises ``UsageError`` naming the file with Caddy's first error line when it does not adapt.
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError("no such Caddyfile", path=path, place="target, key 'caddyfile'")
+    proc = subprocess.run(
+        [caddy_binary(), "adapt", "--config", str(path), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=path.parent,
+    )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        raise UsageError(f"caddy adapt failed: {(lines or ['no output'])[-1][:300]}", path=path)
+    config = json.loads(proc.stdout)
+    if not isinstance(config, dict):
+        raise UsageError("caddy adapt gave no JSON object", path=path)
+    return config
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CaddyJson:
+    """A running Caddy started from a JSON config (``config_path``); ``reload()`` posts it again."""
+
+    ports: tuple[int, ...]
+    admin_port: int
+    log_path: Path
+    config_path: Path
+    proc: subprocess.Popen[bytes]
+
+    def reload(self, *, timeout: float = 15.0) -> None:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.admin_port}/load",
+            data=self.config_path.read_bytes(),
+            method="POST",
+            headers={"Content-Type": "application/json", "Cache-Control": "must-revalidate"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                resp.read()
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace").strip()
+            raise UsageError(f"Caddy refused the config: {detail}", path=self.config_path) from e
+
+
+@contextmanager
+def run_caddy_json(
+    config: dict[str, object],
+    work_dir: Path,
+    *,
+    admin_port: int,
+    ports: Sequence[int],
+    startup_timeout: float = 30.0,
+) -> Iterator[CaddyJson]:
+    """Start Caddy with ``config`` written to ``work_dir/caddy.json``; ready once the admin API on
+    ``admin_port`` and every port of ``ports`` answer; stopped (SIGTERM, then SIGKILL) on exit."""
+    import json
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config_path = work_dir / "caddy.json"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    log_path = work_dir / "caddy.log"
+    log_path.unlink(missing_ok=True)
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
+    env["XDG_DATA_HOME"] = str(work_dir / "caddy-data")
+    stderr_path = work_dir / "caddy.stderr"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [caddy_binary(), "run", "--config", str(config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            env=env,
+            cwd=work_dir,
+        )
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not (_admin_ready(admin_port) and all(_listening(p) for p in ports)):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                output = stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
+                raise UsageError(
+                    "Caddy did not start: " + (" | ".join(output) or "no output"), path=config_path
+                )
+            time.sleep(0.1)
+        yield CaddyJson(
+            ports=tuple(ports), admin_port=admin_port, log_path=log_path, config_path=config_path, proc=proc
+        )
+    finally:
+        _stop(proc)

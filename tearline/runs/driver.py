@@ -146,7 +146,7 @@ def _diagnose(result: RunResult) -> Any:
         netlog=result.netlog,
         cdp=result.cdp,
         har=result.har,
-        console=result.console,
+        console=result.console if result.console.exists() and result.console.stat().st_size else None,
         caddy_log=result.caddy_log if result.caddy_log and result.caddy_log.exists() else None,
     )
     return diagnose(records)
@@ -209,7 +209,7 @@ def execute_run(
             upstream=upstream,
             leg=leg,
             index=index,
-            faults=ctx.backend_faults if index == 0 else (),
+            faults=ctx.backend_faults,
         )
         site = _launch_app(rf, ctx)
         if rf.faults_on("backend") and not any(t.leg == "backend" for t in ctx.taps):

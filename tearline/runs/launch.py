@@ -17,7 +17,6 @@ from typing import Any
 
 import tearline.addons as addons
 from tearline.errors import UsageError
-from tearline.lab.caddy import Caddy
 from tearline.runs.model import LegFault
 
 __all__ = ["AppSite", "LaunchContext", "Tap", "fault_toml", "start_tap"]
@@ -49,7 +48,7 @@ class AppSite:
     front: str  # scheme://127.0.0.1:port the browser tap forwards to
     host: str  # the host name the browser uses (Host header kept through the tap)
     scheme: str  # what the browser speaks to the tap
-    caddy: Caddy | None = None
+    caddy: Any = None  # tearline.lab.caddy.Caddy or CaddyJson: has reload(timeout=...)
     caddy_log: Path | None = None
     caddy_config: Path | None = None
     backend_log: Path | None = None

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 from tearline.lab.browser import LiveBrowser
-from tearline.lab.caddy import Caddy
 from tearline.runs.model import Step
 
 __all__ = ["Live", "StepFailed", "do_step"]
@@ -37,7 +36,7 @@ class StepFailed(Exception):
 class Live:
     browser: LiveBrowser
     base_url: str  # the target as the browser opens it
-    caddy: Caddy | None
+    caddy: Any  # Caddy or CaddyJson (reload), None when the run has no Caddy
     step_times: list[dict[str, Any]] = field(default_factory=list)  # {"step", "action", "t"} epoch seconds
     closed: bool = False
 
