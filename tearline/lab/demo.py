@@ -3,11 +3,12 @@
 The incident: a Next.js + CopilotKit chat page (``www.localhost``) streams an AI
 answer from a LangGraph-style agent (``ai.localhost``, AG-UI events over SSE
 through a streamed ``fetch``, plus a WebSocket) through Caddy; the user clicks
-a link mid-answer. The demo runs the real parts on 127.0.0.1 (the agent,
-Caddy, mitmdump with tearline's recorder on both legs, headless Chromium),
-writes every file to ``out/demo/`` (or ``--out``), then runs the diagnosis and
-the report when they are installed (``tearline.analysis.diagnose.diagnosis``, ``tearline.analysis.report.page``)
-and otherwise prints ``tearline summary`` of the captures.
+a link mid-answer. The demo is a run (``tearline.runs.driver.execute_run``) of
+the scenario's run file in ``examples/runs/`` (``incident-nav-away.toml`` for
+the incident): the real parts on 127.0.0.1 (the agent, Caddy, mitmdump with
+tearline's recorder on both legs, headless Chromium), every file in
+``out/demo/`` (or ``--out``), then the diagnosis and the report when they are
+installed, and otherwise ``tearline summary`` of the captures.
 """
 
 from __future__ import annotations
@@ -15,14 +16,60 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+import tearline
 from tearline.errors import TearlineError, UsageError
 from tearline.lab.run_files import clear_previous_run
+from tearline.runs.cli import load_run_file
+from tearline.runs.driver import RunResult, execute_run
 
-__all__ = ["demo_command", "prepare_out_dir"]
+if TYPE_CHECKING:
+    from tearline.lab.scenario_table import Scenario
+    from tearline.lab.scenarios import EvidenceBundle
+
+__all__ = ["RUNS_DIR", "demo_command", "prepare_out_dir", "scenario_run_file"]
+
+RUNS_DIR = Path(tearline.__file__).resolve().parent.parent / "examples" / "runs"
+"""The run files of the lab's scenarios (a checkout's ``examples/runs/``)."""
+
+
+def scenario_run_file(scenario: str) -> Path:
+    """The run file of a lab scenario: ``client_navigation`` is the incident, the others are named after it."""
+    name = "incident-nav-away" if scenario == "client_navigation" else scenario.replace("_", "-")
+    path = RUNS_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise UsageError(
+            "the lab's run files are not here (tearline demo runs them from a checkout)",
+            path=path,
+            hint="run from a clone of tearline: pip install -e '.[lab]'",
+        )
+    return path
+
+
+def _bundle(scenario: str, result: RunResult, sc: Scenario) -> EvidenceBundle:
+    from tearline.lab.scenarios import EvidenceBundle
+
+    return EvidenceBundle(
+        scenario=scenario,
+        out_dir=result.out_dir,
+        netlog=result.netlog,
+        cdp=result.cdp,
+        har=result.har,
+        console=result.console,
+        caddy_log=result.caddy_log,
+        backend_log=result.backend_log or result.out_dir / "backend.log",
+        captures=tuple(result.captures),
+        expected_kind=sc.expected_kind,
+        expected_actor=sc.expected_actor,
+        page_url=result.page_url,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        notes=tuple(result.notes),
+    )
+
 
 LEGEND = (
     ("browser", ("netlog", "cdp", "console", "har")),
@@ -106,24 +153,6 @@ def _print_diagnosis(diagnosis: Any, bundle: Any) -> None:
     click.echo(f"  ({verdict} for this scenario)")
 
 
-def _write_diagnosis(diagnosis: Any, out: Path) -> list[Path]:
-    from tearline.analysis.diagnose.cli import format_text
-
-    text, js = out / "diagnosis.txt", out / "diagnosis.json"
-    text.write_text(format_text(diagnosis) + "\n")
-    js.write_text(json.dumps(diagnosis.to_dict(), indent=2, allow_nan=False, default=str) + "\n")
-    return [text, js]
-
-
-def _report(diagnosis: Any, out: Path, title: str) -> list[Path]:
-    try:
-        from tearline.analysis.report.page import render_report
-    except ImportError:
-        return []
-    files = render_report(diagnosis, out / "report.html", png=out / "timeline.png", title=title)
-    return [p for p in (files.html, files.png) if p is not None]
-
-
 def _summary_fallback(bundle: Any) -> None:
     from tearline.cli import cli
 
@@ -163,7 +192,7 @@ def demo_command(out: Path, scenario: str, tls: bool) -> None:
     files, the diagnosis and an HTML/PNG report go to --out.
     """
     from tearline.lab.browser import check_chromium
-    from tearline.lab.scenarios import SCENARIOS, record_scenario
+    from tearline.lab.scenarios import SCENARIOS
 
     if scenario not in SCENARIOS:
         raise UsageError(
@@ -171,6 +200,8 @@ def demo_command(out: Path, scenario: str, tls: bool) -> None:
             place="--scenario",
             hint="choose one of: " + ", ".join(SCENARIOS),
         )
+    run_file = scenario_run_file(scenario)
+    rf = load_run_file(run_file, {"tls": "true"} if tls else {})
     check_chromium()
     out_dir = prepare_out_dir(out)
     cwd = Path.cwd()
@@ -180,23 +211,28 @@ def demo_command(out: Path, scenario: str, tls: bool) -> None:
         "  Chromium -> mitmdump (recorder) -> Caddy -> mitmdump (recorder) -> agent, all on 127.0.0.1"
         + (", HTTPS" if tls else "")
     )
+    click.echo(f"  (a run of {_rel(run_file, cwd)}: tearline run does the same for any run file)")
     started = time.monotonic()
     try:
-        bundle = record_scenario(scenario, out_dir, tls=tls)
+        result = execute_run(rf, out_dir, title=f"tearline demo: {scenario}")
     except TearlineError:
         raise
     except Exception as e:  # a part failed to start or the browser timed out: one line, not a traceback
         first = " ".join(str(e).split("\n", 1)[0].split())[:300]
         raise UsageError(f"the reproduction failed: {type(e).__name__}: {first}", path=out_dir) from e
+    if result.step_error:
+        raise UsageError(f"the reproduction failed: {result.step_error}", path=out_dir)
+    bundle = _bundle(scenario, result, sc)
+    (out_dir / "bundle.json").write_text(json.dumps(bundle.to_dict(), indent=2) + "\n")
     click.echo("")
     _print_files(bundle, cwd)
-    diagnosis = _diagnose(bundle)
+    diagnosis = result.diagnosis
     if diagnosis is None:
         _summary_fallback(bundle)
         return
     _print_diagnosis(diagnosis, bundle)
-    written = _write_diagnosis(diagnosis, out_dir)
-    written += _report(diagnosis, out_dir, f"tearline demo: {scenario}")
+    written = [out_dir / n for n in ("diagnosis.txt", "diagnosis.json", "report.html", "timeline.png")]
+    written = [p for p in written if p.exists()]
     click.echo("")
     click.echo("Wrote: " + ", ".join(_rel(p, cwd) for p in written))
     if scenario == "client_navigation":

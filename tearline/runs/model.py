@@ -57,7 +57,10 @@ DEFAULT_STEP_TIMEOUT_MS = 30_000
 # action -> (what its value must be, one line for errors and docs)
 STEP_ACTIONS: dict[str, tuple[str, str]] = {
     "open": ("str", 'open a URL (relative to the target; "" = the target itself)'),
-    "wait": ("wait", "wait N ms, or {console=TEXT} / {selector=CSS} / {messages=N, url=PATTERN}"),
+    "wait": (
+        "wait",
+        "wait N ms, or {console=TEXT or [TEXT, ...]} / {selector=CSS} / {messages=N, url=PATTERN}",
+    ),
     "click": ("str", 'click a Playwright selector ("#away", "text=Docs" for link text)'),
     "type": ("str", "type text into the element given by into = SELECTOR"),
     "navigate": ("str", "go to a URL in the same tab (relative to the target)"),
@@ -445,7 +448,15 @@ def _step(raw: Any, number: int, source: str) -> Step:
         return Step(number=number, action="wait_messages", value=arg, url=url, timeout_ms=timeout)
     if "url" in value:
         raise _err(source, key_place, "url only goes with messages =")
-    _typed(arg, str, source, key_place, f"a table whose {what} is a string")
+    if what == "console" and isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg):
+        return Step(number=number, action="wait_console", value=tuple(arg), timeout_ms=timeout)
+    _typed(
+        arg,
+        str,
+        source,
+        key_place,
+        f"a table whose {what} is a string" + (" (or a list of them)" if what == "console" else ""),
+    )
     return Step(number=number, action=f"wait_{what}", value=arg, timeout_ms=timeout)
 
 
