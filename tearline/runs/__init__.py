@@ -1,6 +1,7 @@
 """Fault-injection runs on any app: run files, ``tearline run``, ``tearline matrix`` and symptom matching.
 
-- ``model``     the run file: frozen dataclasses and validation (pure, no I/O)
+- ``model``     the run file: frozen dataclasses (pure)
+- ``run_file``  reading and validating a run file into them (pure, no I/O)
 - ``apps``      the bundled apps a run file can name (``app = "incident"``): one row each
 - ``user_caddy``  the user's own Caddyfile, adapted to JSON with both legs tapped
 - ``driver``    one run: start what the file needs, drive Chromium, collect, diagnose

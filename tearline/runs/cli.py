@@ -15,7 +15,8 @@ import click
 
 from tearline.errors import UsageError
 from tearline.lab.run_files import clear_previous_run
-from tearline.runs.model import RunFile, parse_run_text
+from tearline.runs.model import RunFile
+from tearline.runs.run_file import parse_run_text
 
 __all__ = ["load_run_file", "parse_var_options", "prepare_dir", "print_run", "run_command"]
 
@@ -118,7 +119,11 @@ def run_command(run_file: Path, out: Path, var: tuple[str, ...]) -> None:
     out_dir = prepare_dir(out, "run.json")
     cwd = Path.cwd()
     click.echo(f"tearline run: {rf.name}" + (f": {rf.description}" if rf.description else ""))
-    result = execute_run(rf, out_dir)
+    try:
+        result = execute_run(rf, out_dir)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: everything the run started has been stopped.", err=True)
+        raise SystemExit(130) from None
     print_run(result, cwd)
     written = [p for p in ("diagnosis.json", "report.html") if (out_dir / p).exists()]
     if written:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tearline.errors import UsageError
-from tearline.runs.model import parse_run_text
+from tearline.runs.run_file import parse_run_text
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "runs"
 TEARLINE = str(Path(sys.executable).with_name("tearline"))
