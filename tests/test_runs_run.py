@@ -71,7 +71,7 @@ def test_a_failed_expectation_and_a_failed_step_exit_1(tmp_path: Path) -> None:
     run_file.write_text(text)
     result = tearline("run", str(run_file), "-o", "D", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "step failed: step 4 (click '#no-such-link') failed: TimeoutError" in result.stdout
+    assert "step failed: step 3 (click '#no-such-link') failed: TimeoutError" in result.stdout
     assert "expect failed: sse http://ai.localhost:" in result.stdout and "expected stall" in result.stdout
     record = json.loads((tmp_path / "D" / "run.json").read_text())
-    assert record["step_error"].startswith("step 4")
+    assert record["step_error"].startswith("step 3")
