@@ -1,7 +1,8 @@
 # tearline's two commands: `make demo` (the main job) and `make test`.
 # Each does its whole set-up on a fresh Debian machine: Chromium from Debian
 # (as root), Python 3.12 via pyenv or the system, a virtualenv in .venv with
-# tearline and its lab and test extras.
+# tearline and its lab, app and test extras; `make test` also builds the real
+# CopilotKit app (Node.js from Debian, npm ci, next build; cached).
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint types bench clean
+.PHONY: setup app demo test lint types bench clean
 
 setup: $(STAMP) /usr/bin/chromium
 
@@ -25,13 +26,26 @@ $(STAMP): pyproject.toml
 	  $$py -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { echo "tearline needs Python >= 3.12 (found $$($$py --version))"; exit 1; }; \
 	  $$py -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[lab,test]'
+	$(BIN)/pip install -q -e '.[lab,test,app]'
 	@touch $(STAMP)
+
+/usr/bin/npm:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+	    || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
+	else \
+	  echo "Node.js/npm are missing: run 'sudo apt-get install -y nodejs npm' once, then again 'make $(MAKECMDGOALS)'"; exit 1; \
+	fi
+
+# The real CopilotKit app (tearline/lab/copilotkit/web): npm ci + next build into a cache keyed by the
+# lock file (~/.cache/tearline/copilotkit), done again only when its sources change.
+app: setup /usr/bin/npm
+	$(BIN)/python -m tearline.lab.copilotkit.build
 
 demo: setup
 	$(BIN)/tearline demo
 
-test: setup
+test: setup app
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -265,6 +265,7 @@ class SseEvent(_Payload):
     data_len: int = 0  # bytes of data after joining data lines
     partial: bool = False
     index: int = 0  # 0-based position in the stream
+    data_type: str | None = None  # the type named in its data's JSON (tearline.sse_types), never content
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
