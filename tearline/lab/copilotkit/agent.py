@@ -300,11 +300,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=None, help="JSON-lines log file (appended)")
     parser.add_argument("--tokens", type=int, default=40, help="tokens per answer")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between tokens")
+    parser.add_argument(
+        "--keep-alive", type=float, default=5.0, help="seconds an idle keep-alive connection stays open"
+    )
     args = parser.parse_args(argv)
     log = AgentLog(args.log)
     log.write("agent_start", port=args.port, tokens=args.tokens, interval=args.interval)
     app = build_app(log, tokens=args.tokens, interval=args.interval)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=int(args.keep_alive) if args.keep_alive >= 1 else 1,
+    )
     log.write("agent_stop")
     return 0
 

@@ -6,16 +6,20 @@ condition; none relies on a fixed sleep being long enough.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tearline.lab.browser import LiveBrowser
 from tearline.lab.copilotkit.agent_log import read_agent_log
 
-__all__ = ["ask", "click_link", "tokens_logged", "wait_until"]
+__all__ = ["Chat", "click_link", "tokens_logged", "wait_until"]
 
 CHAT_INPUT = "textarea"
+SEND_BUTTON = "button.copilotKitInputControlButton[data-test-id=copilot-chat-ready]"
+RUNTIME_PATH = "/api/copilotkit"
 
 
 def wait_until(browser: LiveBrowser, cond: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -27,12 +31,59 @@ def wait_until(browser: LiveBrowser, cond: Callable[[], bool], *, timeout: float
         browser.pump(0.1)
 
 
-def ask(browser: LiveBrowser, text: str, *, timeout: float = 60.0) -> None:
-    """Type ``text`` into the chat box once the page has hydrated, and send it (Enter)."""
-    box = browser.page.locator(CHAT_INPUT).first
-    box.wait_for(state="visible", timeout=timeout * 1000)
-    box.fill(text)
-    box.press("Enter")
+class Chat:
+    """The chat page in ``browser``, with the CopilotKit calls it has made (``info``, ``agent/connect``, ...).
+
+    Create it before opening the page: it listens to the page's requests to know when CopilotKit has
+    connected its agent (a message sent before that is dropped without a request).
+    """
+
+    def __init__(self, browser: LiveBrowser) -> None:
+        self.browser = browser
+        self.sent: list[str] = []  # methods of the POSTs to the runtime, as sent
+        self.finished: list[str] = []  # ... and as their responses ended
+        browser.page.on("request", lambda r: self._note(r, self.sent))
+        browser.page.on("requestfinished", lambda r: self._note(r, self.finished))
+
+    @staticmethod
+    def _note(request: Any, into: list[str]) -> None:
+        if request.method != "POST" or RUNTIME_PATH not in request.url:
+            return
+        try:
+            body = json.loads(request.post_data or "{}")
+        except ValueError:
+            return
+        if isinstance(body, dict) and isinstance(body.get("method"), str):
+            into.append(body["method"])
+
+    def open(self, url: str, *, timeout: float = 60.0) -> None:
+        """Load the chat and wait until CopilotKit has connected its agent."""
+        self.browser.page.goto(url)
+        wait_until(
+            self.browser,
+            lambda: "agent/connect" in self.finished,
+            timeout=timeout,
+            what="CopilotKit's agent/connect",
+        )
+        self.browser.page.wait_for_load_state("networkidle", timeout=timeout * 1000)
+
+    def ask(self, text: str, *, timeout: float = 60.0) -> None:
+        """Type ``text`` into the chat box and press send, as a user does; wait for the ``agent/run`` POST."""
+        page = self.browser.page
+        box = page.locator(CHAT_INPUT).first
+        box.click()
+        box.type(text, delay=20)
+        send = page.locator(SEND_BUTTON)
+        send.wait_for(state="visible", timeout=timeout * 1000)
+        wait_until(self.browser, send.is_enabled, timeout=timeout, what="the send button enabled")
+        runs_before = self.sent.count("agent/run")
+        send.click()
+        wait_until(
+            self.browser,
+            lambda: self.sent.count("agent/run") > runs_before,
+            timeout=timeout,
+            what="the agent/run POST",
+        )
 
 
 def tokens_logged(agent_log: Path) -> int:

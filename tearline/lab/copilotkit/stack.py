@@ -49,6 +49,7 @@ from tearline.lab.mitmdump import Mitmdump
 __all__ = ["LEGS", "CopilotKitStack", "run_stack", "spki_hash"]
 
 LEGS = ("browser", "app", "agent")  # where a tap can sit
+KEEP_ALIVE_MS = 180_000  # upstreams keep idle connections longer than Caddy (2 min) does
 
 
 def _addons_dir() -> Path:
@@ -211,6 +212,7 @@ def run_stack(
         agent_log.unlink(missing_ok=True)
         agent_cmd = [sys.executable, "-m", "tearline.lab.copilotkit.agent", "--port", str(agent_port)]
         agent_cmd += ["--log", str(agent_log), "--tokens", str(tokens), "--interval", str(interval)]
+        agent_cmd += ["--keep-alive", str(KEEP_ALIVE_MS / 1000)]
         agent_err = out_dir / "agent.stderr"
         agent = stack.enter_context(_process(agent_cmd, log=agent_err))
         agent_up = f"127.0.0.1:{agent_port}"
@@ -269,6 +271,9 @@ def run_stack(
         next_log = out_dir / "next.log"
         next_cmd = [node_binary(), "--require", str(app / "localhost-resolve.cjs")]
         next_cmd += ["node_modules/next/dist/bin/next", "start", "-H", "127.0.0.1", "-p", str(next_port)]
+        # Node closes idle keep-alive connections after 5 s, Caddy keeps them for 2 min: a POST that Caddy
+        # sends on a connection Node is closing fails with a 502 ("write: broken pipe"). Outlive Caddy.
+        next_cmd += ["--keepAliveTimeout", str(KEEP_ALIVE_MS)]
         nxt = stack.enter_context(_process(next_cmd, log=next_log, cwd=app, env=env))
         _wait_http(f"http://127.0.0.1:{next_port}/", nxt, "next start", next_log, startup_timeout)
         yield CopilotKitStack(
