@@ -37,6 +37,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py   # import-linter: the layers hold
 
 types: setup
 	$(BIN)/mypy
