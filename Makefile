@@ -51,6 +51,7 @@ test: setup app
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py   # import-linter: the layers hold
 
 types: setup
 	$(BIN)/mypy

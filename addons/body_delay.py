@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from addons import mitm_io
-from addons.fault_live import Live
+from tearline.addons import mitm_io
+from tearline.addons.fault_live import Live
+
 from tearline.faults.injector import Injector
 
 __all__ = ["VERIFIED_MITMPROXY", "BodyDelay", "DelayLine"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from addons import conn_watch
+from tearline.addons import conn_watch
+
 from tearline.events import ConnClose, ConnOpen, ConnTls, Event
 from tearline.flow_errors import errno_of
 

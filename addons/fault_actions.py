@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import http
+from tearline.addons import mitm_io
+from tearline.addons.fault_live import Live
 
-from addons import mitm_io
-from addons.fault_live import Live
 from tearline.faults.effects import Abort, Close, Delay, Drop, Respond, Stall, Throttle, Truncate, describe
 from tearline.faults.injector import Firing
 

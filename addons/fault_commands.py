@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mitmproxy import command, exceptions
+from tearline.addons.fault_live import Live
 
-from addons.fault_live import Live
 from tearline.events import FaultArmed
 from tearline.faults.injector import Firing, Injector
 from tearline.faults.scenario import one_line

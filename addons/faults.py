@@ -36,13 +36,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
+from tearline.addons import mitm_io
+from tearline.addons.body_delay import BodyDelay, DelayLine
+from tearline.addons.fault_actions import FaultActions
+from tearline.addons.fault_commands import FaultCommands
+from tearline.addons.fault_live import Live, request_kind, response_kind
+from tearline.addons.ws_inject import WsInjecting
 
-from addons import mitm_io
-from addons.body_delay import BodyDelay, DelayLine
-from addons.fault_actions import FaultActions
-from addons.fault_commands import FaultCommands
-from addons.fault_live import Live, request_kind, response_kind
-from addons.ws_inject import WsInjecting
 from tearline.errors import UsageError
 from tearline.events import FaultArmed, FaultFired
 from tearline.faults.effects import Abort, Delay, Respond, describe

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mitmproxy import http
+from tearline.addons.conn_trace import alpn, mono_at
 
-from addons.conn_trace import alpn, mono_at
 from tearline.events import (
     BodyChunk,
     BodyEnd,

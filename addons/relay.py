@@ -51,9 +51,9 @@ from mitmproxy.connection import Client, Connection, ConnectionState
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
+from tearline.addons import conn_watch, mitm_io
 from wsproto.connection import ConnectionState as WsState
 
-from addons import conn_watch, mitm_io
 from tearline import events
 
 __all__ = ["PHASES", "RULES", "Relay", "decide"]

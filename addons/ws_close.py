@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from addons import conn_watch
+from tearline.addons import conn_watch
+
 from tearline.lifecycle import WsInput
 
 __all__ = ["ws_inputs"]

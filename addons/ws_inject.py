@@ -22,8 +22,8 @@ from typing import Any
 
 from mitmproxy import ctx
 from mitmproxy.proxy.layers.websocket import WebsocketLayer, WebSocketMessageInjected
+from tearline.addons.fault_live import Live
 
-from addons.fault_live import Live
 from tearline.events import Anomaly
 from tearline.faults.injector import Firing
 

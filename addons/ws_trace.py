@@ -33,14 +33,14 @@ from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
+from tearline.addons import conn_watch
+from tearline.addons.conn_trace import ConnRecording, mono_at
+from tearline.addons.held_records import HeldRecords
+from tearline.addons.http_trace import HttpRecording, StreamState
+from tearline.addons.loopback_guard import LoopbackGuard
+from tearline.addons.relay import Relay
+from tearline.addons.ws_close import ws_inputs
 
-from addons import conn_watch
-from addons.conn_trace import ConnRecording, mono_at
-from addons.held_records import HeldRecords
-from addons.http_trace import HttpRecording, StreamState
-from addons.loopback_guard import LoopbackGuard
-from addons.relay import Relay
-from addons.ws_close import ws_inputs
 from tearline.capture import CaptureWriter, make_header
 from tearline.errors import UsageError
 from tearline.events import (

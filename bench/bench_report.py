@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from analysis.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
-from analysis.report import render_report
+from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
+from tearline.analysis.report.page import render_report
 
 T0 = 1_790_000_000.0
 STREAMS = 6

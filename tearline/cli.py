@@ -23,17 +23,23 @@ from tearline.errors import TearlineError
 # One literal table; `tearline --help` reads it without importing the commands.
 COMMANDS: dict[str, tuple[str, str]] = {
     "summary": (
-        "analysis.summary:summary_command",
+        "tearline.analysis.summary.table:summary_command",
         "One line per stream of a capture: kind, URL, counts, end.",
     ),
     "faults": (
         "tearline.faults.cli:faults_command",
         "List the faults tearline can inject; check a scenario.",
     ),
-    "diagnose": ("analysis.diagnose_cli:diagnose_command", "Name the root cause of every stream's end."),
-    "explain": ("analysis.symptoms:explain_command", "What a Chrome error, net error or close code means."),
+    "diagnose": (
+        "tearline.analysis.diagnose.cli:diagnose_command",
+        "Name the root cause of every stream's end.",
+    ),
+    "explain": (
+        "tearline.analysis.explain.symptoms:explain_command",
+        "What a Chrome error, net error or close code means.",
+    ),
     "report": (
-        "analysis.report_cli:report_command",
+        "tearline.analysis.report.cli:report_command",
         "Write a self-contained HTML timeline report (and PNG).",
     ),
     "demo": ("tearline.lab.demo:demo_command", "Reproduce the bundled incident end to end and report it."),

@@ -41,7 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from analysis.observation import Observation
+from tearline.analysis.evidence.observation import Observation
+
 from tearline.lab.browser import CHROMIUM, CHROMIUM_ARGS
 
 CDP_EVENTS = (

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from analysis.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
+from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 SCRIPT = "<script>alert(1)</script>"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from analysis.align import APPLY_THRESHOLD, apply_offsets, estimate_offsets
-from analysis.observation import Observation, SourceRecord
+from tearline.analysis.diagnose.align import APPLY_THRESHOLD, apply_offsets, estimate_offsets
+from tearline.analysis.evidence.observation import Observation, SourceRecord
 
 T0 = 1_780_000_000.0
 

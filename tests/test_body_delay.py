@@ -8,7 +8,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from addons.body_delay import DelayLine
+from tearline.addons.body_delay import DelayLine
+
 from tearline.lab.mitmdump import Mitmdump
 from tests.fault_clients import timed_events
 
@@ -63,7 +64,6 @@ def test_delay_of_sse_events_keeps_order_and_spacing(faulty: Callable[..., Mitmd
 def test_the_patched_mitmproxy_is_the_release_it_was_verified_with() -> None:
     """Upgrading mitmproxy? Re-check the internals body_delay replaces, then bump VERIFIED_MITMPROXY."""
     import mitmproxy.version
-
-    from addons.body_delay import VERIFIED_MITMPROXY
+    from tearline.addons.body_delay import VERIFIED_MITMPROXY
 
     assert mitmproxy.version.VERSION == VERIFIED_MITMPROXY

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.evidence.caddylog import load_caddy_log, parse_ts
+from tearline.analysis.evidence.observation import Observation
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from analysis.caddylog import load_caddy_log, parse_ts
-from analysis.observation import Observation
 from tearline.errors import InputError
 from tests.evidence_recording import run_servers
 

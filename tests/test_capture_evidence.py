@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.diagnose.diagnosis import diagnose
+from tearline.analysis.evidence.capture import HANDLERS, load_capture
+from tearline.analysis.evidence.observation import OBSERVATION_KINDS, Observation
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from analysis.capture_evidence import HANDLERS, load_capture
-from analysis.diagnosis import diagnose
-from analysis.observation import OBSERVATION_KINDS, Observation
 from tearline import events as ev
 from tearline.capture import CaptureWriter, make_header
 from tearline.errors import InputError

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from analysis.capture_frames import (
+from tearline.analysis.summary.frames import (
     CONNECTION_COLUMNS,
     STREAM_COLUMNS,
     df_connections,
@@ -14,6 +13,7 @@ from analysis.capture_frames import (
     df_streams,
     load,
 )
+
 from tearline.capture import CaptureWriter, make_header
 from tearline.events import (
     BodyChunk,

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.evidence.cdp import load_cdp, read_messages
+from tearline.analysis.evidence.observation import OBSERVATION_KINDS, Observation
 
-from analysis.cdp import load_cdp, read_messages
-from analysis.observation import OBSERVATION_KINDS, Observation
 from tearline.errors import InputError
 from tests.evidence_recording import of
 

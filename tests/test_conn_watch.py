@@ -9,8 +9,8 @@ import socket
 import struct
 
 import pytest
+from tearline.addons.conn_watch import TLS_CLOSE_NOTIFY, EndReason, reason_from_exception
 
-from addons.conn_watch import TLS_CLOSE_NOTIFY, EndReason, reason_from_exception
 from tearline.capture import read_capture
 from tearline.events import ConnClose, HttpRequest
 

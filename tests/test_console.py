@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.evidence.console import classify, load_console, parse_line
+from tearline.analysis.evidence.observation import Observation
 
-from analysis.console import classify, load_console, parse_line
-from analysis.observation import Observation
 from tearline.errors import InputError
 
 
@@ -50,7 +50,7 @@ def test_real_chrome_enable_logging_output(killed: Any, rec: Any) -> None:
 def test_chrome_log_times_agree_with_the_netlog(killed: Any) -> None:
     """Both come from the same run: the console line of the WebSocket close lies within a second of
     the NetLog's close frame (Chrome logs local time; this machine's zone is applied)."""
-    from analysis.netlog import load_netlog
+    from tearline.analysis.evidence.netlog.interpreter import load_netlog
 
     net = load_netlog(killed.netlog).observations
     close = next(o for o in net if o.kind == "ws_close_received")

@@ -107,7 +107,9 @@ def test_without_the_analysis_side_the_demo_prints_the_summary(
     from tearline.lab import demo
 
     bundle = scenario_bundle("client_navigation")
-    monkeypatch.setitem(sys.modules, "analysis.diagnosis", None)  # import fails like a missing module
+    monkeypatch.setitem(
+        sys.modules, "tearline.analysis.diagnose.diagnosis", None
+    )  # import fails like a missing module
     assert demo._diagnose(bundle) is None
     demo._summary_fallback(bundle)
     out = capsys.readouterr().out

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 from click.testing import CliRunner
+from tearline.analysis.diagnose.cli import clean, diagnosis_from_options, evidence_options
 
-from analysis.diagnose_cli import clean, diagnosis_from_options, evidence_options
 from tearline.cli import cli
 
 TICK0 = 5_000_000  # ms of TimeTicks

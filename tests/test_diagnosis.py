@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from analysis.diagnosis import TIMELINE_COLUMNS, diagnose, known_timeouts
-from analysis.observation import Observation, SourceRecord
+from tearline.analysis.diagnose.diagnosis import TIMELINE_COLUMNS, diagnose, known_timeouts
+from tearline.analysis.evidence.observation import Observation, SourceRecord
 
 T0 = 1_780_000_000.0
 
@@ -128,8 +128,7 @@ def test_known_timeouts_from_metadata() -> None:
 def test_navigation_label_in_the_swimlanes_is_the_destination() -> None:
     """The report's navigation marker shows where the page went, not the request's method."""
     from matplotlib.text import Text
-
-    from analysis.plots import plot_swimlanes
+    from tearline.analysis.report.plots import plot_swimlanes
 
     records = incident()
     net = records[0]

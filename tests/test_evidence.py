@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tearline.analysis.evidence.load import FORMATS, load_evidence, sniff
 
-from analysis.evidence import FORMATS, load_evidence, sniff
 from tearline.capture import CaptureWriter, make_header
 from tearline.cli import cli
 from tearline.errors import InputError
@@ -71,13 +71,13 @@ def test_load_everything_and_diagnose(rec: Any, small_files: dict[str, Path]) ->
     )
     assert [r.name for r in records] == ["capture", "netlog", "cdp", "har", "console", "caddy"]
     assert all(r.observations for r in records)
-    from analysis.observation import OBSERVATION_KINDS, SOURCE_NAMES
+    from tearline.analysis.evidence.observation import OBSERVATION_KINDS, SOURCE_NAMES
 
     for r in records:
         assert r.name in SOURCE_NAMES
         assert all(o.kind in OBSERVATION_KINDS and o.source == r.name for o in r.observations), r.name
 
-    from analysis.diagnosis import diagnose
+    from tearline.analysis.diagnose.diagnosis import diagnose
 
     d = diagnose(records[1:5])
     urls = {s.url for s in d.streams}

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tearline.analysis.evidence.caddylog import load_caddy_log
+from tearline.analysis.evidence.capture import load_capture
+from tearline.analysis.evidence.cdp import load_cdp
+from tearline.analysis.evidence.console import load_console
+from tearline.analysis.evidence.har import load_har
+from tearline.analysis.evidence.load import load_evidence
+from tearline.analysis.evidence.netlog.interpreter import load_netlog
+from tearline.analysis.evidence.observation import SourceRecord
+from tearline.analysis.explain.symptoms import explain
 
-from analysis.caddylog import load_caddy_log
-from analysis.capture_evidence import load_capture
-from analysis.cdp import load_cdp
-from analysis.console import load_console
-from analysis.evidence import load_evidence
-from analysis.har import load_har
-from analysis.netlog import load_netlog
-from analysis.observation import SourceRecord
-from analysis.symptoms import explain
 from tearline.errors import InputError, UsageError
 
 IMPORTERS: dict[str, Callable[[Any], SourceRecord]] = {

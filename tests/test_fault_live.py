@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mitmproxy.http import Headers
-
-from addons.fault_live import request_kind, response_kind
+from tearline.addons.fault_live import request_kind, response_kind
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,16 @@ import io
 
 from matplotlib.text import Text
 from PIL import Image
+from tearline.analysis.report.figures import (
+    clock,
+    headline,
+    overview_figure,
+    png_bytes,
+    swimlane_figure,
+    zoom_figure,
+)
+from tearline.analysis.report.plot_style import plain
 
-from analysis.figures import clock, headline, overview_figure, png_bytes, swimlane_figure, zoom_figure
-from analysis.plot_style import plain
 from tests.report_samples import T0, incident
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.evidence.har import load_har
+from tearline.analysis.evidence.observation import Observation
 
-from analysis.har import load_har
-from analysis.observation import Observation
 from tearline.errors import InputError
 from tests.evidence_recording import of
 

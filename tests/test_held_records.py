@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from addons.held_records import HeldRecords
+from tearline.addons.held_records import HeldRecords
+
 from tearline.events import Anomaly, Event, WsMessage
 
 

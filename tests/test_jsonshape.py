@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analysis.jsonshape import arr, num, obj, text
+from tearline.analysis.evidence.jsonshape import arr, num, obj, text
 
 
 def test_wrong_types_become_empty() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from analysis.model import ACTORS, CAUSE_KINDS
+from tearline.analysis.diagnose.model import ACTORS, CAUSE_KINDS
+
 from tearline.lab.incident.backend import END_BEHAVIOURS
 from tearline.lab.scenario_table import SCENARIOS
 

@@ -1,7 +1,13 @@
 import numpy as np
 import pandas as pd
+from tearline.analysis.report.lanes import (
+    df_drawable,
+    df_lanes,
+    lane_of_rows,
+    normalize_timeline,
+    tick_direction,
+)
 
-from analysis.lanes import df_drawable, df_lanes, lane_of_rows, normalize_timeline, tick_direction
 from tests.report_samples import big_timeline, incident_timeline
 
 

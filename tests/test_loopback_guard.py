@@ -8,8 +8,8 @@ documentation address (no packet is sent anywhere: tests never listen beyond
 import asyncio
 
 from mitmproxy.test import taddons, tflow
+from tearline.addons.loopback_guard import LoopbackGuard
 
-from addons.loopback_guard import LoopbackGuard
 from tearline.loopback import REFUSAL
 from tests.fixtures_proxy import ws_session
 

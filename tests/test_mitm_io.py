@@ -1,4 +1,4 @@
-"""addons.mitm_io against a real mitmdump: what each primitive does to real peers on 127.0.0.1.
+"""tearline.addons.mitm_io against a real mitmdump: what each primitive does to real peers on 127.0.0.1.
 
 A small driver addon (written to ``tmp_path``) calls the primitive named in the
 request's query string at a chosen moment; a raw-socket client
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tearline.addons import mitm_io
 
-from addons import mitm_io
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import WsOutcome, http_get, ws_session
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 DRIVER = """
 import asyncio
 from urllib.parse import parse_qs, urlsplit
-from addons import mitm_io
+from tearline.addons import mitm_io
 
 
 def q(flow):

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.analysis.evidence.netlog.interpreter import load_netlog
+from tearline.analysis.evidence.observation import OBSERVATION_KINDS, Observation
 
-from analysis.netlog import load_netlog
-from analysis.observation import OBSERVATION_KINDS, Observation
 from tearline.errors import InputError
 from tests.evidence_recording import of, shared
 
@@ -90,7 +90,7 @@ def test_real_netlog_streams_and_ends(rec: Any) -> None:
 @pytest.mark.slow
 def test_netlog_clock_matches_cdp_clock(rec: Any) -> None:
     """NetLog timeTickOffset and CDP wallTime - timestamp are the same TimeTicks origin."""
-    from analysis.cdp import load_cdp
+    from tearline.analysis.evidence.cdp import load_cdp
 
     net, cdp = load_netlog(rec.netlog), load_cdp(rec.cdp)
     assert net.offset == pytest.approx(cdp.offset, abs=0.05)
@@ -422,7 +422,7 @@ def test_http2_through_a_real_caddy(tmp_path_factory: pytest.TempPathFactory) ->
     """Chromium -> Caddy over HTTPS/HTTP/2: the upstream cuts a body, Caddy resets the stream
     (RST_STREAM INTERNAL_ERROR -> ERR_HTTP2_PROTOCOL_ERROR); a navigation cancels another stream
     (Chrome sends RST_STREAM CANCEL). The Caddy log tells the same story from its side."""
-    from analysis.caddylog import load_caddy_log
+    from tearline.analysis.evidence.caddylog import load_caddy_log
 
     h2: Any = shared("h2", tmp_path_factory)
     obs = load_netlog(h2.netlog).observations
@@ -463,14 +463,14 @@ def test_http2_through_a_real_caddy(tmp_path_factory: pytest.TempPathFactory) ->
     ],
 )
 def test_content_type_of_a_headers_list(headers: Any, want: str | None) -> None:
-    from analysis.netlog_state import content_type
+    from tearline.analysis.evidence.netlog.state import content_type
 
     assert content_type(headers) == want
 
 
 def test_a_netlog_only_event_stream_is_an_sse_stream(tmp_path: Path) -> None:
     """With only a NetLog, a fetch() of text/event-stream is diagnosed as ``sse``; text/plain as ``http-stream``."""
-    from analysis.diagnosis import diagnose
+    from tearline.analysis.diagnose.diagnosis import diagnose
 
     rows: list[tuple[str, int, str, int, int, dict[str, Any]]] = []
     for sid, path, ctype in (

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import tearline.analysis.evidence.netlog.reader as reader
+from tearline.analysis.evidence.netlog.reader import NetLogStream
 
-import analysis.netlog_reader as reader
-from analysis.netlog_reader import NetLogStream
 from tearline.errors import InputError
 
 CONSTANTS = {"logEventTypes": {"A": 1}, "timeTickOffset": 5}

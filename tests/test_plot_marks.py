@@ -1,8 +1,7 @@
 import pandas as pd
-
-from analysis.lanes import normalize_timeline
-from analysis.observation import OBSERVATION_KINDS
-from analysis.plot_marks import KIND_CATEGORY, MARKS, mark_category
+from tearline.analysis.evidence.observation import OBSERVATION_KINDS
+from tearline.analysis.report.lanes import normalize_timeline
+from tearline.analysis.report.plot_marks import KIND_CATEGORY, MARKS, mark_category
 
 
 def test_every_category_has_a_style_and_every_kind_is_known():

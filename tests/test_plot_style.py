@@ -1,5 +1,5 @@
-from analysis.model import CAUSE_KINDS
-from analysis.plot_style import CAUSE_STYLE, PALETTE, cause_label, cause_style, plain
+from tearline.analysis.diagnose.model import CAUSE_KINDS
+from tearline.analysis.report.plot_style import CAUSE_STYLE, PALETTE, cause_label, cause_style, plain
 
 
 def test_every_cause_kind_has_a_style_from_the_palette():

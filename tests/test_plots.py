@@ -11,8 +11,8 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from tearline.analysis.report.plots import MAX_TICKS, plot_swimlanes, plot_zoom, stream_window
 
-from analysis.plots import MAX_TICKS, plot_swimlanes, plot_zoom, stream_window
 from tests.report_samples import T0, big_diagnosis, incident
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tearline.addons.conn_watch import TLS_CLOSE_NOTIFY
+from tearline.addons.relay import PHASES, RULES, decide
 
-from addons.conn_watch import TLS_CLOSE_NOTIFY
-from addons.relay import PHASES, RULES, decide
 from tearline.capture import read_capture
 from tearline.errors import InputError
 from tearline.events import RELAY_ACTIONS, ConnClose, Relay

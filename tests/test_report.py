@@ -8,9 +8,9 @@ import os
 
 import pytest
 from PIL import Image
+from tearline.analysis.diagnose.model import Cause, Evidence, StreamDiagnosis
+from tearline.analysis.report.page import content_security_policy, render_report, report_context
 
-from analysis.model import Cause, Evidence, StreamDiagnosis
-from analysis.report import content_security_policy, render_report, report_context
 from tearline.errors import UsageError
 from tests.report_html import check_self_contained, parse, raw_markup_outside_images
 from tests.report_samples import SCRIPT, big_diagnosis, incident

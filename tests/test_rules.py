@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from analysis.diagnosis import known_timeouts
-from analysis.model import ACTORS, CAUSE_KINDS, Cause
-from analysis.observation import Observation, SourceRecord
-from analysis.rules import RULES, Context, run_rules
-from analysis.streams import build_streams
+from tearline.analysis.diagnose.diagnosis import known_timeouts
+from tearline.analysis.diagnose.model import ACTORS, CAUSE_KINDS, Cause
+from tearline.analysis.diagnose.rules import RULES, Context, run_rules
+from tearline.analysis.diagnose.streams import build_streams
+from tearline.analysis.evidence.observation import Observation, SourceRecord
 
 T0 = 1_780_000_000.0
 WS = "ws://ai.localhost:8080/ws"

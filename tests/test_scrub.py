@@ -1,4 +1,4 @@
-from analysis.scrub import scrub, scrub_url
+from tearline.analysis.report.scrub import scrub, scrub_url
 
 
 def test_scrub_blanks_secrets_but_keeps_their_names():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tearline.analysis.evidence.sourcefile import guarded, open_text, read_head
 
-from analysis.sourcefile import guarded, open_text, read_head
 from tearline.errors import InputError
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.observation import Observation, SourceRecord
-from analysis.streams import STREAM_COLUMNS, build_streams, df_streams, url_path
+from tearline.analysis.diagnose.streams import STREAM_COLUMNS, build_streams, df_streams, url_path
+from tearline.analysis.evidence.observation import Observation, SourceRecord
 
 T0 = 1_780_000_000.0
 

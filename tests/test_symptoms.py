@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
-from analysis.symptoms import (
+from tearline.analysis.explain.symptoms import (
     CLOSE_CODES,
     CONSOLE_TEXTS,
     NET_ERROR_NOTES,
@@ -17,6 +16,7 @@ from analysis.symptoms import (
     net_error_number,
     net_errors,
 )
+
 from tearline.cli import cli
 from tearline.errors import UsageError
 from tests.evidence_recording import shared

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from addons.ws_inject import isolate_injected_fragments
+from tearline.addons.ws_inject import isolate_injected_fragments
+
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tests.fault_clients import (
@@ -77,7 +78,6 @@ def test_relay_messages_patch_is_installed_once() -> None:
 def test_the_patched_mitmproxy_is_the_release_it_was_verified_with() -> None:
     """Upgrading mitmproxy? Re-check the internals ws_inject replaces, then bump VERIFIED_MITMPROXY."""
     import mitmproxy.version
-
-    from addons.ws_inject import VERIFIED_MITMPROXY
+    from tearline.addons.ws_inject import VERIFIED_MITMPROXY
 
     assert mitmproxy.version.VERSION == VERIFIED_MITMPROXY

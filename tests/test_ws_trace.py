@@ -370,7 +370,7 @@ def test_upstream_mode_records_through_a_second_proxy(start_mitmdump, lab_server
     proxy.stop()
     sid = stream_of(cap, "/sse?")
     assert len(events_of(cap, SseEvent, stream=sid)) == 3
-    from analysis.capture_frames import df_streams
+    from tearline.analysis.summary.frames import df_streams
 
     (row,) = df_streams(cap).to_dict("records")
     (server_open,) = [e for e in events_of(cap, ConnOpen) if e.conn == row["server_conn"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from analysis.wsframes import FrameScanner
+from tearline.analysis.evidence.netlog.frames import FrameScanner
 
 HEAD = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
 

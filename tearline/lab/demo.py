@@ -6,7 +6,7 @@ through a streamed ``fetch``, plus a WebSocket) through Caddy; the user clicks
 a link mid-answer. The demo runs the real parts on 127.0.0.1 (the agent,
 Caddy, mitmdump with tearline's recorder on both legs, headless Chromium),
 writes every file to ``out/demo/`` (or ``--out``), then runs the diagnosis and
-the report when they are installed (``analysis.diagnosis``, ``analysis.report``)
+the report when they are installed (``tearline.analysis.diagnose.diagnosis``, ``tearline.analysis.report.page``)
 and otherwise prints ``tearline summary`` of the captures.
 """
 
@@ -78,8 +78,8 @@ def _print_files(bundle: Any, cwd: Path) -> None:
 def _diagnose(bundle: Any) -> Any | None:
     """The ``Diagnosis`` of the bundle, or None when the analysis side is not installed."""
     try:
-        from analysis.diagnosis import diagnose
-        from analysis.evidence import load_evidence
+        from tearline.analysis.diagnose.diagnosis import diagnose
+        from tearline.analysis.evidence.load import load_evidence
     except ImportError:
         return None
     records = load_evidence(
@@ -107,7 +107,7 @@ def _print_diagnosis(diagnosis: Any, bundle: Any) -> None:
 
 
 def _write_diagnosis(diagnosis: Any, out: Path) -> list[Path]:
-    from analysis.diagnose_cli import format_text
+    from tearline.analysis.diagnose.cli import format_text
 
     text, js = out / "diagnosis.txt", out / "diagnosis.json"
     text.write_text(format_text(diagnosis) + "\n")
@@ -117,7 +117,7 @@ def _write_diagnosis(diagnosis: Any, out: Path) -> list[Path]:
 
 def _report(diagnosis: Any, out: Path, title: str) -> list[Path]:
     try:
-        from analysis.report import render_report
+        from tearline.analysis.report.page import render_report
     except ImportError:
         return []
     files = render_report(diagnosis, out / "report.html", png=out / "timeline.png", title=title)

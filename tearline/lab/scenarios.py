@@ -14,7 +14,7 @@ the back end only); ``proxy=False`` leaves both mitmdumps out. The returned
 cause kind and actor the recording is expected to be diagnosed as.
 
 ``SCENARIOS`` (in ``scenario_table.py``) is the table: one row per cause kind in
-``analysis.model.CAUSE_KINDS`` (except ``unknown``), named after it, plus
+``tearline.analysis.diagnose.model.CAUSE_KINDS`` (except ``unknown``), named after it, plus
 ``renderer_crash`` (a sad tab, diagnosed as ``client_navigation`` by the
 browser). Each takes a few seconds.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import addons
+import tearline.addons as addons
 from tearline.errors import UsageError
 from tearline.lab.browser import record_browser
 from tearline.lab.caddy import Caddy, CaddySite, free_port, run_caddy

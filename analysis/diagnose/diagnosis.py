@@ -1,0 +1,253 @@
+"""``diagnose(records)``: one clock, one list of streams, the cause of each stream's end.
+
+The pipeline, each step in its own module:
+
+1. ``tearline.analysis.diagnose.align``: refine each source's clock offset from streams seen by two sources;
+2. ``tearline.analysis.diagnose.streams``: match every source's view of each stream into one list, set noise aside;
+3. ``tearline.analysis.diagnose.rules``: run the rule table on each stream; the most confident finding is the cause,
+   the others (one per cause kind) are the alternatives.
+
+The result is an ``tearline.analysis.diagnose.model.Diagnosis`` (see there for the JSON and the
+``timeline`` columns). Pure: no file is read here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
+from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
+from tearline.analysis.diagnose.rules import Context, run_rules
+from tearline.analysis.diagnose.streams import Stream, build_streams
+from tearline.analysis.evidence.observation import Observation, SourceRecord
+
+__all__ = ["TIMELINE_COLUMNS", "diagnose", "known_timeouts", "timeline_frame"]
+
+TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text", "url")
+MAX_ALTERNATIVES = 4
+
+
+def known_timeouts(records: Iterable[SourceRecord]) -> dict[str, float]:
+    """Timer values (seconds) found in the records' metadata, e.g. a capture header's options.
+
+    Any numeric key whose name contains ``timeout`` counts; ``*_ms`` keys are milliseconds.
+    """
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v, depth + 1)
+            return
+        name = prefix.rsplit(".", 1)[-1].lower()
+        if "timeout" not in name or isinstance(value, bool):
+            return
+        seconds: float | None = None
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str):
+            s = value.strip().lower()
+            for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+                if s.endswith(suffix):
+                    try:
+                        seconds = float(s[: -len(suffix)]) * mult
+                    except ValueError:
+                        seconds = None
+                    break
+        if seconds is not None and name.endswith("_ms"):
+            seconds /= 1000.0
+        if seconds is not None and math.isfinite(seconds) and seconds > 0:
+            out[prefix] = seconds
+
+    for rec in records:
+        walk(rec.name, rec.meta, 0)
+    return out
+
+
+# Observation kinds that say a stream ended (for the timeline's choice of which end to draw).
+_END_KINDS = frozenset(
+    {"request_done", "request_failed", "request_cancelled", "ws_closed", "ws_close_sent", "ws_close_received"}
+)
+
+
+def _time_unknown(o: Observation) -> bool:
+    """An end whose source does not know when it happened (a HAR failure with no receive timing)."""
+    return o.kind in _END_KINDS and (o.reason or "").startswith("end time unknown")
+
+
+def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -> pd.DataFrame:
+    """All observations on the aligned clock, with the stream id each belongs to (None for global ones).
+
+    An end whose source does not know its time (``_time_unknown``) is left out of the
+    timeline when another source of the same stream saw the end with its time, so the
+    picture does not show the end at the wrong moment; it stays in the evidence.
+    """
+    owner: dict[int, str] = {}
+    timed_end: set[str] = set()
+    for s in streams:
+        for p in s.parts:
+            for o in p.obs:
+                owner[id(o)] = s.id
+                if o.kind in _END_KINDS and not _time_unknown(o):
+                    timed_end.add(s.id)
+    rows = [
+        (
+            o.t,
+            o.source,
+            owner.get(id(o)),
+            o.leg,
+            o.kind,
+            o.direction,
+            float(o.size) if o.size is not None else math.nan,
+            float(o.code) if o.code is not None else math.nan,
+            o.text if o.text is not None else (o.error or o.reason or o.url),
+            o.url,
+        )
+        for rec in records
+        for o in rec.observations
+        if not (_time_unknown(o) and owner.get(id(o)) in timed_end)
+    ]
+    df = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
+    if len(df):
+        df = df.sort_values("t", kind="stable").reset_index(drop=True)
+    return df
+
+
+def _pick(causes: list[Cause]) -> tuple[Cause, tuple[Cause, ...]]:
+    if not causes:
+        unknown = Cause(
+            kind="unknown",
+            actor="unknown",
+            summary="The evidence does not say how this stream ended.",
+            confidence=0.0,
+            rule="none",
+        )
+        return unknown, ()
+    seen = {causes[0].kind}
+    alts: list[Cause] = []
+    for c in causes[1:]:
+        if c.kind not in seen:
+            seen.add(c.kind)
+            alts.append(c)
+    return causes[0], tuple(alts[:MAX_ALTERNATIVES])
+
+
+def _diagnose_stream(
+    stream: Stream, global_obs: list[Observation], timeouts: dict[str, float], end: float | None
+) -> StreamDiagnosis:
+    ctx = Context(stream=stream, global_obs=global_obs, timeouts=timeouts, recording_end=end)
+    best, alts = _pick(run_rules(ctx))
+    ended = stream.ended_at
+    abnormal = best.kind != "clean_close" and not (best.kind == "unknown" and ended is None)
+    return StreamDiagnosis(
+        id=stream.id,
+        url=stream.url,
+        kind=stream.kind,
+        opened_at=stream.opened_at,
+        ended_at=ended,
+        cause=best,
+        alternatives=alts,
+        abnormal=abnormal,
+        sources=stream.sources,
+        stats=stream.stats(),
+    )
+
+
+def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
+    """Name the most likely cause of every stream's end in ``records`` (one per evidence file)."""
+    alignment = estimate_offsets(records)
+    aligned = apply_offsets(records, alignment)
+    streams, noise, global_obs = build_streams(aligned)
+    timeouts = known_timeouts(aligned)
+    end = max((o.t for r in aligned for o in r.observations), default=None)
+    results = [_diagnose_stream(s, global_obs, timeouts, end) for s in streams]
+    sources = [
+        SourceSummary(
+            name=rec.name,
+            path=rec.path,
+            observations=len(rec.observations),
+            clock=rec.clock,
+            offset=alignment.offsets[i],
+            residual_skew=alignment.residual_skew[i],
+            warnings=tuple(rec.warnings),
+        )
+        for i, rec in enumerate(records)
+    ]
+    notes: list[str] = []
+    if noise:
+        reasons: dict[str, int] = {}
+        for n in noise:
+            reasons[n.noise or "?"] = reasons.get(n.noise or "?", 0) + 1
+        notes.append(
+            "Set aside as background noise, not failures: "
+            + ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
+            + "."
+        )
+    agree = [
+        (rec.name, abs(m))
+        for i, rec in enumerate(records)
+        if (m := alignment.measured[i]) is not None
+        and i != alignment.reference
+        and alignment.offsets[i] == 0.0
+    ]
+    if agree and alignment.reference is not None:
+        ref = records[alignment.reference].name
+        worst = max(m for _, m in agree)
+        names = ", ".join(dict.fromkeys(n for n, _ in agree))
+        notes.append(f"Clocks of {names} agree with the {ref} within {worst * 1000:.0f} ms; not shifted.")
+    if not streams:
+        notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
+    for n in noise:
+        if n.noise and n.noise.startswith("page navigation"):
+            failed = [o for o in n.obs("request_failed") if o.error] + [
+                o for o in n.obs("response_headers") if (o.status or 0) >= 400
+            ]
+            if failed:
+                f = failed[0]
+                what = f.error or f"status {f.status}"
+                notes.append(
+                    f"The page navigation to {n.url} failed with {what}: an error page, not a stream end."
+                )
+    notes.extend(crash_notes([o for o in global_obs if o.kind == "page_crash"]))
+    return Diagnosis(
+        streams=results,
+        sources=sources,
+        timeline=timeline_frame(aligned, streams),
+        notes=notes,
+    )
+
+
+def crash_notes(crashes: list[Observation], window: float = 3.0) -> list[str]:
+    """One note per renderer crash: reports of it from several sources within ``window`` s are one crash."""
+    notes: list[str] = []
+    group: list[Observation] = []
+    for o in [*sorted(crashes, key=lambda o: o.t), None]:
+        if o is not None and (not group or o.t - group[0].t <= window):
+            group.append(o)
+            continue
+        if group:
+            best = max(group, key=lambda x: (x.code is not None, len(x.text or "")))
+            code = (
+                f" 'Error code: {best.code}'" + (" (SIGSEGV)" if best.code == 11 else "") if best.code else ""
+            )
+            t0 = group[0].t
+            when = time.strftime("%H:%M:%S", time.gmtime(t0)) + f".{int(t0 % 1 * 1000):03d} UTC"
+            sources = ", ".join(sorted({x.source for x in group}))
+            notes.append(
+                f"The renderer crashed at {when}{code}, seen by {sources}: the sad-tab page is a browser "
+                "crash, not a network error; streams it tore down are reported as client_navigation."
+            )
+        group = [o] if o is not None else []
+    return notes
+
+
+def evidence_line(e: Evidence) -> str:
+    """One evidence line for a person: ``[source t] text (where)``."""
+    where = f" ({e.where})" if e.where else ""
+    return f"[{e.source}] {e.text}{where}"

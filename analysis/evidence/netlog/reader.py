@@ -1,0 +1,321 @@
+"""Streaming reader for Chrome NetLog JSON files (chrome://net-export, ``--log-net-log``).
+
+A NetLog is one JSON object ``{"constants": {...}, "events": [ ... ], "polledData": {...}}``
+written incrementally by Chrome: one event per line, the closing ``]`` and ``}``
+only when logging stops cleanly. Files can be hundreds of megabytes, so the
+events array is parsed element by element with ``json.JSONDecoder.raw_decode``
+over 1 MiB chunks; memory holds one chunk, the constants and the caller's state.
+
+A file that ends early (Chrome killed, crashed or still logging) yields every
+complete event and sets ``NetLogStream.truncated`` with a warning; a file that
+is not a NetLog at all raises ``InputError`` naming the file and the byte offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+from tearline.analysis.evidence.sourcefile import open_text
+
+from tearline.errors import InputError
+
+__all__ = ["NetLogStream"]
+
+CHUNK = 1 << 20  # characters read per refill
+MAX_VALUE = 64 << 20  # a single JSON value larger than this is garbage
+_WS = " \t\r\n"
+
+
+class _Buffer:
+    """A growing window over a text stream with an absolute position for messages."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh = fh
+        self.text = ""
+        self.pos = 0  # index into text
+        self.base = 0  # absolute offset of text[0]
+        self.eof = False
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def more(self) -> bool:
+        """Read another chunk; False at end of file."""
+        if self.eof:
+            return False
+        chunk = self.fh.read(CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        if self.pos > CHUNK:
+            self.base += self.pos
+            self.text = self.text[self.pos :]
+            self.pos = 0
+        self.text += chunk
+        return True
+
+    def skip_ws(self) -> bool:
+        """Skip whitespace; False when the file ends first."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in _WS:
+                self.pos += 1
+            if self.pos < len(self.text):
+                return True
+            if not self.more():
+                return False
+
+    def peek(self) -> str | None:
+        return self.text[self.pos] if self.skip_ws() else None
+
+    def expect(self, ch: str) -> bool:
+        if self.peek() == ch:
+            self.pos += 1
+            return True
+        return False
+
+    def value(self, decoder: json.JSONDecoder) -> tuple[bool, Any]:
+        """Decode one JSON value at the position: (True, value), or (False, None) if the file ends inside it."""
+        if not self.skip_ws():
+            return False, None
+        while True:
+            try:
+                value, end = decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError:
+                # not enough text yet, or garbage: read more (up to MAX_VALUE) and retry
+                if len(self.text) - self.pos < MAX_VALUE and self.more():
+                    continue
+                rest = self.text[self.pos :].strip()
+                if self.eof and "\n" not in rest:
+                    return False, None  # a torn last line: the writer stopped mid-value
+                raise
+            # a number at the end of a chunk may continue in the next one
+            if end == len(self.text) and not self.eof and self.more():
+                continue
+            self.pos = end
+            return True, value
+
+
+_PLACEHOLDER = "Logging is in progress writing data to:"
+
+
+class _Chain(io.TextIOBase):
+    """Several text files read as one (for ``_Buffer``: only ``read(n)`` and context management)."""
+
+    def __init__(self, parts: list[Path], flag: str | None) -> None:
+        self.parts = parts
+        self.flag = flag
+        self.current: IO[str] | None = None
+
+    def read(self, size: int | None = -1) -> str:
+        while self.parts or self.current is not None:
+            if self.current is None:
+                self.current = open_text(self.parts.pop(0), flag=self.flag)
+            chunk = self.current.read(size if size is not None else -1)
+            if chunk:
+                return chunk
+            self.current.close()
+            self.current = None
+        return ""
+
+    def close(self) -> None:
+        if self.current is not None:
+            with contextlib.suppress(OSError):
+                self.current.close()
+            self.current = None
+        super().close()
+
+
+class NetLogStream:
+    """Iterate a NetLog's events; ``constants`` is available once ``events()`` has started.
+
+    Usage::
+
+        log = NetLogStream(path)
+        for index, event in log.events():
+            ...
+        log.constants, log.truncated, log.warnings, log.polled
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, flag: str | None = "--netlog") -> None:
+        self.path = path
+        self.flag = flag
+        self.constants: dict[str, Any] = {}
+        self.truncated = False
+        self.warnings: list[str] = []
+        self.count = 0
+        self.skipped = 0
+        self.has_polled = False
+
+    def _open(self) -> IO[str]:
+        """The NetLog as one text stream, stitching a bounded-mode ``.inprogress`` directory if needed."""
+        p = Path(self.path)
+        if p.is_dir():
+            return self._stitch(p)
+        fh = open_text(p, flag=self.flag)
+        head = fh.read(512)
+        if not head.startswith(_PLACEHOLDER):
+            fh.seek(0)
+            return fh
+        fh.close()
+        m = re.search(r"writing data to:\s*(\S+)", head)
+        where = Path(m.group(1)) if m else None
+        if where is None or not (where / "constants.json").exists():
+            raise InputError(
+                f"Chrome never stitched this NetLog; its data was in {where or 'a temporary directory'}, "
+                "which is gone",
+                path=p,
+                hint="re-record without --net-log-max-size-mb, or pass the .inprogress directory if you kept it",
+            )
+        return self._stitch(where)
+
+    def _stitch(self, d: Path) -> IO[str]:
+        """Chain constants.json, the event files (oldest first) and end_netlog.json of a bounded-mode log."""
+        if not (d / "constants.json").exists():
+            raise InputError(
+                "is a directory without constants.json, not a NetLog .inprogress directory",
+                path=d,
+                hint="pass a NetLog file (or the .inprogress directory Chrome wrote) to --netlog",
+            )
+        events = sorted(d.glob("event_file_*.json"), key=lambda f: (f.stat().st_mtime_ns, f.name))
+        parts = [d / "constants.json", *events]
+        if (d / "end_netlog.json").exists():
+            parts.append(d / "end_netlog.json")
+        self.warnings.append(
+            f"{self.path}: stitched from {d} ({len(events)} event file(s)); in bounded mode the oldest events "
+            "may have been dropped"
+        )
+        return cast(IO[str], _Chain(parts, self.flag))
+
+    def _bad(self, buf: _Buffer, what: str) -> InputError:
+        return InputError(
+            f"not a Chrome NetLog: {what} at byte {buf.offset}",
+            path=self.path,
+            hint="pass a file from chrome://net-export or --log-net-log to --netlog",
+        )
+
+    def events(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield (index in the events array, event object) for every well-formed event."""
+        decoder = json.JSONDecoder()
+        with self._open() as fh:
+            buf = _Buffer(fh)
+            if buf.peek() is None:
+                raise InputError(
+                    "empty file", path=self.path, hint="pass a Chrome NetLog JSON file to --netlog"
+                )
+            if not buf.expect("{"):
+                raise self._bad(buf, "does not start with '{'")
+            early: list[tuple[int, dict[str, Any]]] = []  # events seen before constants (unusual writers)
+            seen_events = False
+            while True:
+                ch = buf.peek()
+                if ch is None:
+                    if not seen_events or not self.constants:
+                        break
+                    self._truncated("after the events array (no closing '}')")
+                    break
+                if ch == "}":
+                    buf.pos += 1
+                    break
+                if ch == ",":
+                    buf.pos += 1
+                    continue
+                try:
+                    ok, key = buf.value(decoder)
+                except json.JSONDecodeError:
+                    raise self._bad(buf, "a malformed key") from None
+                if not ok:
+                    self._truncated("inside a top-level key")
+                    break
+                if not isinstance(key, str) or not buf.expect(":"):
+                    raise self._bad(buf, 'expected a "key": value pair')
+                if key == "events":
+                    seen_events = True
+                    for item in self._array(buf, decoder):
+                        if self.constants:
+                            yield item
+                        else:
+                            early.append(item)
+                    if self.truncated:
+                        break
+                    continue
+                try:
+                    ok, value = buf.value(decoder)
+                except json.JSONDecodeError:
+                    raise self._bad(buf, f"malformed JSON in {key!r}") from None
+                if not ok:
+                    if key == "constants":
+                        raise InputError(
+                            "the file ends inside its constants block, before any event",
+                            path=self.path,
+                            hint="the NetLog was cut too early to be read; record it again",
+                        )
+                    self._truncated(f"inside {key!r}")
+                    break
+                if key == "constants":
+                    if not isinstance(value, dict) or "logEventTypes" not in value:
+                        raise self._bad(buf, "'constants' lacks logEventTypes")
+                    self.constants = value
+                    yield from early
+                    early.clear()
+                elif key == "polledData":
+                    self.has_polled = True
+            if not self.constants:
+                raise InputError(
+                    "no 'constants' block: this JSON is not a Chrome NetLog",
+                    path=self.path,
+                    hint="pass a file from chrome://net-export or --log-net-log to --netlog",
+                )
+            if not seen_events:
+                raise InputError("no 'events' array", path=self.path, hint="pass a complete Chrome NetLog")
+            if self.skipped:
+                self.warnings.append(f"{self.path}: {self.skipped} malformed event(s) skipped")
+
+    def _truncated(self, where: str) -> None:
+        if not self.truncated:
+            self.truncated = True
+            self.warnings.append(
+                f"{self.path}: the NetLog ends {where} after {self.count} events "
+                "(Chrome did not finish writing it: killed, crashed or still logging); events kept"
+            )
+
+    def _array(self, buf: _Buffer, decoder: json.JSONDecoder) -> Iterator[tuple[int, dict[str, Any]]]:
+        if not buf.expect("["):
+            raise self._bad(buf, "'events' is not an array")
+        index = 0
+        while True:
+            ch = buf.peek()
+            if ch is None:
+                self._truncated("inside the events array")
+                return
+            if ch == "]":
+                buf.pos += 1
+                return
+            if ch == ",":
+                buf.pos += 1
+                continue
+            try:
+                ok, value = buf.value(decoder)
+            except json.JSONDecodeError:
+                raise self._bad(buf, f"malformed event {index}") from None
+            if not ok:
+                self._truncated("mid-event")
+                return
+            if (
+                isinstance(value, dict)
+                and "type" in value
+                and "time" in value
+                and isinstance(value.get("source"), dict)
+            ):
+                self.count += 1
+                yield index, value
+            else:
+                self.skipped += 1
+            index += 1

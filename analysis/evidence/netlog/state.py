@@ -1,0 +1,141 @@
+"""State and value decoding for the NetLog importer (``analysis/evidence/netlog/interpreter.py``).
+
+``RequestState``/``SocketState`` hold what the interpreter learned about one URL_REQUEST or SOCKET
+source; the functions decode NetLog values (ints that may be strings, base64 ``bytes``, HTTP/2 error
+codes written as ``"8 (CANCEL)"``) without ever raising on a malformed value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tearline.analysis.evidence.browser_codes import net_error_name
+from tearline.analysis.evidence.netlog.frames import FrameScanner
+
+__all__ = [
+    "ALREADY_OPEN",
+    "H2_CODE_RE",
+    "NOT_FAILURES",
+    "OPCODES",
+    "STATUS_RE",
+    "RequestState",
+    "SocketState",
+    "as_int",
+    "as_str",
+    "b64",
+    "content_type",
+    "fallback_name",
+    "first_close",
+    "h2_code",
+    "invert",
+]
+
+OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel), WS_UPGRADE (success)
+ALREADY_OPEN = "already open when logging started"
+STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
+H2_CODE_RE = re.compile(r"^\s*(\d+)")
+
+
+def content_type(headers: Any) -> str | None:
+    """The media type of a NetLog ``headers`` list (``["HTTP/1.1 200", "content-type: text/event-stream; ..."]``).
+
+    Lower case, parameters dropped (as CDP's ``mimeType``); None when absent or not a list.
+    """
+    if not isinstance(headers, list):
+        return None
+    for line in headers:
+        if not isinstance(line, str):
+            continue
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "content-type":
+            media = value.split(";", 1)[0].strip().lower()
+            return media or None
+    return None
+
+
+@dataclass
+class RequestState:
+    key: str
+    url: str | None = None
+    method: str | None = None
+    started: bool = False
+    is_ws: bool = False
+    status: int | None = None
+    bytes_read: int = 0
+    error: int | None = None  # first real net error
+    cancelled: bool = False
+    ended: bool = False
+    close_obs: dict[str, int] = field(default_factory=dict)  # direction -> index of ws_close_* observation
+    recv_close_frame: bool = False
+    sent_close_frame: bool = False
+    socket: int | None = None
+    ws_closed: bool = False
+    closed_obs: int | None = None
+    start_obs: int | None = None
+    h2_headers_t: float | None = None
+
+
+@dataclass
+class SocketState:
+    sid: int
+    remote: str | None = None
+    request: str | None = None  # key of the last request bound to this socket
+    fin: bool = False
+    error: int | None = None
+    recv: dict[str, FrameScanner] = field(
+        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
+    )
+    sent: dict[str, FrameScanner] = field(
+        default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
+    )
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def first_close(scanners: dict[str, FrameScanner]) -> tuple[int | None, str] | None:
+    for sc in scanners.values():
+        if sc.closes:
+            return sc.closes[0]
+    return None
+
+
+def b64(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def h2_code(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    m = H2_CODE_RE.match(value) if isinstance(value, str) else None
+    return int(m.group(1)) if m else None
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def invert(table: Any) -> dict[int, str]:
+    if not isinstance(table, dict):
+        return {}
+    return {v: str(k) for k, v in table.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def fallback_name(code: int) -> str:
+    return net_error_name(code) or f"net error {code}"

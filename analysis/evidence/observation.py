@@ -1,0 +1,97 @@
+"""The vocabulary every evidence importer produces: one ``Observation`` per fact.
+
+Importers (``analysis/evidence/netlog/interpreter.py``, ``cdp.py``, ``har.py``, ``console.py``,
+``caddylog.py``, and ``capture_evidence.py`` for tearline captures) each turn
+one file into a ``SourceRecord``: what was read, on what clock, and a list of
+observations already converted to wall-clock epoch seconds by the source's
+own clock rule (NetLog ``timeTickOffset``, CDP ``wallTime - timestamp``, ...).
+The diagnosis (``analysis/diagnose/align.py``, ``streams.py``, ``rules.py``) refines the
+offsets and matches streams across sources; it never reparses files.
+
+``kind`` is one of ``OBSERVATION_KINDS``; each importer documents which it
+emits. ``stream_key`` is the source's own id for the request or socket (NetLog
+source id, CDP requestId, HAR entry index, capture flow id); matching across
+sources happens later, by URL, time and connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["OBSERVATION_KINDS", "SOURCE_NAMES", "Observation", "SourceRecord"]
+
+SOURCE_NAMES: tuple[str, ...] = ("netlog", "cdp", "har", "console", "caddy", "capture")
+
+OBSERVATION_KINDS: dict[str, str] = {
+    # requests and streams
+    "request_start": "the browser (or proxy) started a request; url, text=method",
+    "response_headers": "response headers arrived; status",
+    "data_received": "body bytes or an SSE event arrived at the browser; size",
+    "data_sent": "body bytes left the browser; size",
+    "request_done": "the request finished successfully; size = total bytes",
+    "request_failed": "the request failed; error = net error name (ERR_...), code = net error number",
+    "request_cancelled": "the request was cancelled by the browser/page (ERR_ABORTED, canceled=true)",
+    # WebSocket
+    "ws_created": "page created a WebSocket; url",
+    "ws_handshake_request": "upgrade request sent",
+    "ws_open": "handshake response (101) received; status",
+    "ws_frame_sent": "browser sent a frame; size, text=opcode name",
+    "ws_frame_received": "browser received a frame; size, text=opcode name",
+    "ws_close_sent": "browser sent a close frame; code, reason",
+    "ws_close_received": "browser received a close frame; code, reason",
+    "ws_closed": "the socket is closed (as the page saw it); code, reason, text='clean'|'unclean' when known",
+    "ws_error": "a WebSocket error was reported; text",
+    # connections and transport
+    "socket_closed": "a transport connection ended; error = net error name when abnormal",
+    "socket_error": "a read/write error on a socket; error, code",
+    "h2_rst_stream": "an HTTP/2 RST_STREAM; code = h2 error code, direction = who sent it",
+    "h2_goaway": "an HTTP/2 GOAWAY; code",
+    "network_changed": "the OS network changed and the browser dropped its sockets (ERR_NETWORK_CHANGED); text",
+    # page and browser
+    "navigation": "the page navigated or unloaded; url = destination",
+    "page_crash": "the renderer crashed (sad tab); text",
+    "console": "a console or log message; text, level in reason",
+    # proxy-side facts (Caddy logs, tearline captures)
+    "upstream_error": "the proxy failed to reach or read the upstream; text, status",
+    "proxy_abort": "the proxy aborted a response it had started; text",
+    "proxy_reload": "the proxy reloaded its configuration",
+    "proxy_timeout": "an intermediary's timer fired; text names it",
+    "access": "an access-log line for a finished request; status, size, reason=duration seconds",
+    "fault": "tearline injected a fault; text describes it",
+    "relay": "tearline relayed an end faithfully; text describes it",
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Observation:
+    """One fact from one evidence source, on the wall clock."""
+
+    source: str  # one of SOURCE_NAMES
+    kind: str  # one of OBSERVATION_KINDS
+    t: float  # wall-clock epoch seconds, by the source's own clock rule (before skew refinement)
+    stream_key: str | None = None  # the source's own id for the request/socket
+    url: str | None = None
+    direction: str | None = None  # "client" (browser sent) or "server" (browser received)
+    size: int | None = None
+    status: int | None = None  # HTTP status
+    code: int | None = None  # WebSocket close code, net error number, h2 error code
+    reason: str | None = None
+    error: str | None = None  # net error name, e.g. "ERR_INCOMPLETE_CHUNKED_ENCODING"
+    text: str | None = None  # free text (console message, log msg)
+    where: str | None = None  # place in the source file: "line 12", "event 3456", "entries[4]"
+    leg: str | None = None  # for proxy-side sources: "client" or "server" leg
+    raw_t: float | None = None  # the source's own time value, before conversion
+
+
+@dataclass
+class SourceRecord:
+    """Everything one importer read from one file."""
+
+    name: str  # one of SOURCE_NAMES
+    path: str
+    observations: list[Observation] = field(default_factory=list)
+    clock: str = "wall"  # how times were converted, e.g. "netlog timeTickOffset"
+    offset: float = 0.0  # seconds added to the source's raw clock to get wall time
+    warnings: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. browser version, capture mode

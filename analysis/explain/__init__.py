@@ -1,0 +1,1 @@
+"""``tearline explain``: what a Chrome error, net error, close code or console text means."""

@@ -1,0 +1,1 @@
+"""``tearline summary``: capture DataFrames (``df_*``) and the one-line-per-stream table."""
