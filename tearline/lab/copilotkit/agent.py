@@ -35,6 +35,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -206,6 +207,18 @@ def build_graph(model: ScriptedChatModel) -> Any:
     return graph.compile(checkpointer=InMemorySaver())
 
 
+@dataclass
+class _Exchange:
+    """What the HTTP log knows about one request so far."""
+
+    done: bool = False  # the response's last body message was sent
+    gone: bool = False  # the client disconnected before that
+    events: int = 0  # SSE events sent (blank-line separators)
+    sent: int = 0  # response body bytes
+    body: bytes = b""  # the request body (first MiB), for the run's ids
+    logged: bool = False
+
+
 class _HttpLog:
     """ASGI middleware: one ``request`` / ``response_start`` / ``response_end`` line per HTTP request."""
 
@@ -217,14 +230,14 @@ class _HttpLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = {"done": False, "gone": False, "events": 0, "bytes": 0, "body": b"", "logged": False}
+        state = _Exchange()
         ids: dict[str, Any] = {}
 
         def log_request() -> None:
-            if not state["logged"]:
-                state["logged"] = True
+            if not state.logged:
+                state.logged = True
                 try:
-                    body = json.loads(state["body"] or b"{}")
+                    body = json.loads(state.body or b"{}")
                 except ValueError:
                     body = {}
                 if isinstance(body, dict):
@@ -234,12 +247,12 @@ class _HttpLog:
         async def logged_receive() -> dict[str, Any]:
             message: dict[str, Any] = await receive()
             if message["type"] == "http.request":
-                if len(state["body"]) < 1 << 20:
-                    state["body"] += message.get("body", b"")
+                if len(state.body) < 1 << 20:
+                    state.body += message.get("body", b"")
                 if not message.get("more_body"):
                     log_request()
-            elif message["type"] == "http.disconnect" and not state["done"]:
-                state["gone"] = True
+            elif message["type"] == "http.disconnect" and not state.done:
+                state.gone = True
             return message
 
         async def logged_send(message: dict[str, Any]) -> None:
@@ -248,10 +261,10 @@ class _HttpLog:
                 self.log.write("response_start", status=message["status"], **ids)
             elif message["type"] == "http.response.body":
                 body = message.get("body", b"")
-                state["bytes"] += len(body)
-                state["events"] += body.count(b"\n\n")
+                state.sent += len(body)
+                state.events += body.count(b"\n\n")
                 if not message.get("more_body"):
-                    state["done"] = True
+                    state.done = True
             await send(message)
 
         reason = "complete"
@@ -264,12 +277,12 @@ class _HttpLog:
             reason = "error"
             raise
         finally:
-            if state["gone"]:
+            if state.gone:
                 reason = "client_gone"
-            elif reason == "complete" and not state["done"]:
+            elif reason == "complete" and not state.done:
                 reason = "incomplete"
             log_request()
-            self.log.write("response_end", reason=reason, events=state["events"], bytes=state["bytes"], **ids)
+            self.log.write("response_end", reason=reason, events=state.events, bytes=state.sent, **ids)
 
 
 _DOCS = """<!doctype html><html><head><title>Docs</title></head>

@@ -53,11 +53,9 @@ KEEP_ALIVE_MS = 180_000  # upstreams keep idle connections longer than Caddy (2 
 
 
 def _addons_dir() -> Path:
-    try:
-        import tearline.addons as pkg  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        import addons as pkg  # the layout before tearline.addons
-    return Path(pkg.__file__).parent
+    import tearline.addons
+
+    return Path(tearline.addons.__file__).parent
 
 
 @dataclass(frozen=True, kw_only=True)
