@@ -20,6 +20,7 @@ __all__ = ["Chat", "click_link", "tokens_logged", "wait_until"]
 CHAT_INPUT = "textarea"
 SEND_BUTTON = "button.copilotKitInputControlButton[data-test-id=copilot-chat-ready]"
 RUNTIME_PATH = "/api/copilotkit"
+STOP_BUTTON = "button.copilotKitInputControlButton[data-test-id=copilot-chat-request-in-progress]"
 
 
 def wait_until(browser: LiveBrowser, cond: Callable[[], bool], *, timeout: float, what: str) -> None:

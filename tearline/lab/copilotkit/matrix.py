@@ -46,6 +46,7 @@ class Row:
     what: str
     tls: bool = True
     leave: bool = False  # the user clicks the other domain's link after 20 tokens
+    stop: bool = False  # the user presses the chat's stop button after 20 tokens
     faults: dict[str, str] = field(default_factory=dict)
     tokens: int = 120
 
@@ -61,6 +62,7 @@ ROWS: dict[str, Row] = {
             leave=True,
         ),
         Row(name="clean_finish", what="the answer streams to its end", tokens=40),
+        Row(name="user_stop", what="user presses the chat's stop button after 20 tokens", stop=True),
         Row(
             name="agent_abort",
             what="FIN on the runtime-agent hop after 20 events",
@@ -118,6 +120,7 @@ def measure(row: Row, out_dir: Path) -> dict[str, Any]:
         tokens=row.tokens,
         interval=0.05,
         leave_after_tokens=20 if row.leave else None,
+        stop_after_tokens=20 if row.stop else None,
     )
     browser = rec.run_stream("browser")
     agent_streams = [s for s in rec.streams("agent") if "RUN_STARTED" in s.data_types]

@@ -8,7 +8,7 @@
 
 Everything the stack and the browser write lands in ``out_dir`` (see ``stack.py`` and
 ``tearline.lab.browser``): NetLog, DevTools events, console, HAR, Caddy's log, the taps' captures, the
-agent's and the runtime's logs.
+agent's and the runtime's logs, and ``page.png``: the page as the user sees it at the end.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tearline.capture import read_capture
 from tearline.events import BodyEnd, HttpResponse, SseEvent
 from tearline.lab.browser import BrowserRecording, record_browser
 from tearline.lab.copilotkit.agent_log import AgentRun, read_agent_log, runs
-from tearline.lab.copilotkit.drive import Chat, click_link, tokens_logged, wait_until
+from tearline.lab.copilotkit.drive import STOP_BUTTON, Chat, click_link, tokens_logged, wait_until
 from tearline.lab.copilotkit.stack import run_stack
 
 __all__ = ["ChatRecording", "SseStream", "record_chat"]
@@ -103,13 +103,15 @@ def record_chat(
     tokens: int = 120,
     interval: float = 0.05,
     leave_after_tokens: int | None = 20,
+    stop_after_tokens: int | None = None,
     settle: float = 60.0,
 ) -> ChatRecording:
     """Record one chat into ``out_dir``.
 
     ``leave_after_tokens``: click the header link to the other domain once the agent has produced that
     many tokens, then wait (at most ``settle`` s) until the agent's model call has ended; ``None``: stay
-    until the agent's response has ended. ``faults``: leg -> fault TOML for that tap.
+    until the agent's response has ended. ``stop_after_tokens``: press the chat's stop button once the agent
+    has produced that many tokens (instead of leaving). ``faults``: leg -> fault TOML for that tap.
     """
     with (
         run_stack(out_dir, tls=tls, taps=taps, faults=faults, tokens=tokens, interval=interval) as stack,
@@ -139,8 +141,21 @@ def record_chat(
             wait_until(
                 browser, lambda: ended("model_end"), timeout=settle, what="the agent's model call to end"
             )
+        elif stop_after_tokens is not None:
+            wait_until(
+                browser,
+                lambda: tokens_logged(stack.agent_log) >= stop_after_tokens,
+                timeout=settle,
+                what=f"{stop_after_tokens} tokens from the agent",
+            )
+            browser.page.click(STOP_BUTTON)
         wait_until(browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end")
+        if ended("model_start"):  # a model call cut off from its client may still be generating
+            wait_until(
+                browser, lambda: ended("model_end"), timeout=settle, what="the agent's model call to end"
+            )
         browser.pump(1.0)  # the runtime's and the taps' last events
+        browser.page.screenshot(path=str(stack.out_dir / "page.png"))  # what the user sees at the end
         recording = browser.recording
         rec = ChatRecording(
             out_dir=stack.out_dir,
