@@ -114,3 +114,17 @@ def test_abort_on_the_browser_leg_goes_unseen_by_the_agent(app_built, tmp_path) 
     assert agent.complete is True and agent.data_types[-1] == "RUN_FINISHED"
     (run,) = rec.agent_runs()
     assert (run.response_end, run.model_end, run.tokens) == ("complete", "finished", 60)
+
+
+def test_user_stop_cuts_the_agent_hop_and_ends_the_browser_stream_in_band(app_built, tmp_path) -> None:
+    rec = record_chat(
+        tmp_path / "ck", tls=True, tokens=120, interval=0.05, leave_after_tokens=None, stop_after_tokens=20
+    )
+    assert "agent/stop" in rec.calls
+    browser = rec.run_stream("browser")
+    assert browser.complete is True and browser.data_types[-1] == "RUN_ERROR"
+    agent = rec.run_stream("agent")
+    assert agent.complete is False  # the runtime cancelled its call to the agent
+    (run,) = rec.agent_runs()
+    assert run.response_end == "client_gone"
+    assert run.model_end is not None  # and how the model call ended is logged (observed: it ran to its end)
