@@ -97,7 +97,8 @@ def unknown_options(
             continue
         guess = did_you_mean(name, ours)
         hint = f"did you mean {guess}?" if guess else f"tearline's options are {', '.join(sorted(ours))}"
-        lines.append(f"option {name}: no such option; {hint}")
+        shown = name if name.isprintable() else repr(name)
+        lines.append(f"option {shown}: no such option; {hint}")
     return lines
 
 
