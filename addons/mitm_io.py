@@ -43,6 +43,7 @@ from mitmproxy.proxy import layer as player
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
+from tearline.addons import conn_watch
 from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
 
@@ -259,6 +260,10 @@ def ws_terminate(
         sides = ((layer.client_ws, client), (layer.server_ws, server))
         for ws, action in sides:
             if action == "close" and ws.state in (WsState.OPEN, WsState.REMOTE_CLOSING):
+                # the closer is the proxy, whatever the peers do next (addons/ws_close.py)
+                conn_watch.note_proxy_close(
+                    flow.id, "client" if ws is layer.client_ws else "server", code, reason, time.time()
+                )
                 yield ws.send2(wsproto.events.CloseConnection(code=code, reason=reason))
         loop = asyncio.get_running_loop()
         for ws, action in sides:
