@@ -27,9 +27,6 @@ a connection closed here is reported there as ``closed`` by ``proxy``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
 import time
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
@@ -46,6 +43,8 @@ from mitmproxy.websocket import WebSocketMessage
 from tearline.addons import conn_watch
 from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
+
+from tearline.tcp_end import reset_writer
 
 __all__ = [
     "MITMPROXY_VERSION",
@@ -143,11 +142,7 @@ def close_transport(handler: ConnectionHandler, conn: Connection, how: How = "fi
         return False
     writer = io.writer
     if how == "rst":
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()  # close() with linger 0 -> RST; unsent buffered data is dropped
+        reset_writer(writer)  # close() with linger 0 -> RST; unsent buffered data is dropped
     else:
         writer.close()  # flush what mitmproxy already wrote, then FIN
     # mark CLOSED and cancel its reader task (closing the writer ourselves makes the close deterministic)
