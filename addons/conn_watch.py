@@ -39,7 +39,7 @@ import errno as errno_mod
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "end_reason",
     "install",
     "installed",
+    "note_proxy_close",
     "reason_from_exception",
     "subscribe",
     "unsubscribe",
@@ -125,6 +126,17 @@ class WsFrameLog:
 
     closes: list[tuple[str, int | None, str, float]]
     ends: list[tuple[str, float]]
+    # close frames the proxy sent on its own (a tearline fault): [(side sent TO, code, reason, t)]
+    proxy: list[tuple[str, int | None, str, float]] = field(default_factory=list)
+
+
+def note_proxy_close(flow_id: str, to_side: str, code: int | None, reason: str, t: float) -> None:
+    """Record a close frame the proxy itself sent to ``to_side`` (so the closer is ``proxy``)."""
+    frames = _ws.get(flow_id)
+    if frames is None:
+        frames = WsFrameLog([], [])
+        _remember(_ws, flow_id, frames)
+    frames.proxy.append((to_side, code, reason, t))
 
 
 _ws: OrderedDict[str, WsFrameLog] = OrderedDict()

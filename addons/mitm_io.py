@@ -27,9 +27,6 @@ a connection closed here is reported there as ``closed`` by ``proxy``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
 import time
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
@@ -43,8 +40,11 @@ from mitmproxy.proxy import layer as player
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
+from tearline.addons import conn_watch
 from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
+
+from tearline.tcp_end import reset_writer
 
 __all__ = [
     "MITMPROXY_VERSION",
@@ -142,11 +142,7 @@ def close_transport(handler: ConnectionHandler, conn: Connection, how: How = "fi
         return False
     writer = io.writer
     if how == "rst":
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()  # close() with linger 0 -> RST; unsent buffered data is dropped
+        reset_writer(writer)  # close() with linger 0 -> RST; unsent buffered data is dropped
     else:
         writer.close()  # flush what mitmproxy already wrote, then FIN
     # mark CLOSED and cancel its reader task (closing the writer ourselves makes the close deterministic)
@@ -259,6 +255,10 @@ def ws_terminate(
         sides = ((layer.client_ws, client), (layer.server_ws, server))
         for ws, action in sides:
             if action == "close" and ws.state in (WsState.OPEN, WsState.REMOTE_CLOSING):
+                # the closer is the proxy, whatever the peers do next (addons/ws_close.py)
+                conn_watch.note_proxy_close(
+                    flow.id, "client" if ws is layer.client_ws else "server", code, reason, time.time()
+                )
                 yield ws.send2(wsproto.events.CloseConnection(code=code, reason=reason))
         loop = asyncio.get_running_loop()
         for ws, action in sides:

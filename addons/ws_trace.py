@@ -28,12 +28,15 @@ Other addons record through ``ctx.master.addons.get("ws_trace").emit(event)``.
 """
 
 import asyncio
+import contextlib
+import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
-from tearline.addons import conn_watch
+from tearline.addons import conn_watch, option_guard
 from tearline.addons.conn_trace import ConnRecording, mono_at
 from tearline.addons.held_records import HeldRecords
 from tearline.addons.http_trace import HttpRecording, StreamState
@@ -50,9 +53,19 @@ from tearline.events import (
     WsStart,
 )
 from tearline.lifecycle import WsLifecycle
-from tearline.trace_options import OPTION_NAMES, TraceConfig, parse_trace_options
+from tearline.trace_options import (
+    DEFAULT_DIR,
+    OPTION_ALLOWED,
+    OPTION_KINDS,
+    OPTION_NAMES,
+    TraceConfig,
+    check_trace_file,
+    parse_trace_options,
+)
 
 __all__ = ["WsTrace"]
+
+logger = logging.getLogger(__name__)
 
 
 class WsTrace(ConnRecording, HttpRecording):
@@ -67,9 +80,16 @@ class WsTrace(ConnRecording, HttpRecording):
         self._flusher: asyncio.Task[None] | None = None
         self._filter: Callable[[Any], bool] | None = None
         self._held = HeldRecords(self._write)
+        self._running = False
+        self._failed = False
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
+        # before declaring: a value mitmproxy cannot convert would drop this script silently
+        self._failed = bool(option_guard.take_bad_values(loader, OPTION_KINDS, OPTION_ALLOWED))
+        option_guard.watch_registration(
+            "the recorder (ws_trace)", lambda: self.config is not None, lambda: self._failed
+        )
         loader.add_option("trace_file", str, "", "Capture file path; default captures/<UTC timestamp>.jsonl.")
         loader.add_option(
             "trace_payload", str, "none", "Message content to keep: none | preview:N (first N bytes) | full."
@@ -110,11 +130,20 @@ class WsTrace(ConnRecording, HttpRecording):
             cfg = parse_trace_options(
                 {n: getattr(ctx.options, n) for n in OPTION_NAMES}, check_filter=flowfilter.parse
             )
+            check_trace_file(cfg.trace_file, default=not ctx.options.trace_file)
         except UsageError as e:
+            if not self._running:
+                # at start-up: one line, no traceback; mitmdump exits ("Error logged during startup")
+                self._failed = True
+                logger.error(f"tearline: {e}")
+                return
+            # at run time (`set`, mitmweb's options editor): refused, the previous value stays
             raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]
         self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
         old = self.config
         self.config = cfg
+        if not self._running:
+            return  # the capture is created once the proxy listens (``running``)
         if self.writer is None or old is None or old.trace_file != cfg.trace_file:
             self._open(cfg)
         elif self.writer is not None:
@@ -146,6 +175,9 @@ class WsTrace(ConnRecording, HttpRecording):
             mitm_version = mitmproxy.version.VERSION
         except ImportError:  # pragma: no cover
             mitm_version = None
+        if cfg.trace_file.startswith(DEFAULT_DIR + "/"):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(DEFAULT_DIR, 0o700)  # the default folder only, one level, owner only
         try:
             self.writer = CaptureWriter(
                 cfg.trace_file,
@@ -158,6 +190,17 @@ class WsTrace(ConnRecording, HttpRecording):
             ) from None
 
     def running(self) -> None:
+        if option_guard.unknown_prefixed():
+            self._failed = True
+        if self._failed or self.config is None:
+            return  # mitmdump is exiting: the error is logged
+        if not self._running:
+            self._running = True
+            try:
+                self._open(self.config)
+            except exceptions.OptionsError as e:
+                option_guard.fail(str(e))
+                return
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 

@@ -89,8 +89,10 @@ class CaptureWriter:
         flush_interval: float = 0.1,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        # readable by its owner only (it may hold payloads); the folder must exist
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        self._fh: IO[str] | None = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
         self.flush_interval = flush_interval
         self.events = 0
         self.dropped = 0
@@ -247,5 +249,6 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> 
             cap.complete = True
         cap.events.append(event)
     if not cap.complete:
-        cap.warnings.append(f"{p}: no capture_end footer (the proxy did not stop cleanly); events kept")
+        cap.warnings.append(f"{p}: no capture_end footer: the proxy may still be recording, or it did not stop "
+            "cleanly; the events written so far are kept")
     return cap

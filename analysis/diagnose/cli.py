@@ -119,7 +119,8 @@ def _stream_block(s: StreamDiagnosis) -> list[str]:
         f"{s.ended_at - s.opened_at:.2f} s" if s.opened_at is not None and s.ended_at is not None else "open"
     )
     lines = [
-        f"{s.id}  {s.kind}  {clean(s.url)}" + ("" if s.abnormal else "  (normal end)"),
+        f"{s.id}  {s.kind}  {clean(s.url)}"
+        + ("" if s.abnormal else "  (no end recorded)" if s.ended_at is None else "  (normal end)"),
         f"    lifetime  {clock(s.opened_at)} -> {clock(s.ended_at) if s.ended_at is not None else 'still open'}"
         f" ({lifetime}); received {st.get('messages_server', 0)} ({st.get('bytes_server', 0)} B),"
         f" sent {st.get('messages_client', 0)} ({st.get('bytes_client', 0)} B)",

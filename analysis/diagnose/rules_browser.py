@@ -28,6 +28,7 @@ from tearline.analysis.diagnose.signatures import (
     STALL_MIN,
 )
 from tearline.analysis.diagnose.streams import END_KINDS
+from tearline.analysis.evidence.browser_codes import net_error_name
 
 __all__ = ["rule_app_close", "rule_clean", "rule_navigation", "rule_stall"]
 
@@ -118,17 +119,32 @@ def rule_app_close(ctx: Context) -> list[Cause]:
             ]
     if initiated is None or (initiated.kind.startswith("ws_close") and initiated.code == 1001):
         return []
+    start, end = established(ctx), ctx.ended if ctx.ended is not None else ctx.recording_end
+    navigated = end is not None and any(
+        o.kind in ("navigation", "page_crash") and start < o.t and end - NAV_BEFORE <= o.t <= end + NAV_AFTER
+        for o in ctx.global_obs
+    )
     return [
         cause(
             "client_app_close",
             "page",
             "The page's own code closed the stream "
-            + (f"(close {initiated.code})" if initiated.code else "(abort)")
-            + " while the page stayed.",
+            + _how_closed(initiated.code)
+            + (" around the time the page navigated away." if navigated else " while the page stayed."),
             0.7,
             [end_ev(initiated)],
         )
     ]
+
+
+def _how_closed(code: int | None) -> str:
+    """``(close 4000)``, or the net error's name for a negative code (``(net::ERR_ABORTED)``)."""
+    if not code:
+        return "(abort)"
+    if code < 0:
+        name = net_error_name(code)
+        return f"(net::{name}, {code})" if name else f"(net error {code})"
+    return f"(close {code})"
 
 
 def rule_stall(ctx: Context) -> list[Cause]:

@@ -19,6 +19,7 @@ ordinary, non-streaming requests (documents, scripts, a JSON fetch).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -459,6 +460,8 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             (u for p in sorted(cl, key=lambda p: SOURCE_PRIORITY.get(p.source, 9)) if (u := p.url)), ""
         )
         kind = _cluster_kind(cl)
+        if kind == "ws":  # the same scheme whichever source named it (a capture records http://)
+            url = re.sub(r"^http(s?)://", r"ws\1://", url)
         built.append(Stream(id="", url=url, kind=kind, parts=cl, noise=_noise(kind, cl, url)))
     built.sort(key=lambda s: s.opened_at if s.opened_at is not None else math.inf)
     for s in built:

@@ -148,13 +148,24 @@ def _ws_message(s: _State, e: Any, where: str) -> None:
 
 
 def _ws_close(s: _State, e: Any, where: str) -> None:
+    # the end belongs to the leg of the peer that ended it (the event itself carries the client conn)
+    leg = e.closed_by if e.closed_by in ("client", "server") else None
     if e.frame:
         kind = "ws_close_sent" if e.closed_by == "client" else "ws_close_received"
         direction = "client" if e.closed_by == "client" else "server"
         text = "by proxy" if e.closed_by == "proxy" else None
-        s.add(kind, e, where, code=e.code, reason=e.reason, direction=direction, text=text)
+        s.add(kind, e, where, code=e.code, reason=e.reason, direction=direction, text=text, leg=leg)
     clean = "clean" if e.frame and e.answered else "unclean"
-    s.add("ws_closed", e, where, code=e.code, reason=e.reason, text=clean, direction=_direction(e.closed_by))
+    s.add(
+        "ws_closed",
+        e,
+        where,
+        code=e.code,
+        reason=e.reason,
+        text=clean,
+        direction=_direction(e.closed_by),
+        leg=leg,
+    )
 
 
 def _direction(side: str | None) -> str | None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import textwrap
+import time
 
-import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
@@ -35,8 +35,12 @@ def clock(t: float | None, date: bool = False) -> str:
     """Epoch seconds as a UTC clock time with milliseconds ("14:13:25.210"), or "-" for None."""
     if t is None:
         return "-"
-    fmt = "%Y-%m-%d %H:%M:%S.%f" if date else "%H:%M:%S.%f"
-    return pd.Timestamp(t, unit="s", tz="UTC").strftime(fmt)[:-3]
+    # rounded to the millisecond, exactly as diagnosis.txt prints it (analysis/diagnose/cli.py)
+    ms = round((t % 1) * 1000)
+    if ms == 1000:
+        t, ms = t + 1, 0
+    fmt = "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S"
+    return time.strftime(fmt, time.gmtime(t)) + f".{ms:03d}"
 
 
 def headline(s: StreamDiagnosis) -> str:

@@ -202,6 +202,7 @@ def report_context(
             {
                 "name": scrub(src.name, 80),
                 "path": scrub(src.path, 400),
+                "file": scrub(src.path.replace("\\", "/").rsplit("/", 1)[-1], 120) if src.path else "",
                 "observations": src.observations,
                 "clock": scrub(src.clock, 200),
                 "offset": _seconds(src.offset),

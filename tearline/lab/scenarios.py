@@ -157,7 +157,7 @@ def record_scenario(
         why = "addons/faults.py is not there yet" if proxy else "it needs the proxy (proxy=True)"
         raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     clear_previous_run(out_dir)  # an earlier recording here must not mix into this one
     notes: list[str] = []
     tracing = proxy and WS_TRACE.exists()

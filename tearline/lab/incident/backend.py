@@ -38,7 +38,6 @@ import contextlib
 import hashlib
 import json
 import mimetypes
-import socket
 import struct
 import threading
 import time
@@ -49,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
+
+from tearline.tcp_end import reset_writer
 
 __all__ = ["END_BEHAVIOURS", "WWW_DIR", "IncidentBackend", "RunPlan", "run_backend"]
 
@@ -128,14 +129,6 @@ async def read_ws_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
     data = await reader.readexactly(n)
     return b0 & 0x0F, bytes(c ^ mask[i % 4] for i, c in enumerate(data))
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Abort the connection with a TCP RST (SO_LINGER 0)."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
 
 
 class IncidentBackend:
@@ -238,7 +231,7 @@ class IncidentBackend:
             await writer.drain()
             await asyncio.sleep(0.2)
         elif plan.end == "reset":
-            _reset(writer)
+            reset_writer(writer)
         elif plan.end == "stall":
             await gone  # hold the stream open, silent, until the other side gives up
             self.log("client went away", transport="sse", run_id=run_id, events_sent=sent)
@@ -285,7 +278,7 @@ class IncidentBackend:
                 await writer.drain()
                 await asyncio.wait({client}, timeout=5)
             elif plan.end == "reset":
-                _reset(writer)
+                reset_writer(writer)
             elif plan.end == "stall":
                 await client
         except (ConnectionError, OSError):
