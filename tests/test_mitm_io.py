@@ -18,6 +18,9 @@ from tearline.lab.servers import LabServer
 from tearline.lab.wire import WsOutcome, http_get, ws_session
 from tests.fixtures_proxy import server_ws_end
 
+# query parameters the lab server ignores here (read by this module's proxy addon)
+LAB_EXTRA_PARAMS = {"at", "term", "kill", "cut", "pause_ms", "wait"}
+
 REPO = Path(__file__).resolve().parent.parent
 
 DRIVER = """
