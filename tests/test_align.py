@@ -92,7 +92,7 @@ def test_caddy_is_matched_by_its_end_time() -> None:
         path="c",
         observations=[
             Observation(
-                source="caddy", kind="access", t=T0 + 3 - 0.8, url="http://h/run", status=200, reason="3.0"
+                source="caddy", kind="access", t=T0 + 3 - 0.8, url="http://h/run", status=200, duration=3.0
             )
         ],
     )

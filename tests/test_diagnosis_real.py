@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tearline.analysis.diagnose.model import EXPECTED_KINDS
 
 from tearline.cli import cli
 
@@ -105,8 +106,11 @@ def test_every_source(name: str, lab_dir: Path) -> None:
         assert (s["cause"]["kind"], s["cause"]["actor"]) == expected, describe(doc)
         assert s["cause"]["evidence"], s
     assert len({src["name"] for src in doc["sources"]}) >= 5
-    if bundle.expected_kind != "clean_close":
-        assert doc["first_abnormal"] is not None
+    # a navigation, the page's own close and a clean finish are expected ends; a crash and the rest are faults
+    fault = bundle.scenario == "renderer_crash" or bundle.expected_kind not in EXPECTED_KINDS
+    for s in streams_of(doc):
+        assert s["outcome"] == ("fault" if fault else "expected"), describe(doc)
+    assert (doc["first_abnormal"] is not None) == fault
 
 
 def stream_kinds(doc: dict[str, Any]) -> dict[str, set[str]]:

@@ -48,7 +48,7 @@ def test_report_of_a_real_mid_stream_failure(scenario, scenario_bundle, tmp_path
         assert " ".join(s["cause"]["summary"].split()) in text
     first = diagnosis["first_abnormal"]
     assert first is not None, "a mid-stream failure is abnormal"
-    assert f"first abnormal end: {first}" in out
+    assert f"first fault: {first}" in out
     flagged = [a["id"] for a in page.attrs("div") if "first" in (a.get("class") or "").split()]
     assert flagged == [f"stream-{first}"]
     abnormal = [s for s in diagnosis["streams"] if s["abnormal"]]

@@ -38,7 +38,7 @@ from tearline.analysis.diagnose.streams import (
     source_parts,
     url_path,
 )
-from tearline.analysis.evidence.observation import SourceRecord
+from tearline.analysis.evidence.observation import UNKEYED_SOURCES, SourceRecord
 
 __all__ = ["APPLY_THRESHOLD", "CLUSTER_WIDTH", "Alignment", "apply_offsets", "estimate_offsets"]
 
@@ -63,7 +63,7 @@ def _anchors(part: SourcePart) -> list[tuple[str, float]]:
     path = url_path(part.url)
     if path is None:
         return []
-    if part.source == "caddy":
+    if part.unkeyed:
         access = part.first("access")
         return [("end", access.t)] if access is not None else []
     t = part.opened_at
@@ -88,7 +88,7 @@ def _reference(records: Sequence[SourceRecord], parts: list[SourcePart]) -> int 
     candidates = [
         i
         for i in sorted(present, key=lambda i: SOURCE_PRIORITY.get(records[i].name, 9))
-        if records[i].name != "caddy"
+        if records[i].name not in UNKEYED_SOURCES
     ]
     return candidates[0] if candidates else None
 
@@ -143,7 +143,7 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         for p in stream.parts:
             if p.record == ref:
                 continue
-            if p.source == "caddy":
+            if p.unkeyed:
                 access = p.first("access")
                 mine, theirs = (access.t if access else None), ref_part.ended_at
             else:

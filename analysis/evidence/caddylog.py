@@ -8,8 +8,8 @@ warning; a file with no Caddy JSON line at all is an ``InputError``.
 Rules (a table: ``(logger prefix, msg) -> handler``), as verified on Caddy 2.11:
 
 ============================================  ==================================================
-``http.log.access*`` "handled request"         ``access``: url, status, size (bytes sent), reason =
-                                               duration seconds, text = "METHOD proto"; a 101 line
+``http.log.access*`` "handled request"         ``access``: url, status, size (bytes sent), duration
+                                               (seconds), text = "METHOD proto"; a 101 line
                                                is written when the WebSocket ends
 ``http.handlers.reverse_proxy``
   "aborting with incomplete response"          ``proxy_abort`` (text = error; leg ``server`` for
@@ -146,7 +146,7 @@ def _access(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
         d,
         status=int(status) if isinstance(status, int) else None,
         size=int(size) if isinstance(size, int) else None,
-        reason=None if duration is None else repr(duration),
+        duration=duration,
         text=f"{r.get('method', '')} {r.get('proto', '')}".strip() or None,
         leg="client",
     )
@@ -212,7 +212,14 @@ def _upgrading(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
 
 
 def _stream_timeout(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
-    c.add("proxy_timeout", t, where, d, text="Caddy reverse_proxy stream_timeout fired (stream timed out)")
+    c.add(
+        "proxy_timeout",
+        t,
+        where,
+        d,
+        text="Caddy reverse_proxy stream_timeout fired (stream timed out)",
+        timer="Caddy reverse_proxy stream_timeout",
+    )
 
 
 def _streaming_error(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:

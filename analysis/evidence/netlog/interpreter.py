@@ -16,7 +16,7 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
   ``data_sent`` (request body), ``request_done`` (size = total body bytes),
   ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
 - A request or WebSocket already open when logging started (a synthetic BEGIN) has
-  ``reason = "already open when logging started"`` on its ``request_start``/``ws_created``:
+  ``time_note = "already open when logging started"`` on its ``request_start``/``ws_created``:
   its real start time is unknown.
 - WebSocket (ws:// or wss:// requests): ``ws_created``, ``ws_handshake_request``, ``ws_open``
   (status 101), ``ws_frame_sent``/``ws_frame_received`` (size, text = opcode name),
@@ -173,7 +173,7 @@ class Interpreter:
                 tick,
                 where,
                 text=f"QUIC session closed: {params.get('details') or params.get('quic_error')}",
-                reason="peer" if params.get("from_peer") else "local",
+                by="peer" if params.get("from_peer") else "local",
             )
         if name == "NETWORK_CHANGED":
             self.add("network_changed", tick, where, text=str(params.get("new_connection_type", "")))
@@ -196,7 +196,7 @@ class Interpreter:
                     stream_key=r.key,
                     url=r.url,
                     text=as_str(p.get("method")),
-                    reason=pending,
+                    time_note=pending,
                 )
             return
         if name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN":
@@ -341,7 +341,7 @@ class Interpreter:
                     r.started = True
                     reason = ALREADY_OPEN if p.get("state") == "CONNECTED" else None
                     r.start_obs = self.add(
-                        "ws_created", tick, where, stream_key=r.key, url=r.url, reason=reason
+                        "ws_created", tick, where, stream_key=r.key, url=r.url, time_note=reason
                     )
         elif (name == "WEBSOCKET_STATE_CHANGED" and p.get("new_state") == "CLOSED") or (
             name == "WEBSOCKET_ALIVE" and phase == "PHASE_END"
