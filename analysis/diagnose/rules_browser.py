@@ -169,6 +169,9 @@ def rule_stall(ctx: Context) -> list[Cause]:
                 Evidence(source="diagnosis", t=end, text=f"{silence:.1f} s of silence"),
                 *[ev(o, f"console: {o.text}") for o in said[:2]],
             ],
+            mechanism="page gave up" if page_ended else ("still open" if still_open else None),
+            measured=round(silence, 3),
+            usual_gap=round(usual, 3),
         )
     ]
 
