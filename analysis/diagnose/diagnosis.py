@@ -284,6 +284,9 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
         worst = max(m for _, m in agree)
         names = ", ".join(dict.fromkeys(n for n, _ in agree))
         notes.append(f"Clocks of {names} agree with the {ref} within {worst * 1000:.0f} ms; not shifted.")
+    for i, why in enumerate(alignment.refused):
+        if why:
+            notes.append(f"Clock of {records[i].name} ({records[i].path}) not shifted: {why}.")
     if not streams:
         notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
     for n in noise:
