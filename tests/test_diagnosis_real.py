@@ -32,6 +32,8 @@ SCENARIO_NAMES = (
     "server_abrupt_close",
     "connection_reset",
     "proxy_timeout",
+    "proxy_read_timeout",
+    "server_write_timeout",
     "upstream_unavailable",
     "protocol_error",
     "stall",
@@ -48,6 +50,9 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     "connection_reset": ("server_abrupt_close", "server"),
     # the browser sees a close 4001 from "the server": only the capture knows tearline sent it
     "injected_fault": None,
+    # Caddy's write timeout counts from the open: the NetLog sees a cut body, and one stream repeats nothing
+    "server_write_timeout": ("server_abrupt_close", "server"),
+    # (proxy_read_timeout: both streams fall silent together and end 2 s later: a timer that repeats)
 }
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
@@ -299,6 +304,26 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "capture-browser": "ws:server_abrupt_close/server",
         "capture-backend": "ws:server_abrupt_close/server",
         "captures": "ws:server_abrupt_close/server",
+    },
+    "proxy_read_timeout": {
+        "netlog": "sse:proxy_timeout/proxy ws:proxy_timeout/proxy",
+        "cdp": "sse:server_abrupt_close/server ws:stall/server",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:proxy_timeout/proxy",
+        "capture-browser": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "capture-backend": "sse:stall/server ws:server_abrupt_close/server",
+        "captures": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+    },
+    "server_write_timeout": {
+        "netlog": "sse:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server",
+        "har": "sse:server_abrupt_close/server",
+        "console": "",
+        "caddy": "",
+        "capture-browser": "sse:server_abrupt_close/server",
+        "capture-backend": "sse:client_app_close/page",
+        "captures": "sse:server_abrupt_close/server",
     },
     "renderer_crash": {
         "netlog": "sse:client_app_close/page ws:client_navigation/browser",

@@ -59,7 +59,9 @@ __all__ = [
 CLUSTER_WIDTH = 1.0  # seconds: candidate pair differences this close are one cluster
 STRONG_PAIRS = 3  # on one machine, a shift needs at least this many matched streams agreeing ...
 STRONG_SPREAD = 0.1  # ... within this residual (seconds)
-CAUSALITY_SLACK = 0.05  # seconds: a shifted end may precede its stream's open by at most this (timestamps' grain)
+CAUSALITY_SLACK = (
+    0.05  # seconds: a shifted end may precede its stream's open by at most this (timestamps' grain)
+)
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 APPLY_THRESHOLD = 0.5  # seconds: smaller offsets are latency and logging granularity, not skew
 MAX_PAIRS = 5000  # candidate pairs per source considered (guards against quadratic blow-up)
@@ -217,7 +219,9 @@ def _host(url: str) -> str:
         return ""
 
 
-def _breaks_causality(spans: list[tuple[bool, float, float | None, float | None]], shift: float) -> str | None:
+def _breaks_causality(
+    spans: list[tuple[bool, float, float | None, float | None]], shift: float
+) -> str | None:
     """Why shifting by ``shift`` would put an effect before its cause, or None: an access line (an end)
     before its stream's open, or a stream's open after the reference saw it end."""
     for unkeyed, own, ref_open, ref_end in spans:

@@ -36,20 +36,9 @@ CLOCK_WORDS: dict[str, str] = {
 }
 
 
-def _port(url: str) -> int | None:
-    try:
-        parts = urlsplit(url)
-        return parts.port or {"http": 80, "ws": 80, "https": 443, "wss": 443}.get(parts.scheme)
-    except ValueError:
-        return None
-
-
 def applies(timer: Timer, url: str) -> bool:
-    """Does ``timer`` (its route patterns and ports) cover a stream at ``url``?"""
-    if timer.ports:
-        port = _port(url)
-        if port is not None and port not in timer.ports:
-            return False
+    """Does ``timer`` (its route patterns) cover a stream at ``url``? Ports are not compared: a proxy in
+    front of Caddy (mitmproxy, a load balancer) puts its own port in the browser's URL."""
     if not timer.route:
         return True
     try:
@@ -61,10 +50,11 @@ def applies(timer: Timer, url: str) -> bool:
 
 def measures(ctx: Context) -> dict[str, float]:
     """The stream's end measured on every clock it can be (seconds); clocks with no start are left out."""
-    if ctx.opened is None or ctx.ended is None:
+    opened = ctx.stream.trusted_open
+    if opened is None or ctx.ended is None:
         return {}
     end = ctx.ended
-    out = {"open": end - ctx.opened}
+    out = {"open": end - opened}
     server = ctx.stream.last_activity("server")
     client = ctx.stream.last_activity("client")
     if server is not None or client is not None:
@@ -74,8 +64,8 @@ def measures(ctx: Context) -> dict[str, float]:
     if client is not None:
         out["client_idle"] = end - client
     if not ctx.obs("response_headers", "ws_open", "data_received", "ws_frame_received"):
-        out["awaiting_headers"] = end - ctx.opened
-    reloads = [o.t for o in ctx.global_obs if o.kind == "proxy_reload" and ctx.opened < o.t <= end]
+        out["awaiting_headers"] = end - opened
+    reloads = [o.t for o in ctx.global_obs if o.kind == "proxy_reload" and opened < o.t <= end]
     if reloads:
         out["reload"] = end - max(reloads)
     return out
@@ -89,10 +79,10 @@ def _timer_word(o_timer: str | None, timers: Iterable[Timer]) -> Timer | None:
     """The configured timer a proxy's own timeout line names (e.g. Caddy's stream_timeout)."""
     if not o_timer:
         return None
-    for t in timers:
-        if t.inferred_from == "config" and t.name.split()[-1] == o_timer.split()[-1]:
-            return t
-    return None
+    configured = [t for t in timers if t.inferred_from == "config"]
+    exact = [t for t in configured if t.name == o_timer]
+    same_key = [t for t in configured if t.name.split()[-1] == o_timer.split()[-1]]
+    return (exact or same_key or [None])[0]
 
 
 def _from_the_proxy(ctx: Context) -> list[Cause]:
@@ -151,13 +141,22 @@ def rule_proxy_timer(ctx: Context) -> list[Cause]:
     ]
     if end_o is not None:
         evidence.append(end_ev(end_o))
-    where = f"; value from {timer.source}" if timer.source else ""
+    if timer.inferred_from == "repeats":
+        summary = (
+            f"The stream ended after {measured:.1f} s of {what}, as {timer.source} did ({timer.seconds:.2f} s,"
+            f" counted {CLOCKS[timer.clock]}): a timer whose value no table or configuration names."
+        )
+    else:
+        where = f"; value from {timer.source}" if timer.source else ""
+        summary = (
+            f"The stream ended after {measured:.1f} s of {what}, exactly the {timer.name} ({timer.seconds:g} s,"
+            f" counted {CLOCKS[timer.clock]}): a timer ({timer.inferred_from}{where})."
+        )
     out.append(
         cause(
             "proxy_timeout",
             timer.actor,
-            f"The stream ended after {measured:.1f} s of {what}, exactly the {timer.name} ({timer.seconds:g} s,"
-            f" counted {CLOCKS[timer.clock]}): a timer ({timer.inferred_from}{where}).",
+            summary,
             INFERENCE[timer.inferred_from],
             evidence,
             timer=timer.name,

@@ -284,6 +284,20 @@ class Stream:
         return min(times) if times else None
 
     @property
+    def trusted_open(self) -> float | None:
+        """When the stream opened as the most trusted source saw it (NetLog first). DevTools and HAR stamp a
+        fetch when the page called it, before a CORS preflight; the NetLog when its own request started."""
+        for source in sorted({p.source for p in self.parts}, key=lambda s: SOURCE_PRIORITY.get(s, 9)):
+            times = [
+                t
+                for p in self.parts
+                if p.source == source and not p.unkeyed and (t := p.opened_at) is not None
+            ]
+            if times:
+                return min(times)
+        return None
+
+    @property
     def ended_at(self) -> float | None:
         """When the stream ended as the most trusted source saw it (browser first, Caddy last)."""
         for source in sorted({p.source for p in self.parts}, key=lambda s: SOURCE_PRIORITY.get(s, 9)):

@@ -110,7 +110,7 @@ class Observation:
     data_type: str | None = None  # the JSON ``type`` / shape of an SSE event's data (e.g. "RUN_ERROR")
     payload: str | None = None  # the recorded data of a message or event, when the recorder kept it
     error_class: str | None = None  # what an error message means, classified by its importer: reset, cut,
-    #   protocol, client_gone (the importer knows its source's words; rules match this, not the text)
+    #   protocol, client_gone, timeout (the importer knows its source's words; rules match this, not the text)
     timer: str | None = None  # the name of the timer that fired (proxy_timeout)
     level: str | None = None  # console / log level: error, warning, info, ..., "anomaly" for tearline's own
     resource: str | None = None  # a request's resource type (Fetch, EventSource, XHR, WebSocket, ...)

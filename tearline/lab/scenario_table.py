@@ -182,6 +182,27 @@ SCENARIOS: dict[str, Scenario] = {
             needs_caddy=True,
         ),
         Scenario(
+            name="proxy_read_timeout",
+            summary="The agent goes silent mid-stream and keeps its connections open; Caddy's reverse_proxy "
+            "transport read_timeout (2 s) ends the streams.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "stall", "ws": "stall"},
+            page={**_LONG, **_EARLY},
+            ai_site={"read_timeout": 2.0},
+            needs_caddy=True,
+        ),
+        Scenario(
+            name="server_write_timeout",
+            summary="Caddy's server write timeout (3 s) cuts the long SSE answer while the agent still streams.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "finish"},
+            page=_LONG,
+            ai_site={"write_timeout": 3.0},
+            needs_caddy=True,
+        ),
+        Scenario(
             name="upstream_unavailable",
             summary="The agent is down: Caddy answers the stream request and the WebSocket upgrade with 502.",
             expected_kind="upstream_unavailable",

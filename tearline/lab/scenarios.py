@@ -68,6 +68,7 @@ class EvidenceBundle:
     started_at: float  # epoch seconds
     ended_at: float  # epoch seconds
     notes: tuple[str, ...] = ()
+    caddy_config: Path | None = None  # the Caddyfile Caddy ran with (for --caddy-config)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,6 +83,8 @@ class EvidenceBundle:
         args += ["--console", str(self.console)]
         if self.caddy_log is not None:
             args += ["--caddy-log", str(self.caddy_log)]
+        if self.caddy_config is not None:
+            args += ["--caddy-config", str(self.caddy_config)]
         return args
 
 
@@ -233,6 +236,7 @@ def record_scenario(
         started_at=started_at,
         ended_at=time.time(),
         notes=tuple(notes),
+        caddy_config=lab_caddy.config_path if lab_caddy is not None else None,
     )
     (out_dir / "bundle.json").write_text(json.dumps(bundle.to_dict(), indent=2) + "\n")
     return bundle
