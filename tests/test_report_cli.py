@@ -116,4 +116,4 @@ def test_report_of_a_real_capture(recorder, tmp_path: Path) -> None:
     assert code == 0, err
     page = check_self_contained(out.read_text())
     assert "/sse?n=5" in page.body_text and "/stream?n=3" in page.body_text
-    assert "2 stream(s)" in stdout
+    assert "2 streams: 1 fault, 1 ended as expected" in stdout

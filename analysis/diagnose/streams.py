@@ -6,7 +6,8 @@ one file saw it. ``build_streams`` matches parts from different files into
 one ``Stream`` by URL path (hosts differ between legs: a reverse proxy
 rewrites them), and by time (open times within ``MATCH_WINDOW`` seconds; the
 closest wins). Caddy log lines carry no stream id: each one joins the stream
-with the same path whose lifetime contains it.
+with the same path whose lifetime contains it, or whose open matches the
+line's own (its time minus its logged duration).
 
 Background noise is recognised and set aside, never reported as a failure
 (``Stream.noise`` names why): failed DNS lookups, refused IPv6 attempts,
@@ -448,20 +449,28 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             if gap < best_gap:
                 best, best_gap = cl, gap
         _join(part, best, path, clusters, by_path)
-    # access-log lines: join the stream with the same path whose lifetime contains the line.
-    for part in (p for p in parts if p.unkeyed):
+    # access-log lines: join the stream with the same path whose lifetime contains the line, or whose open
+    # matches the line's own open (its time minus its duration: a proxy may log a WebSocket's end seconds
+    # after the browser's, once the upstream let go).
+    # lines that know their own open (access lines) first: the others (an abort) then join by lifetime
+    for part in sorted((p for p in parts if p.unkeyed), key=lambda p: p.opened_at is None):
         path = url_path(part.url)
         t = part.obs[0].t
+        own_open = part.opened_at
         best = None
         best_gap = math.inf
         for cl in by_path.get(path, []):
             start = min((x for p in cl if (x := p.opened_at) is not None), default=t)
             ends = [x for p in cl if (x := p.ended_at) is not None]
             end = max(ends) if ends else math.inf
+            gaps = []
             if start - 1.0 <= t <= end + MATCH_WINDOW:
-                gap = abs(t - end) if ends else t - start
-                if gap < best_gap:
-                    best, best_gap = cl, gap
+                gaps.append(abs(t - end) if ends else t - start)
+            keyed = [x for p in cl if not p.unkeyed and (x := p.opened_at) is not None]
+            if own_open is not None and keyed and abs(min(keyed) - own_open) < MATCH_WINDOW:
+                gaps.append(abs(min(keyed) - own_open))
+            if gaps and min(gaps) < best_gap:
+                best, best_gap = cl, min(gaps)
         _join(part, best, path, clusters, by_path)
     streams: list[Stream] = []
     noise: list[Stream] = []
