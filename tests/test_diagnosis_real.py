@@ -50,9 +50,10 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     "connection_reset": ("server_abrupt_close", "server"),
     # the browser sees a close 4001 from "the server": only the capture knows tearline sent it
     "injected_fault": None,
-    # Caddy's write timeout counts from the open: the NetLog sees a cut body, and one stream repeats nothing
+    # Caddy's timers cut the body or the connection: the browser sees the cut, not the deadline (both streams
+    # of proxy_read_timeout end at one moment, one event: no repeating duration either)
+    "proxy_read_timeout": ("server_abrupt_close", "server"),
     "server_write_timeout": ("server_abrupt_close", "server"),
-    # (proxy_read_timeout: both streams fall silent together and end 2 s later: a timer that repeats)
 }
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
@@ -306,7 +307,7 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "captures": "ws:server_abrupt_close/server",
     },
     "proxy_read_timeout": {
-        "netlog": "sse:proxy_timeout/proxy ws:proxy_timeout/proxy",
+        "netlog": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
         "cdp": "sse:server_abrupt_close/server ws:stall/server",
         "har": "sse:server_abrupt_close/server ws:unknown/unknown",
         "console": "",

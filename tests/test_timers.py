@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -194,3 +195,35 @@ def test_diagnose_cli_reads_caddy_config(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2 and "--caddy-config file not found" in r.output
     assert SSE.startswith("http://ai.localhost:8080/agent/")
+
+
+@pytest.mark.browser
+@pytest.mark.caddy
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("tls", [False, True], ids=["http1", "h2-tls"])
+@pytest.mark.parametrize(
+    ("scenario", "timer", "clock", "seconds"),
+    [
+        ("proxy_read_timeout", "Caddy reverse_proxy transport read_timeout", "server_idle", 2.0),
+        ("server_write_timeout", "Caddy server write_timeout", "open", 3.0),
+    ],
+)
+def test_real_caddy_timers_are_named_with_their_value(
+    scenario: str, timer: str, clock: str, seconds: float, tls: bool, scenario_bundle: Any
+) -> None:
+    """Recorded for real (Chromium, mitmdump, Caddy 2.11, mitmdump, back end), on HTTP/1.1 and HTTP/2 over
+    TLS: with every source and the Caddyfile, each stream names the timer, its configured value and a
+    measured time that matches it."""
+    bundle = scenario_bundle(scenario, tls=tls)
+    r = CliRunner().invoke(cli, ["diagnose", "--json", *bundle.diagnose_args()])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    ours = [s for s in doc["streams"] if "/agent/" in s["url"] or "/ws" in s["url"]]
+    assert ours, doc
+    for s in ours:
+        c = s["cause"]
+        assert (c["kind"], c["actor"], s["outcome"]) == ("proxy_timeout", "proxy", "fault"), c["summary"]
+        d = c["details"]
+        assert (d["timer"], d["clock"], d["configured"]) == (timer, clock, seconds), d
+        assert abs(d["measured"] - seconds) <= 0.3, d

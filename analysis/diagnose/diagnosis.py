@@ -196,12 +196,16 @@ def _diagnose_stream(ctx: Context) -> StreamDiagnosis:
 
 REPEAT_MIN = 1.0  # seconds: shorter durations repeat by chance (one test's timings), not by a timer
 REPEAT_CLOCKS = ("open", "server_idle", "idle")
-UNEXPLAINED = ("server_abrupt_close", "unknown")  # ends a repeating duration may explain better
+UNEXPLAINED = ("server_abrupt_close", "unknown")
+SAME_MOMENT = (
+    0.5  # seconds: ends this close together are one event  # ends a repeating duration may explain better
+)
 
 
 def repeat_timers(contexts: Sequence[Context], results: Sequence[StreamDiagnosis]) -> list[Timer]:
-    """Durations that ended two or more streams the same way on the same clock, none of them explained
-    by more than an abrupt end: a timer whose value no table knows."""
+    """Durations that ended two or more streams the same way on the same clock at separate moments, none
+    of them explained by more than an abrupt end: a timer whose value no table knows. Streams that ended
+    together do not count twice: one event (a back end dropping its connections) ends them all."""
     unexplained = [
         ctx
         for ctx, r in zip(contexts, results, strict=True)
@@ -209,14 +213,18 @@ def repeat_timers(contexts: Sequence[Context], results: Sequence[StreamDiagnosis
     ]
     out: list[Timer] = []
     for clock in REPEAT_CLOCKS:
-        values = sorted(m[clock] for ctx in unexplained if (m := measures(ctx)).get(clock, 0) >= REPEAT_MIN)
-        group: list[float] = []
-        for v in [*values, math.inf]:
-            if group and v - group[0] <= max(TOLERANCE_MIN, TOLERANCE_SHARE * group[0]):
-                group.append(v)
+        found = sorted(
+            (m[clock], ctx.ended or 0.0)
+            for ctx in unexplained
+            if (m := measures(ctx)).get(clock, 0) >= REPEAT_MIN
+        )
+        group: list[tuple[float, float]] = []
+        for v, end in [*found, (math.inf, 0.0)]:
+            if group and v - group[0][0] <= max(TOLERANCE_MIN, TOLERANCE_SHARE * group[0][0]):
+                group.append((v, end))
                 continue
-            if len(group) >= 2:
-                value = statistics.median(group)
+            if _separate_events([e for _, e in group]) >= 2:
+                value = statistics.median(x for x, _ in group)
                 out.append(
                     Timer(
                         name=f"a timer of {value:.1f} s that ended {len(group)} streams",
@@ -226,8 +234,20 @@ def repeat_timers(contexts: Sequence[Context], results: Sequence[StreamDiagnosis
                         source=f"{len(group)} streams of this recording",
                     )
                 )
-            group = [v]
+            group = [(v, end)]
     return out
+
+
+def _separate_events(ends: list[float]) -> int:
+    """How many separate moments these ends happened at: streams that ended together (within
+    ``SAME_MOMENT``) ended by one event (a back end dropping all its connections), not by a timer each."""
+    moments = 0
+    last = -math.inf
+    for t in sorted(ends):
+        if t - last > SAME_MOMENT:
+            moments += 1
+        last = t
+    return moments
 
 
 def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> Diagnosis:
