@@ -34,6 +34,7 @@ SCENARIO_NAMES = (
     "proxy_timeout",
     "proxy_read_timeout",
     "server_write_timeout",
+    "stream_close_delay",
     "upstream_unavailable",
     "protocol_error",
     "stall",
@@ -54,6 +55,8 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     # of proxy_read_timeout end at one moment, one event: no repeating duration either)
     "proxy_read_timeout": ("server_abrupt_close", "server"),
     "server_write_timeout": ("server_abrupt_close", "server"),
+    # a 1001 three seconds after a reload: only the Caddy log and its config tie them
+    "stream_close_delay": ("server_going_away", "server"),
 }
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
@@ -325,6 +328,16 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "capture-browser": "sse:server_abrupt_close/server",
         "capture-backend": "sse:client_app_close/page",
         "captures": "sse:server_abrupt_close/server",
+    },
+    "stream_close_delay": {
+        "netlog": "ws:server_going_away/server",
+        "cdp": "ws:unknown/unknown",
+        "har": "ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "ws:server_going_away/server",
+        "capture-backend": "ws:client_navigation/browser",
+        "captures": "ws:server_going_away/server",
     },
     "renderer_crash": {
         "netlog": "sse:client_app_close/page ws:client_navigation/browser",

@@ -17,6 +17,7 @@ from tearline.analysis.diagnose.rule_context import (
     proxy_upstream_failures,
     text_of,
 )
+from tearline.analysis.diagnose.rules_timer import applies
 from tearline.analysis.diagnose.signatures import (
     ABRUPT_ERRORS,
     CADDY_PROTOCOL_TEXTS,
@@ -26,6 +27,8 @@ from tearline.analysis.diagnose.signatures import (
     UNAVAILABLE_STATUSES,
 )
 from tearline.analysis.diagnose.streams import BROWSER_SOURCES, PROXY_SOURCES
+from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.evidence.timers import Timer
 
 __all__ = [
     "rule_abrupt",
@@ -84,6 +87,17 @@ def _reload_without_codes(ctx: Context) -> list[Cause]:
     ]
 
 
+def _delayed_reload(ctx: Context, t: float) -> tuple[Observation, Timer] | None:
+    """A reload whose distance before ``t`` is a configured ``stream_close_delay`` (a ``reload`` timer)."""
+    for timer in ctx.timers:
+        if timer.clock != "reload" or not applies(timer, ctx.stream.url):
+            continue
+        for r in ctx.global_obs:
+            if r.kind == "proxy_reload" and abs((t - r.t) - timer.seconds) <= max(0.3, 0.02 * timer.seconds):
+                return r, timer
+    return None
+
+
 def rule_going_away(ctx: Context) -> list[Cause]:
     frames = [
         o
@@ -107,6 +121,24 @@ def rule_going_away(ctx: Context) -> list[Cause]:
                 "set stream_close_delay in Caddy to keep streams across reloads.",
                 0.93,
                 [ev(f, f"close {f.code} toward the browser"), ev(r, f"proxy reload: {r.text or ''}".strip())],
+            )
+        ]
+    delayed = _delayed_reload(ctx, f.t)
+    if delayed is not None:
+        r, timer = delayed
+        return [
+            cause(
+                "server_going_away",
+                "proxy",
+                f"The proxy reloaded its configuration and, {f.t - r.t:.1f} s later, when its {timer.name} "
+                f"({timer.seconds:g} s) ran out, closed the WebSocket with {f.code} (Going Away).",
+                0.93,
+                [ev(f, f"close {f.code} toward the browser"), ev(r, f"proxy reload: {r.text or ''}".strip())],
+                timer=timer.name,
+                measured=round(f.t - r.t, 3),
+                configured=timer.seconds,
+                clock="reload",
+                inferred_from=timer.inferred_from,
             )
         ]
     return [

@@ -155,6 +155,18 @@ SCENARIOS: dict[str, Scenario] = {
             ),
         ),
         Scenario(
+            name="stream_close_delay",
+            summary="Caddy's config is reloaded mid-stream with stream_close_delay 3s on the ai route: the "
+            "WebSocket is closed 3 s after the reload.",
+            expected_kind="server_going_away",
+            expected_actor="proxy",
+            streams={"ws": "finish"},
+            page=_LONG,
+            act=act_reload_caddy,
+            ai_site={"stream_close_delay": 3.0},
+            needs_caddy=True,
+        ),
+        Scenario(
             name="server_abrupt_close",
             summary="The agent drops its connections mid-stream: the SSE body without its terminating chunk, "
             "the WebSocket without a close frame.",
