@@ -37,6 +37,7 @@ SCENARIO_NAMES = (
     "stream_close_delay",
     "upstream_unavailable",
     "protocol_error",
+    "in_band_error",
     "stall",
     "injected_fault",
 )
@@ -57,6 +58,8 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     "server_write_timeout": ("server_abrupt_close", "server"),
     # a 1001 three seconds after a reload: only the Caddy log and its config tie them
     "stream_close_delay": ("server_going_away", "server"),
+    # the RUN_ERROR is inside a body that completed: only a recorder with payloads (or data_type) reads it
+    "in_band_error": ("clean_close", "server"),
 }
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
@@ -328,6 +331,16 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "capture-browser": "sse:server_abrupt_close/server",
         "capture-backend": "sse:client_app_close/page",
         "captures": "sse:server_abrupt_close/server",
+    },
+    "in_band_error": {
+        "netlog": "sse:clean_close/server",
+        "cdp": "sse:clean_close/server",
+        "har": "sse:clean_close/server",
+        "console": "",
+        "caddy": "",
+        "capture-browser": "sse:in_band_error/server",
+        "capture-backend": "sse:in_band_error/server",
+        "captures": "sse:in_band_error/server",
     },
     "stream_close_delay": {
         "netlog": "ws:server_going_away/server",

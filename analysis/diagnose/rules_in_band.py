@@ -19,6 +19,7 @@ from __future__ import annotations
 from tearline.analysis.diagnose.model import Cause
 from tearline.analysis.diagnose.rule_context import Context, browser_initiated, cause, ev
 from tearline.analysis.diagnose.signatures import ABRUPT_ERRORS, UNAVAILABLE_STATUSES
+from tearline.analysis.diagnose.streams import PROXY_SOURCES
 from tearline.analysis.evidence.observation import Observation
 from tearline.analysis.evidence.sse_data import FAILURE_TYPES, is_failure
 
@@ -132,12 +133,17 @@ def rule_in_band(ctx: Context) -> list[Cause]:
                 mechanism="in-band failure event",
             )
         ]
+    behind = any(p.source in PROXY_SOURCES for p in ctx.stream.parts)
+    why = (
+        "the hops behind it show no failure: the back end reported its own"
+        if behind
+        else "no deeper hop in the evidence shows why (add the back end's leg: a capture or its proxy's log)"
+    )
     return [
         cause(
             "in_band_error",
             "server",
-            f"The stream ended normally at HTTP level, but it reported a failure inside it ({label}); "
-            "no deeper hop in the evidence shows why (add the back end's leg: a capture or its proxy's log).",
+            f"The stream ended normally at HTTP level, but it reported a failure inside it ({label}); {why}.",
             0.88,
             [in_band],
             in_band=f.data_type or f.event,

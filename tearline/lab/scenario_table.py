@@ -82,6 +82,7 @@ class Scenario:
     fault: str | None = None  # TOML for addons/faults.py on the browser leg
     without_caddy: Scenario | None = None  # the variant used when caddy=False (None: same row)
     needs_caddy: bool = False
+    trace_payload: str | None = None  # the recorder's trace_payload option (e.g. "preview:512"), None: none
 
 
 _LONG = {"deltas": "100"}  # ~10 s of deltas: still streaming when something happens mid-stream
@@ -238,6 +239,16 @@ SCENARIOS: dict[str, Scenario] = {
             expected_actor="server",
             streams={"sse": "garbage", "ws": "garbage"},
             page={**_LONG, **_EARLY},
+        ),
+        Scenario(
+            name="in_band_error",
+            summary="The agent's run fails: it sends AG-UI RUN_ERROR and then ends the SSE body properly, as "
+            "CopilotKit's runtime does; the recorder keeps payload previews to read the event's type.",
+            expected_kind="in_band_error",
+            expected_actor="server",
+            streams={"sse": "run_error"},
+            page={**_LONG, **_EARLY},
+            trace_payload="preview:512",
         ),
         Scenario(
             name="stall",

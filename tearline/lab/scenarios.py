@@ -89,7 +89,12 @@ class EvidenceBundle:
 
 
 def _mitmdump(
-    out_dir: Path, upstream: str, capture: Path | None, fault_file: Path | None, scheme: str = "http"
+    out_dir: Path,
+    upstream: str,
+    capture: Path | None,
+    fault_file: Path | None,
+    scheme: str = "http",
+    trace_payload: str | None = None,
 ) -> Any:
     """A reverse-mode mitmdump in front of ``scheme://upstream`` recording into ``capture``."""
     from tearline.lab.mitmdump import Mitmdump
@@ -101,6 +106,8 @@ def _mitmdump(
     if capture is not None:
         scripts.append(WS_TRACE)
         options["trace_file"] = str(capture)
+        if trace_payload is not None:
+            options["trace_payload"] = trace_payload
     if fault_file is not None:
         scripts.append(FAULTS)
         options["faults"] = str(fault_file)
@@ -176,7 +183,9 @@ def record_scenario(
         if caddy:
             if proxy and backend_leg and not sc.ai_down:
                 capture = out_dir / "capture-backend.jsonl" if tracing else None
-                leg2 = stack.enter_context(_started(_mitmdump(out_dir, ai_upstream, capture, None)))
+                leg2 = stack.enter_context(
+                    _started(_mitmdump(out_dir, ai_upstream, capture, None, trace_payload=sc.trace_payload))
+                )
                 ai_upstream = f"127.0.0.1:{leg2.port}"
                 if capture is not None:
                     captures.append(capture)
@@ -199,7 +208,14 @@ def record_scenario(
             try:
                 leg1 = stack.enter_context(
                     _started(
-                        _mitmdump(out_dir, front, capture, fault_file, "https" if tls and caddy else "http")
+                        _mitmdump(
+                            out_dir,
+                            front,
+                            capture,
+                            fault_file,
+                            "https" if tls and caddy else "http",
+                            trace_payload=sc.trace_payload,
+                        )
                     )
                 )
             except Exception as e:  # MitmdumpFailed: with a fault scenario, the fault addon is not ready
