@@ -156,8 +156,12 @@ def _read(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _ports(listen: Any) -> tuple[int, ...]:
-    out = []
+    out: list[int] = []
     for addr in listen if isinstance(listen, list) else []:
         m = re.search(r":(\d+)(?:-(\d+))?$", str(addr))
         if m:
@@ -234,7 +238,7 @@ def load_caddy_config(path: str | os.PathLike[str]) -> list[Timer]:
         found: list[tuple[tuple[str, ...], str, dict[str, Any]]] = []
         _walk_routes(server.get("routes"), (), base, found)
         for paths, where, handler in found:
-            transport = handler.get("transport") if isinstance(handler.get("transport"), dict) else {}
+            transport: dict[str, Any] = _obj(handler.get("transport"))
             for key, clock in TRANSPORT_TIMEOUTS.items():
                 value = transport.get(key, "3s" if key == "dial_timeout" else None)
                 add(
@@ -245,7 +249,7 @@ def load_caddy_config(path: str | os.PathLike[str]) -> list[Timer]:
                     paths,
                     ports,
                 )
-            keep_alive = transport.get("keep_alive") if isinstance(transport.get("keep_alive"), dict) else {}
+            keep_alive = _obj(transport.get("keep_alive"))
             add(
                 "Caddy reverse_proxy keep_alive idle_timeout",
                 keep_alive.get("idle_timeout", "2m"),
