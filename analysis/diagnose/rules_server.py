@@ -88,12 +88,16 @@ def _reload_without_codes(ctx: Context) -> list[Cause]:
 
 
 def _delayed_reload(ctx: Context, t: float) -> tuple[Observation, Timer] | None:
-    """A reload whose distance before ``t`` is a configured ``stream_close_delay`` (a ``reload`` timer)."""
+    """A reload whose distance before ``t`` (the close frame) or the stream's end is a configured
+    ``stream_close_delay`` (a ``reload`` timer)."""
     for timer in ctx.timers:
         if timer.clock != "reload" or not applies(timer, ctx.stream.url):
             continue
+        ends = [t] + ([ctx.ended] if ctx.ended is not None else [])
         for r in ctx.global_obs:
-            if r.kind == "proxy_reload" and abs((t - r.t) - timer.seconds) <= max(0.3, 0.02 * timer.seconds):
+            if r.kind == "proxy_reload" and any(
+                abs((end - r.t) - timer.seconds) <= max(0.3, 0.02 * timer.seconds) for end in ends
+            ):
                 return r, timer
     return None
 
@@ -126,16 +130,17 @@ def rule_going_away(ctx: Context) -> list[Cause]:
     delayed = _delayed_reload(ctx, f.t)
     if delayed is not None:
         r, timer = delayed
+        end = min((f.t, ctx.ended or f.t), key=lambda e: abs((e - r.t) - timer.seconds))
         return [
             cause(
                 "server_going_away",
                 "proxy",
-                f"The proxy reloaded its configuration and, {f.t - r.t:.1f} s later, when its {timer.name} "
+                f"The proxy reloaded its configuration and, {end - r.t:.1f} s later, when its {timer.name} "
                 f"({timer.seconds:g} s) ran out, closed the WebSocket with {f.code} (Going Away).",
                 0.93,
                 [ev(f, f"close {f.code} toward the browser"), ev(r, f"proxy reload: {r.text or ''}".strip())],
                 timer=timer.name,
-                measured=round(f.t - r.t, 3),
+                measured=round(end - r.t, 3),
                 configured=timer.seconds,
                 clock="reload",
                 inferred_from=timer.inferred_from,
