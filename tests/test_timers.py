@@ -14,7 +14,7 @@ from tearline.analysis.evidence.timers import DEFAULT_TIMERS, INFERENCE, Timer
 
 from tearline.cli import cli
 from tearline.errors import InputError
-from tests.test_rules import SSE, WS, o, rec, sse_open
+from tests.test_rules import SSE, WS, o, rec, sse_open, ws_open
 
 CADDYFILE = """\
 {
@@ -227,3 +227,24 @@ def test_real_caddy_timers_are_named_with_their_value(
         d = c["details"]
         assert (d["timer"], d["clock"], d["configured"]) == (timer, clock, seconds), d
         assert abs(d["measured"] - seconds) <= 0.3, d
+
+
+def test_a_close_a_configured_delay_after_a_reload_is_the_reload() -> None:
+    """Caddy's stream_close_delay 3s: the 1001 comes 3 s after the reload, too late for the 2 s window that
+    ties a close to a reload by itself; the configured delay ties them."""
+    records = [
+        rec(
+            "netlog",
+            *ws_open(frames=30),
+            o("netlog", "ws_close_received", 4.0, code=1001),
+            o("netlog", "ws_closed", 4.01, code=1001, text="clean"),
+        ),
+        rec("caddy", o("caddy", "proxy_reload", 1.0, key=None, text="config loaded")),
+    ]
+    (s,) = diagnose(records).streams
+    assert (s.cause.kind, s.cause.actor) == ("server_going_away", "server")  # without the config
+    delay = _config_timer("Caddy reverse_proxy stream_close_delay", 3.0, "reload")
+    (s,) = diagnose(records, timers=[delay]).streams
+    assert (s.cause.kind, s.cause.actor) == ("server_going_away", "proxy")
+    assert (s.cause.details["timer"], s.cause.details["clock"]) == (delay.name, "reload")
+    assert s.cause.details["measured"] == pytest.approx(3.0, abs=0.02)
