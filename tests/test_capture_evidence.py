@@ -123,7 +123,7 @@ def test_every_event_type(tmp_path: Path) -> None:
     by_proxy = of(obs, "ws_close_received")[0]
     assert (by_proxy.code, by_proxy.text) == (1001, "by proxy")
     assert of(obs, "ws_closed")[0].text == "unclean"
-    assert of(obs, "ws_frame_received")[0].reason == "injected"
+    assert of(obs, "ws_frame_received")[0].tampered == "injected"
     assert "close 1001" in (of(obs, "fault")[0].text or "")
     reset = next(o for o in obs if o.kind == "socket_closed" and o.leg == "client")
     assert reset.text == "rst by peer" and reset.code == 104 and reset.stream_key == "f2"

@@ -20,7 +20,6 @@ from tearline.analysis.diagnose.rule_context import (
     text_of,
 )
 from tearline.analysis.diagnose.signatures import (
-    CAPTURE_CLIENT_GONE_TEXTS,
     CODES_WITH_A_RULE,
     NAV_AFTER,
     NAV_BEFORE,
@@ -67,6 +66,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 + " and the browser tore the stream down with it; look at the crash, not the network.",
                 0.93,
                 evidence,
+                mechanism="renderer crash",
             )
         )
     if navs and (initiated is not None or not server_ended(ctx)):
@@ -82,6 +82,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "the browser cancelled it. Expected, not a network fault.",
                 0.9 if initiated is not None else (0.75 if ctx.browser(*END_KINDS) == [] else 0.6),
                 evidence,
+                mechanism="navigation",
             )
         )
     elif going_away and initiated is not None:
@@ -92,6 +93,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "The browser sent close 1001 (Going Away), which Chrome does when the page unloads or navigates.",
                 0.75,
                 [end_ev(initiated)],
+                mechanism="navigation",
             )
         )
     return out
@@ -100,11 +102,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
 def rule_app_close(ctx: Context) -> list[Cause]:
     initiated = browser_initiated(ctx)
     if initiated is None and not ctx.browser_sources_present():
-        gone = [
-            o
-            for o in ctx.obs("request_failed", sources=("capture",))
-            if any(w in text_of(o) for w in CAPTURE_CLIENT_GONE_TEXTS)
-        ]
+        gone = [o for o in ctx.obs("request_failed") if o.error_class == "client_gone"]
         if gone:
             o = gone[0]
             return [
@@ -187,6 +185,9 @@ def rule_stall(ctx: Context) -> list[Cause]:
                 Evidence(source="diagnosis", t=end, text=f"{silence:.1f} s of silence"),
                 *[ev(o, f"console: {o.text}") for o in said[:2]],
             ],
+            mechanism="page gave up" if page_ended else ("still open" if still_open else None),
+            measured=round(silence, 3),
+            usual_gap=round(usual, 3),
         )
     ]
 

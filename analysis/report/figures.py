@@ -158,10 +158,7 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
         summary = "\n".join(textwrap.wrap(plain(first.cause.summary, 330), 165)[:2])
         top.text(0.01, 0.40, summary, fontsize=9.5, va="top", color="#222222", linespacing=1.3)
     else:
-        n = len(d.streams)
-        top.text(
-            0.01, 0.5, f"{n} stream{'s' if n != 1 else ''}, none ended abnormally.", fontsize=10.5, va="top"
-        )
+        top.text(0.01, 0.5, d.counts_sentence() + ": no fault.", fontsize=10.5, va="top")
     plot_swimlanes(d, parts[1].add_subplot(), max_streams=max_streams)
     if first is not None:
         _zoom_into(parts[2], d, first, zoom_lanes, window)

@@ -16,7 +16,7 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
   ``data_sent`` (request body), ``request_done`` (size = total body bytes),
   ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
 - A request or WebSocket already open when logging started (a synthetic BEGIN) has
-  ``reason = "already open when logging started"`` on its ``request_start``/``ws_created``:
+  ``time_note = "already open when logging started"`` on its ``request_start``/``ws_created``:
   its real start time is unknown.
 - WebSocket (ws:// or wss:// requests): ``ws_created``, ``ws_handshake_request``, ``ws_open``
   (status 101), ``ws_frame_sent``/``ws_frame_received`` (size, text = opcode name),

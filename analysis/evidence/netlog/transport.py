@@ -58,7 +58,7 @@ def on_quic(
             tick,
             where,
             text=f"QUIC session closed: {p.get('details') or p.get('quic_error')}",
-            reason="peer" if p.get("from_peer") else "local",
+            by="peer" if p.get("from_peer") else "local",
         )
 
 

@@ -73,7 +73,7 @@ def _alive(
                 stream_key=r.key,
                 url=r.url,
                 text=as_str(p.get("method")),
-                reason=pending,
+                time_note=pending,
             )
     elif phase == "PHASE_END":
         code = it.net_error(p.get("net_error"))
@@ -304,7 +304,7 @@ def _channel_alive(it: Interpreter, sid: int, phase: str, p: dict[str, Any], tic
         if not r.started:
             r.started = True
             reason = ALREADY_OPEN if p.get("state") == "CONNECTED" else None
-            r.start_obs = it.add("ws_created", tick, where, stream_key=r.key, url=r.url, reason=reason)
+            r.start_obs = it.add("ws_created", tick, where, stream_key=r.key, url=r.url, time_note=reason)
 
 
 def _channel_state(it: Interpreter, sid: int, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
