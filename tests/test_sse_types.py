@@ -16,10 +16,16 @@ from tearline.sse_types import sse_data_type
         ('{"type":"RUN_STARTED","threadId":"t","runId":"r"}', "RUN_STARTED"),
         ('{"type":"TEXT_MESSAGE_CONTENT","messageId":"m","delta":"hello "}', "TEXT_MESSAGE_CONTENT"),
         ('{"type":"RUN_ERROR","message":"terminated","code":"INCOMPLETE_STREAM"}', "RUN_ERROR"),
-        ('{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}', "content_block_delta"),
+        (
+            '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}',
+            "content_block_delta",
+        ),
         ('{"type":"response.output_text.delta","delta":"Hi"}', "response.output_text.delta"),
         ('{"type":"text-delta","id":"0","delta":"Hi"}', "text-delta"),
-        ('{"id":"c1","object":"chat.completion.chunk","choices":[{"delta":{"content":"Hi"}}]}', "chat.completion.chunk"),
+        (
+            '{"id":"c1","object":"chat.completion.chunk","choices":[{"delta":{"content":"Hi"}}]}',
+            "chat.completion.chunk",
+        ),
         ('{"error":{"message":"Rate limit","type":"rate_limit_error"}}', "error"),
         ("[DONE]", "[DONE]"),
         ('0:"Hello"', "ai-sdk:text"),
