@@ -1,10 +1,9 @@
 """Acting on live connections below mitmproxy's public API: sockets, the WebSocket layer, reads.
 
-Verified with mitmproxy **12.3.1** (wsproto 1.3.2, Python 3.12). mitmproxy has no
-public API to reset a connection, to close one side of a WebSocket with a chosen
-code, to stop reading a socket, or to learn whether a peer ended with FIN or RST;
-this is the ONE module of tearline that reaches into its internals for that. Every
-internal it touches is named here, so an upgrade is checked in one place:
+mitmproxy has no public API to reset a connection, to close one side of a WebSocket
+with a chosen code, to stop reading a socket, or to learn whether a peer ended with
+FIN or RST. The internals used here are listed (with the release they were verified
+with) in ``addons.internals``, which ``tests/test_internals.py`` checks:
 
 - ``Proxyserver.connections[client.id]`` -> the ``ConnectionHandler`` of a client
   connection (``proxy/mode_servers.py:218``, ``addons/proxyserver.py:137``);
@@ -44,6 +43,7 @@ from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, W
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
 from wsproto.connection import ConnectionState as WsState
+from tearline.addons import internals
 from wsproto.frame_protocol import Opcode
 
 __all__ = [
@@ -62,8 +62,8 @@ __all__ = [
     "ws_terminate",
 ]
 
-MITMPROXY_VERSION = "12.3.1"
-"""The mitmproxy release this module was verified with (tests/test_mitm_io.py)."""
+MITMPROXY_VERSION = internals.MITMPROXY
+"""The mitmproxy release this module was verified with (``addons.internals.MITMPROXY``)."""
 
 How = Literal["fin", "rst"]
 WsAction = Literal["close", "fin", "rst", "keep"]

@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Generator
 from typing import Any
 
@@ -56,7 +57,7 @@ from wsproto.connection import ConnectionState as WsState
 
 from tearline import events
 
-__all__ = ["PHASES", "RULES", "Relay", "decide"]
+__all__ = ["PHASES", "RULES", "Relay", "decide", "wrap_done", "wrap_relay_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -229,55 +230,8 @@ class Relay:
         if lay is None:
             log.warning("tearline relay: no WebSocket layer found for %s; ends not relayed", flow.id)
             return
-        original_relay, original_done = lay.relay_messages, lay.done
-        relay = self
-        waiting: dict[Connection, Any] = {}  # conn we forwarded a close frame to -> fallback timer
-
-        def close_now(conn: Connection) -> None:
-            timer = waiting.pop(conn, None)
-            if timer is not None:
-                timer.cancel()
-                handler = mitm_io.handler_for(flow)
-                if handler is not None:
-                    mitm_io.close_transport(handler, conn, "fin")
-
-        def relay_messages(event: pevents.Event) -> Generator[Any, Any, None]:
-            if isinstance(event, pevents.ConnectionClosed):
-                try:
-                    relay._ws_conn_closed(flow, lay, event.connection)
-                except Exception as e:  # never break the proxy core
-                    log.error("tearline relay: WebSocket end not relayed: %r", e)
-            commands = original_relay(event)
-            reply: Any = None
-            while True:
-                try:
-                    cmd = commands.send(reply)
-                except StopIteration:
-                    return
-                if isinstance(cmd, pcommands.CloseConnection) and _awaits_close_answer(lay, cmd.connection):
-                    # mitmproxy would close right after forwarding the close frame; a peer's answer
-                    # would then hit a closed socket (RST, wasClean=false). Wait for it, as a direct peer does.
-                    loop = asyncio.get_running_loop()
-                    waiting[cmd.connection] = loop.call_later(CLOSE_ANSWER_WAIT_S, close_now, cmd.connection)
-                    reply = None
-                    continue
-                reply = yield cmd
-
-        def done(event: pevents.Event) -> Generator[Any, Any, None]:
-            conn = getattr(event, "connection", None)
-            if conn in waiting:
-                ws = lay.client_ws if conn == lay.context.client else lay.server_ws
-                if isinstance(event, pevents.DataReceived):
-                    with contextlib.suppress(Exception):
-                        ws.receive_data(event.data)
-                        list(ws.events())
-                if isinstance(event, pevents.ConnectionClosed) or ws.state is WsState.CLOSED:
-                    close_now(conn)
-            yield from original_done(event)
-
-        # start() installs self.relay_messages when this hook returns; relay_messages installs self.done
-        lay.relay_messages = relay_messages
-        lay.done = done
+        # the layer's relay_messages/done (patched once by addons.internals) consult this
+        _ws_relays[lay] = _WsRelay(self, flow)
 
     def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
         side = "client" if conn == lay.context.client else "server"
@@ -314,6 +268,82 @@ class Relay:
             code=ws.close_code,
             reason=ws.close_reason or "",
         )
+
+
+class _WsRelay:
+    """What the relay keeps for one live WebSocket layer."""
+
+    def __init__(self, relay: Relay, flow: http.HTTPFlow) -> None:
+        self.relay = relay
+        self.flow = flow
+        self.waiting: dict[Connection, asyncio.TimerHandle] = {}  # conn sent a close frame -> fallback timer
+
+    def close_now(self, conn: Connection) -> None:
+        timer = self.waiting.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
+            handler = mitm_io.handler_for(self.flow)
+            if handler is not None:
+                mitm_io.close_transport(handler, conn, "fin")
+
+
+_ws_relays: weakref.WeakKeyDictionary[Any, _WsRelay] = weakref.WeakKeyDictionary()
+
+
+def wrap_relay_messages(orig_relay: Any) -> Any:
+    """``WebsocketLayer.relay_messages`` (applied by ``addons.internals``): relay ends in message order.
+
+    On a connection end with no close frame from that side, the other leg gets the same
+    end (``Relay._ws_conn_closed``). After mitmproxy forwards a close frame it would close
+    that connection at once, so the peer's answer would hit a closed socket (RST,
+    ``wasClean=false``): the close is held until the answer arrives, as with a direct peer.
+    """
+
+    def relay_messages(self: Any, event: pevents.Event) -> Generator[Any, Any, Any]:
+        st = _ws_relays.get(self)
+        if st is None:
+            return (yield from orig_relay(self, event))
+        if isinstance(event, pevents.ConnectionClosed):
+            try:
+                st.relay._ws_conn_closed(st.flow, self, event.connection)
+            except Exception as e:  # never break the proxy core
+                log.error("tearline relay: WebSocket end not relayed: %r", e)
+        commands = orig_relay(self, event)
+        reply: Any = None
+        while True:
+            try:
+                cmd = commands.send(reply)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(cmd, pcommands.CloseConnection) and _awaits_close_answer(self, cmd.connection):
+                loop = asyncio.get_running_loop()
+                st.waiting[cmd.connection] = loop.call_later(
+                    CLOSE_ANSWER_WAIT_S, st.close_now, cmd.connection
+                )
+                reply = None
+                continue
+            reply = yield cmd
+
+    return relay_messages
+
+
+def wrap_done(orig_done: Any) -> Any:
+    """``WebsocketLayer.done`` (applied by ``addons.internals``): close a held connection once its peer answered."""
+
+    def done(self: Any, event: pevents.Event) -> Generator[Any, Any, Any]:
+        st = _ws_relays.get(self)
+        conn = getattr(event, "connection", None)
+        if st is not None and conn in st.waiting:
+            ws = self.client_ws if conn == self.context.client else self.server_ws
+            if isinstance(event, pevents.DataReceived):
+                with contextlib.suppress(Exception):
+                    ws.receive_data(event.data)
+                    list(ws.events())
+            if isinstance(event, pevents.ConnectionClosed) or ws.state is WsState.CLOSED:
+                st.close_now(conn)
+        return (yield from orig_done(self, event))
+
+    return done
 
 
 addons = [Relay()]

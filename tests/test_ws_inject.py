@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tearline.addons.ws_inject import isolate_injected_fragments
-
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tests.fault_clients import (
@@ -64,20 +62,3 @@ def test_throttle_websocket_rate(faulty: Callable[..., Mitmdump]) -> None:
     span = r["times"][-1] - r["times"][0]
     rate = 39 * 2500 / span
     assert 0.6 * 50000 <= rate <= 1.2 * 50000, rate
-
-
-def test_relay_messages_patch_is_installed_once() -> None:
-    from mitmproxy.proxy.layers.websocket import WebsocketLayer
-
-    patched = WebsocketLayer.relay_messages
-    assert getattr(patched, "_tearline", False)  # importing addons.ws_inject installed it
-    isolate_injected_fragments()
-    assert WebsocketLayer.relay_messages is patched  # not wrapped twice
-
-
-def test_the_patched_mitmproxy_is_the_release_it_was_verified_with() -> None:
-    """Upgrading mitmproxy? Re-check the internals ws_inject replaces, then bump VERIFIED_MITMPROXY."""
-    import mitmproxy.version
-    from tearline.addons.ws_inject import VERIFIED_MITMPROXY
-
-    assert mitmproxy.version.VERSION == VERIFIED_MITMPROXY
