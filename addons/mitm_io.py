@@ -42,8 +42,8 @@ from mitmproxy.proxy import layer as player
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
-from wsproto.connection import ConnectionState as WsState
 from tearline.addons import internals
+from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
 
 __all__ = [
