@@ -47,6 +47,7 @@ import weakref
 from collections.abc import Generator
 from typing import Any
 
+import wsproto.events
 from mitmproxy import ctx, http
 from mitmproxy.connection import Client, Connection, ConnectionState
 from mitmproxy.net.http import http1
@@ -143,8 +144,10 @@ class Relay:
     # --- recording -----------------------------------------------------------------------
 
     def _emit(self, **fields: Any) -> None:
+        self._record(events.Relay(ts=time.time(), mono=time.monotonic(), **fields))
+
+    def _record(self, event: events.Event) -> None:
         trace = ctx.master.addons.get("ws_trace")  # type: ignore[no-untyped-call]
-        event = events.Relay(ts=time.time(), mono=time.monotonic(), **fields)
         log.debug("tearline relay: %s", event)
         if trace is not None and hasattr(trace, "emit"):
             trace.emit(event)
@@ -234,6 +237,9 @@ class Relay:
         _ws_relays[lay] = _WsRelay(self, flow)
 
     def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
+        st = _ws_relays.get(lay)
+        if st is not None and conn is st.violator:
+            return  # the other peer got a close frame for the violation; its answer ends it
         side = "client" if conn == lay.context.client else "server"
         if not mitm_io.ws_open(lay, side):  # type: ignore[arg-type]
             return  # that side sent a close frame first (mitmproxy relays it), or it already ended
@@ -277,6 +283,8 @@ class _WsRelay:
         self.relay = relay
         self.flow = flow
         self.waiting: dict[Connection, asyncio.TimerHandle] = {}  # conn sent a close frame -> fallback timer
+        self.violator: Connection | None = None  # the peer whose protocol violation the proxy found
+        self.give_up: asyncio.TimerHandle | None = None  # the other peer never answered that close
 
     def close_now(self, conn: Connection) -> None:
         timer = self.waiting.pop(conn, None)
@@ -286,8 +294,46 @@ class _WsRelay:
             if handler is not None:
                 mitm_io.close_transport(handler, conn, "fin")
 
+    def abandon(self, conns: tuple[Connection, ...]) -> None:
+        """The other peer did not answer the close sent for a violation in time: FIN both."""
+        self.give_up = None
+        handler = mitm_io.handler_for(self.flow)
+        for conn in conns:
+            if handler is not None and conn.state is not ConnectionState.CLOSED:
+                mitm_io.close_transport(handler, conn, "fin")
+
+    def record(self, cls: type[events.Event], **fields: Any) -> None:
+        self.relay._record(cls(ts=time.time(), mono=time.monotonic(), stream=self.flow.id, **fields))
+
 
 _ws_relays: weakref.WeakKeyDictionary[Any, _WsRelay] = weakref.WeakKeyDictionary()
+
+_PARSED_STATES = (WsState.OPEN, WsState.LOCAL_CLOSING)  # states in which wsproto parses received bytes
+
+
+def _parse_ahead(st: _WsRelay, lay: Any, event: pevents.DataReceived) -> tuple[Any, list[Any], Any]:
+    """Parse ``event`` with the source's wsproto connection before mitmproxy does.
+
+    Returns (source ws, its events, the protocol violation or None). A close event
+    that leaves the connection OPEN is not a received close frame but wsproto
+    failing the frame (``ParseFailed``): a violation the proxy found. Pings and pongs
+    are recorded here (mitmproxy has no hook for them).
+    """
+    from_client = event.connection == lay.context.client
+    src_ws = lay.client_ws if from_client else lay.server_ws
+    src_ws.receive_data(event.data)
+    evs = list(src_ws.events())
+    violation = None
+    if evs and isinstance(evs[-1], wsproto.events.CloseConnection) and src_ws.state is WsState.OPEN:
+        violation = evs[-1]
+    toward = "server" if from_client else "client"
+    for e in evs:
+        if isinstance(e, wsproto.events.Ping | wsproto.events.Pong):
+            kind = "ping" if isinstance(e, wsproto.events.Ping) else "pong"
+            st.record(
+                events.WsPing, conn=event.connection.id, kind=kind, direction=toward, size=len(e.payload)
+            )
+    return src_ws, evs, violation
 
 
 def wrap_relay_messages(orig_relay: Any) -> Any:
@@ -297,6 +343,12 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
     end (``Relay._ws_conn_closed``). After mitmproxy forwards a close frame it would close
     that connection at once, so the peer's answer would hit a closed socket (RST,
     ``wasClean=false``): the close is held until the answer arrives, as with a direct peer.
+
+    A protocol violation found by the proxy's parser is answered as the other peer would
+    answer it: that peer gets the close frame (1002/1007/...) and keeps sending what was
+    in flight; its answer reaches the violator, whose connection is then closed at once
+    (mitmproxy alone closed both at once, dropping the in-flight messages, and tearline
+    kept the violator's TCP open waiting for an answer it could not parse).
     """
 
     def relay_messages(self: Any, event: pevents.Event) -> Generator[Any, Any, Any]:
@@ -308,23 +360,64 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
                 st.relay._ws_conn_closed(st.flow, self, event.connection)
             except Exception as e:  # never break the proxy core
                 log.error("tearline relay: WebSocket end not relayed: %r", e)
-        commands = orig_relay(self, event)
-        reply: Any = None
-        while True:
-            try:
-                cmd = commands.send(reply)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(cmd, pcommands.CloseConnection) and _awaits_close_answer(self, cmd.connection):
+        if not isinstance(event, pevents.DataReceived):
+            return (yield from _hold_closes(st, self, orig_relay(self, event)))
+        if event.connection is st.violator:
+            return None  # its parser failed: nothing more is read from it, as a direct peer stops reading
+        src = self.client_ws if event.connection == self.context.client else self.server_ws
+        if src.state not in _PARSED_STATES:
+            return (yield from _hold_closes(st, self, orig_relay(self, event)))
+        src, evs, violation = _parse_ahead(st, self, event)
+        dst = self.server_ws if src is self.client_ws else self.client_ws
+        if violation is not None:
+            st.violator = event.connection
+            st.record(
+                events.WsProtocolError,
+                conn=event.connection.id,
+                by="client" if src is self.client_ws else "server",
+                code=violation.code,
+                reason=violation.reason or "",
+            )
+            if dst.state is WsState.OPEN:
+                evs.pop()  # the other peer answers it (below), not mitmproxy
+            else:
+                violation = None  # the other side is closing already: mitmproxy fails both at once
+        # hand mitmproxy the parsed events (its own parse would raise the violation again)
+        src.receive_data = lambda _data: None
+        src.events = lambda: iter(evs)
+        try:
+            result = yield from _hold_closes(st, self, orig_relay(self, event))
+        finally:
+            del src.receive_data, src.events
+        if violation is not None:
+            yield dst.send2(wsproto.events.CloseConnection(code=violation.code, reason=violation.reason))
+            loop = asyncio.get_running_loop()
+            st.give_up = loop.call_later(CLOSE_ANSWER_WAIT_S, st.abandon, (src.conn, dst.conn))
+        return result
+
+    return relay_messages
+
+
+def _hold_closes(st: _WsRelay, lay: Any, commands: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """Pass mitmproxy's commands on, holding a ``CloseConnection`` whose peer still owes a close answer."""
+    reply: Any = None
+    while True:
+        try:
+            cmd = commands.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(cmd, pcommands.CloseConnection):
+            if st.give_up is not None:  # the other peer answered the violation's close
+                st.give_up.cancel()
+                st.give_up = None
+            if cmd.connection is not st.violator and _awaits_close_answer(lay, cmd.connection):
                 loop = asyncio.get_running_loop()
                 st.waiting[cmd.connection] = loop.call_later(
                     CLOSE_ANSWER_WAIT_S, st.close_now, cmd.connection
                 )
                 reply = None
                 continue
-            reply = yield cmd
-
-    return relay_messages
+        reply = yield cmd
 
 
 def wrap_done(orig_done: Any) -> Any:
