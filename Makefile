@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint types bench clean
+.PHONY: setup demo test lint types bench autobahn clean
 
 setup: $(STAMP) /usr/bin/chromium
 
@@ -43,6 +43,11 @@ types: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The Autobahn|Testsuite fuzzing client (all but performance and compression), directly and
+# through tearline; fails if any case ends worse through tearline. Needs python2.7 (pyenv).
+autobahn: setup
+	VENV=$(VENV) tools/autobahn/run.sh --fast -s addons/ws_trace.py -s addons/faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
