@@ -92,6 +92,33 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("mitmproxy.proxy.layers.http:HttpLayer.streams", None, "read", "mitm_io"),
     Internal("mitmproxy.proxy.layers.http:HttpLayer.connections", None, "read", "mitm_io"),
     Internal("mitmproxy.proxy.layer:Layer._handle_event", None, "set", "mitm_io relay fault_actions"),
+    # one HTTP/2 stream to the client (mitm_io.h2_reset_stream)
+    Internal("mitmproxy.proxy.layers.http:HttpLayer.command_sources", None, "set", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http:HttpStream.flow", None, "read", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http:HttpStream.stream_id", None, "read", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Server", ("self", "context"), "read", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Connection.h2_conn", None, "called", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Connection.streams", None, "set", "mitm_io"),
+    Internal(
+        "mitmproxy.proxy.layers.http._http2:Http2Connection.is_closed",
+        ("self", "stream_id"),
+        "called",
+        "mitm_io",
+    ),
+    Internal(
+        "mitmproxy.proxy.layers.http:RequestProtocolError",
+        ("self", "stream_id", "message", "code"),
+        "called",
+        "mitm_io",
+    ),
+    Internal("mitmproxy.proxy.layers.http:ErrorCode.CANCEL", None, "read", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http:SendHttp", ("self", "event", "connection"), "called", "mitm_io"),
+    Internal("mitmproxy.proxy.layers.http:DropStream", ("self", "stream_id"), "called", "mitm_io"),
+    Internal("mitmproxy.proxy.commands:RequestWakeup", ("self", "delay"), "called", "mitm_io"),
+    Internal("mitmproxy.proxy.events:Wakeup", ("self", "command"), "called", "mitm_io"),
+    Internal(
+        "h2.connection:H2Connection.reset_stream", ("self", "stream_id", "error_code"), "called", "mitm_io"
+    ),
     # TLS: a close_notify from the peer (conn_watch)
     Internal(
         "mitmproxy.proxy.layers.tls:TLSLayer.event_to_child", ("self", "event"), "patched", "conn_watch"

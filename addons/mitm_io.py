@@ -37,8 +37,18 @@ import wsproto
 import wsproto.events
 from mitmproxy import ctx, http
 from mitmproxy.connection import Connection, ConnectionState
+from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
+from mitmproxy.proxy.layers.http import (
+    DropStream,
+    ErrorCode,
+    HttpLayer,
+    HttpStream,
+    RequestProtocolError,
+    SendHttp,
+)
+from mitmproxy.proxy.layers.http._http2 import Http2Server
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
@@ -52,6 +62,7 @@ __all__ = [
     "close_conn",
     "close_transport",
     "cut_body",
+    "h2_reset_stream",
     "handler_for",
     "handler_for_client",
     "io_for",
@@ -217,6 +228,61 @@ def cut_body(flow: http.HTTPFlow, how: How = "fin", server: Literal["fin", "rst"
     if server != "keep":
         close_conn(flow, flow.server_conn, server)
     return True
+
+
+def _http_stream_for(h: ConnectionHandler, flow: Any) -> tuple[HttpLayer, HttpStream] | None:
+    for lay in _walk(h.layer):
+        if isinstance(lay, HttpLayer):
+            for stream in lay.streams.values():
+                if stream.flow is flow:
+                    return lay, stream
+    return None
+
+
+def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.Task[None] | None:
+    """End ``flow``'s stream to an HTTP/2 client with RST_STREAM ``code``; its other streams continue.
+
+    ``code``: an HTTP/2 error code (2 = INTERNAL_ERROR, 8 = CANCEL, ...). With ``upstream``
+    the request is abandoned upstream too, as a browser cancelling it would: RST_STREAM
+    CANCEL on an HTTP/2 upstream, the connection closed on HTTP/1. The stream's later
+    data is discarded. Returns the task doing it, or None when the client does not speak
+    HTTP/2 on this flow or the stream is gone. Runs inside the stream's own layer (a
+    wake-up event addressed to it), so the frame is sent in order with its data, TLS applied.
+    """
+    h = handler_for(flow)
+    found = _http_stream_for(h, flow) if h is not None else None
+    if h is None or found is None:
+        return None
+    http_layer, stream = found
+    server = http_layer.connections.get(flow.client_conn)
+    if not isinstance(server, Http2Server):
+        return None
+    sid = stream.stream_id
+
+    def _ignore(_event: pevents.Event) -> Generator[Any, Any, None]:
+        yield from ()
+
+    def _reset(_event: pevents.Event) -> Generator[Any, Any, None]:
+        stream._handle_event = _ignore  # type: ignore[method-assign]
+        if not server.is_closed(sid):
+            server.h2_conn.reset_stream(sid, code)
+            yield pcommands.SendData(flow.client_conn, server.h2_conn.data_to_send())
+        server.streams.pop(sid, None)
+        if upstream and flow.server_conn in http_layer.connections and flow.server_conn.connected:
+            cancel = RequestProtocolError(sid, "stream reset by tearline", ErrorCode.CANCEL)
+            yield SendHttp(cancel, flow.server_conn)
+        yield DropStream(sid)
+
+    async def deliver() -> None:
+        # installed right before the event is handled (synchronously), so no state change of the
+        # stream in between replaces it
+        stream._handle_event = _reset  # type: ignore[method-assign]
+        wake = pcommands.RequestWakeup(0)
+        http_layer.command_sources[wake] = stream
+        await handler.server_event(pevents.Wakeup(wake))
+
+    handler: ConnectionHandler = h
+    return asyncio.get_running_loop().create_task(deliver())
 
 
 def ws_terminate(
