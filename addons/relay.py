@@ -53,8 +53,11 @@ from mitmproxy.connection import Client, Connection, ConnectionState
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
+from mitmproxy.proxy.layers.websocket import WebSocketMessageInjected
+from mitmproxy.websocket import WebSocketMessage
 from tearline.addons import conn_watch, mitm_io
 from wsproto.connection import ConnectionState as WsState
+from wsproto.frame_protocol import Opcode
 
 from tearline import events
 
@@ -285,6 +288,9 @@ class _WsRelay:
         self.waiting: dict[Connection, asyncio.TimerHandle] = {}  # conn sent a close frame -> fallback timer
         self.violator: Connection | None = None  # the peer whose protocol violation the proxy found
         self.give_up: asyncio.TimerHandle | None = None  # the other peer never answered that close
+        # a peer's end (close frame or connection end) waiting for messages a fault still holds
+        self.deferred: list[tuple[Connection, Any]] = []  # (from conn, parsed events or ConnectionClosed)
+        self.release: Any = None  # the poke event that delivers them
 
     def close_now(self, conn: Connection) -> None:
         timer = self.waiting.pop(conn, None)
@@ -336,6 +342,46 @@ def _parse_ahead(st: _WsRelay, lay: Any, event: pevents.DataReceived) -> tuple[A
     return src_ws, evs, violation
 
 
+HELD_END_WAIT_S = 60.0
+"""Longest a peer's end waits for the messages a fault holds toward the other peer (seconds)."""
+
+
+def _held_toward(flow: http.HTTPFlow, to_client: bool) -> int:
+    """Messages the fault addon holds (delay, throttle, stall) toward one peer of ``flow``."""
+    faults = ctx.master.addons.get("tearline_faults")  # type: ignore[no-untyped-call]
+    live = getattr(faults, "live", {}).get(flow.id) if faults is not None else None
+    return int(live.pending[to_client]) if live is not None else 0
+
+
+def _defer(st: _WsRelay, conn: Connection, item: Any, to_client: bool) -> None:
+    """Keep a peer's end until the held messages toward the other peer are delivered, then poke the layer."""
+    st.deferred.append((conn, item))
+    if st.release is not None:
+        return
+    poke = WebSocketMessageInjected(st.flow, WebSocketMessage(Opcode.TEXT, not to_client, b"", injected=True))
+    st.release = poke
+
+    async def release() -> None:
+        deadline = time.monotonic() + HELD_END_WAIT_S
+        while _held_toward(st.flow, to_client) > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        handler = mitm_io.handler_for(st.flow)
+        if handler is not None:
+            await handler.server_event(poke)
+
+    asyncio.get_running_loop().create_task(release())
+
+
+def _with_events(src: Any, evs: list[Any], commands: Any) -> Generator[Any, Any, Any]:
+    """Run mitmproxy's relay on already parsed events of ``src`` (its own parse would see the bytes again)."""
+    src.receive_data = lambda _data: None
+    src.events = lambda: iter(evs)
+    try:
+        return (yield from commands)
+    finally:
+        del src.receive_data, src.events
+
+
 def wrap_relay_messages(orig_relay: Any) -> Any:
     """``WebsocketLayer.relay_messages`` (applied by ``addons.internals``): relay ends in message order.
 
@@ -355,6 +401,24 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
         st = _ws_relays.get(self)
         if st is None:
             return (yield from orig_relay(self, event))
+        if event is st.release:  # the held messages went out: now the deferred ends, in order
+            st.release = None
+            deferred, st.deferred = st.deferred, []
+            for conn, item in deferred:
+                if isinstance(item, pevents.ConnectionClosed):
+                    yield from relay_messages(self, item)
+                else:
+                    src = self.client_ws if conn == self.context.client else self.server_ws
+                    yield from _with_events(
+                        src, item, _hold_closes(st, self, orig_relay(self, pevents.DataReceived(conn, b"")))
+                    )
+            return None
+        conn = getattr(event, "connection", None)
+        if isinstance(event, pevents.ConnectionClosed) and conn is not None and conn is not st.violator:
+            to_client = conn != self.context.client
+            if any(c is conn for c, _ in st.deferred) or _held_toward(st.flow, to_client) > 0:
+                _defer(st, conn, event, to_client)  # after the held messages, as a slow network delivers them
+                return None
         if isinstance(event, pevents.ConnectionClosed):
             try:
                 st.relay._ws_conn_closed(st.flow, self, event.connection)
@@ -369,6 +433,16 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
             return (yield from _hold_closes(st, self, orig_relay(self, event)))
         src, evs, violation = _parse_ahead(st, self, event)
         dst = self.server_ws if src is self.client_ws else self.client_ws
+        to_client = src is self.server_ws
+        if any(c is event.connection for c, _ in st.deferred):  # behind an end already deferred
+            _defer(st, event.connection, evs, to_client)
+            return None
+        # a close frame is relayed only after the messages before it passed the hooks: if a fault
+        # then holds some of them, the close waits for them (as a slow network delivers them)
+        closes = [i for i, e in enumerate(evs) if isinstance(e, wsproto.events.CloseConnection)]
+        later: list[Any] = []
+        if closes and violation is None:
+            evs, later = evs[: closes[0]], evs[closes[0] :]
         if violation is not None:
             st.violator = event.connection
             st.record(
@@ -383,12 +457,13 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
             else:
                 violation = None  # the other side is closing already: mitmproxy fails both at once
         # hand mitmproxy the parsed events (its own parse would raise the violation again)
-        src.receive_data = lambda _data: None
-        src.events = lambda: iter(evs)
-        try:
-            result = yield from _hold_closes(st, self, orig_relay(self, event))
-        finally:
-            del src.receive_data, src.events
+        result = yield from _with_events(src, evs, _hold_closes(st, self, orig_relay(self, event)))
+        if later and self._handle_event == self.relay_messages:  # else a fault ended it meanwhile
+            if _held_toward(st.flow, to_client) > 0:
+                _defer(st, event.connection, later, to_client)
+            else:
+                rest = orig_relay(self, pevents.DataReceived(event.connection, b""))
+                result = yield from _with_events(src, later, _hold_closes(st, self, rest))
         if violation is not None:
             yield dst.send2(wsproto.events.CloseConnection(code=violation.code, reason=violation.reason))
             loop = asyncio.get_running_loop()
