@@ -5,7 +5,7 @@
 Starts a LabServer and a mitmdump with tearline's recorder and fault addon (no fault armed),
 then for each ending measures on a raw socket the time from the first close event the client
 sees or makes (its close frame sent, the server's close frame received, or the last message
-before a drop) to the close answer and to the TCP end. Prints medians in milliseconds.
+before a drop) to the close answer and to the TCP end. Prints medians (min-max) in milliseconds.
 """
 
 from __future__ import annotations
@@ -90,6 +90,11 @@ def one(port: int, path: str, act: str) -> tuple[float | None, float | None, str
     return (ms(close_at) if act else None), ms(t_end), end
 
 
+def _stat(xs: list[float]) -> str:
+    """median (min-max) in ms."""
+    return f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
@@ -109,7 +114,7 @@ def main() -> None:
                 row = []
                 for port in (server.port, proxy.port):
                     got = [one(port, path, act) for _ in range(args.runs)]
-                    med = [statistics.median(x) if None not in (x := [g[i] for g in got]) else None for i in (0, 1)]
+                    med = [_stat(x) if None not in (x := [g[i] for g in got]) else None for i in (0, 1)]
                     row.append((med, sorted({g[2] for g in got})))
                 (d, dend), (p, pend) = row
                 fmt = lambda m: f"{m[0] if m[0] is not None else '-'} / {m[1]}"  # noqa: E731
