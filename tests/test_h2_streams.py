@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from tearline.events import FaultFired
 from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
+from tests.fixtures_browser import Chrome
 from tests.h2_client import h2_streams
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,3 +103,57 @@ def test_a_fault_on_one_of_two_streams_resets_only_that_stream(
         and (e.client_action or "").endswith(f"RST_STREAM {'CANCEL' if code == CANCEL else 'INTERNAL_ERROR'}")
         for e in fired
     )
+
+
+# --- Chromium over HTTP/2 ----------------------------------------------------------------------------
+
+TWO_FETCHES_JS = """async ([a, b]) => {
+  const one = async (u) => {
+    try { const r = await fetch(u); const t = await r.text(); return {ok: true, events: t.split("\\n\\n").length - 1}; }
+    catch (e) { return {ok: false, error: String(e)}; }
+  };
+  return await Promise.all([one(a), one(b)]);
+}"""
+
+
+def _chromium_two_streams(
+    chrome: Chrome, port: int, victim: str
+) -> tuple[list[dict[str, Any]], list[str], set[str]]:
+    """Both fetches' outcomes, Chromium's net errors (CDP), and the protocols used."""
+    origin = f"https://relay.localhost:{port}"
+    context = chrome.browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        failed: list[str] = []
+        cdp = context.new_cdp_session(page)
+        cdp.on("Network.loadingFailed", lambda p: failed.append(p.get("errorText", "")))
+        cdp.send("Network.enable")
+        page.goto(origin + "/")
+        got = page.evaluate(TWO_FETCHES_JS, [origin + victim, origin + SIBLING])
+        protocols = set(page.evaluate("performance.getEntriesByType('resource').map(e => e.nextHopProtocol)"))
+    finally:
+        context.close()
+    return got, failed, protocols
+
+
+@pytest.mark.browser
+def test_chromium_over_h2_sees_the_same_net_error_directly_and_through_tearline(
+    caddy: Caddy, tearline: Mitmdump, chrome: Chrome
+) -> None:
+    victim = "/sse?n=6&interval_ms=50&end=cut"
+    direct = _chromium_two_streams(chrome, caddy.port, victim)
+    proxied = _chromium_two_streams(chrome, tearline.port, victim)
+    for got, failed, protocols in (direct, proxied):
+        assert protocols == {"h2"}
+        assert not got[0]["ok"] and got[1] == {"ok": True, "events": 8}
+        assert failed == ["net::ERR_HTTP2_PROTOCOL_ERROR"]
+
+
+@pytest.mark.browser
+def test_chromium_over_h2_a_truncate_fault_fails_one_fetch_only(tearline: Mitmdump, chrome: Chrome) -> None:
+    got, failed, protocols = _chromium_two_streams(
+        chrome, tearline.port, "/sse?n=6&interval_ms=100&victim=truncate"
+    )
+    assert protocols == {"h2"}
+    assert not got[0]["ok"] and got[1] == {"ok": True, "events": 8}
+    assert failed == ["net::ERR_HTTP2_PROTOCOL_ERROR"]
