@@ -26,6 +26,7 @@ from tearline.faults.effects import (
     Close,
     Delay,
     Drop,
+    GoAway,
     Respond,
     Stall,
     Throttle,
@@ -92,6 +93,13 @@ class FaultActions:
                 self._record(live, f, f"body cut after {e.keep} bytes of this chunk, then {e.how}", "fin")
                 asyncio.get_running_loop().call_later(CUT_GRACE_S, mitm_io.cut_body, flow, e.how, "fin")
                 live.done = True
+            elif isinstance(e, GoAway):
+                if _h2_client(flow):
+                    self._record(live, f, describe(e), None)
+                    code = H2_ERROR_CODES[e.h2_error]
+                    mitm_io.h2_goaway(flow, code, e.last_stream_id)
+                else:
+                    self._record(live, f, "none (the browser speaks HTTP/1.1 here: no GOAWAY)", None)
             elif isinstance(e, Stall):
                 self._stall(live, f, e)
             elif isinstance(e, Drop | Delay | Throttle | Respond):

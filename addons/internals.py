@@ -119,6 +119,7 @@ INTERNALS: tuple[Internal, ...] = (
     Internal(
         "h2.connection:H2Connection.reset_stream", ("self", "stream_id", "error_code"), "called", "mitm_io"
     ),
+    Internal("h2.connection:H2Connection.highest_inbound_stream_id", None, "read", "mitm_io"),
     # TLS: a close_notify from the peer (conn_watch)
     Internal(
         "mitmproxy.proxy.layers.tls:TLSLayer.event_to_child", ("self", "event"), "patched", "conn_watch"

@@ -62,6 +62,7 @@ __all__ = [
     "close_conn",
     "close_transport",
     "cut_body",
+    "h2_goaway",
     "h2_reset_stream",
     "handler_for",
     "handler_for_client",
@@ -239,15 +240,13 @@ def _http_stream_for(h: ConnectionHandler, flow: Any) -> tuple[HttpLayer, HttpSt
     return None
 
 
-def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.Task[None] | None:
-    """End ``flow``'s stream to an HTTP/2 client with RST_STREAM ``code``; its other streams continue.
+def _in_stream(flow: Any, make: Any) -> asyncio.Task[None] | None:
+    """Run ``make(http_layer, h2_server, stream, saved_handler)``'s commands inside ``flow``'s stream layer.
 
-    ``code``: an HTTP/2 error code (2 = INTERNAL_ERROR, 8 = CANCEL, ...). With ``upstream``
-    the request is abandoned upstream too, as a browser cancelling it would: RST_STREAM
-    CANCEL on an HTTP/2 upstream, the connection closed on HTTP/1. The stream's later
-    data is discarded. Returns the task doing it, or None when the client does not speak
-    HTTP/2 on this flow or the stream is gone. Runs inside the stream's own layer (a
-    wake-up event addressed to it), so the frame is sent in order with its data, TLS applied.
+    For a flow whose browser speaks HTTP/2 only (else None). The generator is installed as
+    the stream's event handler right before a wake-up event addressed to that stream is
+    handled, so no state change of the stream comes in between; the commands travel the
+    normal layer stack (TLS applied), in order with the stream's data.
     """
     h = handler_for(flow)
     found = _http_stream_for(h, flow) if h is not None else None
@@ -257,13 +256,34 @@ def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.T
     server = http_layer.connections.get(flow.client_conn)
     if not isinstance(server, Http2Server):
         return None
-    sid = stream.stream_id
+    handler: ConnectionHandler = h
+
+    async def deliver() -> None:
+        saved = stream._handle_event
+        stream._handle_event = lambda _event: make(http_layer, server, stream, saved)  # type: ignore[method-assign]
+        wake = pcommands.RequestWakeup(0)
+        http_layer.command_sources[wake] = stream
+        await handler.server_event(pevents.Wakeup(wake))
+
+    return asyncio.get_running_loop().create_task(deliver())
+
+
+def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.Task[None] | None:
+    """End ``flow``'s stream to an HTTP/2 client with RST_STREAM ``code``; its other streams continue.
+
+    ``code``: an HTTP/2 error code (2 = INTERNAL_ERROR, 8 = CANCEL, ...). With ``upstream``
+    the request is abandoned upstream too, as a browser cancelling it would: RST_STREAM
+    CANCEL on an HTTP/2 upstream, the connection closed on HTTP/1. The stream's later
+    data is discarded. Returns the task doing it, or None when the client does not speak
+    HTTP/2 on this flow or the stream is gone.
+    """
 
     def _ignore(_event: pevents.Event) -> Generator[Any, Any, None]:
         yield from ()
 
-    def _reset(_event: pevents.Event) -> Generator[Any, Any, None]:
-        stream._handle_event = _ignore  # type: ignore[method-assign]
+    def reset(http_layer: Any, server: Any, stream: Any, _saved: Any) -> Generator[Any, Any, None]:
+        sid = stream.stream_id
+        stream._handle_event = _ignore
         if not server.is_closed(sid):
             server.h2_conn.reset_stream(sid, code)
             yield pcommands.SendData(flow.client_conn, server.h2_conn.data_to_send())
@@ -273,16 +293,32 @@ def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.T
             yield SendHttp(cancel, flow.server_conn)
         yield DropStream(sid)
 
-    async def deliver() -> None:
-        # installed right before the event is handled (synchronously), so no state change of the
-        # stream in between replaces it
-        stream._handle_event = _reset  # type: ignore[method-assign]
-        wake = pcommands.RequestWakeup(0)
-        http_layer.command_sources[wake] = stream
-        await handler.server_event(pevents.Wakeup(wake))
+    return _in_stream(flow, reset)
 
-    handler: ConnectionHandler = h
-    return asyncio.get_running_loop().create_task(deliver())
+
+def h2_goaway(flow: Any, code: int, last_stream_id: int | None = None) -> asyncio.Task[None] | None:
+    """Send GOAWAY (``code``, ``last_stream_id``) on the HTTP/2 connection carrying ``flow``.
+
+    ``last_stream_id`` None: the highest stream the browser opened so far (a server shutting
+    down gracefully). With ``code`` 0 (NO_ERROR) the streams already open go on, as with a
+    reloading server, and the browser opens new requests on a new connection; with an error
+    code the connection is closed right after the frame. None when the client does not
+    speak HTTP/2 on this flow or the stream is gone.
+    """
+    from hyperframe.frame import GoAwayFrame
+
+    def goaway(_http_layer: Any, server: Any, stream: Any, saved: Any) -> Generator[Any, Any, None]:
+        stream._handle_event = saved  # the stream itself goes on
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = (
+            server.h2_conn.highest_inbound_stream_id if last_stream_id is None else last_stream_id
+        )
+        frame.error_code = code
+        yield pcommands.SendData(flow.client_conn, frame.serialize())
+        if code != 0:
+            yield pcommands.CloseConnection(flow.client_conn)
+
+    return _in_stream(flow, goaway)
 
 
 def ws_terminate(

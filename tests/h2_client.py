@@ -29,6 +29,7 @@ class StreamEnd:
     body: bytes = b""
     end: str = "timeout"
     error_code: int | None = None  # RST_STREAM or GOAWAY code
+    goaway: tuple[int, int] | None = None  # (error code, last stream id) of a GOAWAY seen meanwhile
     frames: list[str] = field(default_factory=list)
 
 
@@ -86,8 +87,14 @@ def h2_streams(
                     end.end, end.error_code = "reset", ev.error_code
                     open_.discard(sid)
                 elif isinstance(ev, h2.events.ConnectionTerminated):
+                    for e in ends.values():
+                        e.goaway = (ev.error_code, ev.last_stream_id)
+                    if not ev.error_code:
+                        # h2 closes its state machine on any GOAWAY; a browser reads on the streams up
+                        # to last_stream_id after a graceful one (NO_ERROR), and so does this client
+                        conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
                     for s in list(open_):
-                        if ev.last_stream_id is None or s > ev.last_stream_id or ev.error_code:
+                        if s > ev.last_stream_id or ev.error_code:
                             ends[s].end, ends[s].error_code = "goaway", ev.error_code
                             open_.discard(s)
             out = conn.data_to_send()

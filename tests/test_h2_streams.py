@@ -65,6 +65,8 @@ def tearline(tmp_path_factory: pytest.TempPathFactory, caddy: Caddy) -> Iterator
         "truncate:stream=sse,after_messages=2,match=~u victim=truncate",
         "abort:stream=sse,after_messages=2,match=~u victim=abort",
         "reset:stream=sse,after_messages=2,h2_error=CANCEL,match=~u victim=reset",
+        "goaway:stream=sse,after_messages=2,match=~u victim=goaway",
+        "goaway:stream=sse,after_messages=2,h2_error=ENHANCE_YOUR_CALM,match=~u victim=calm",
     ]
     with _proxy(tmp_path_factory.mktemp("h2-tearline"), caddy, faults) as p:
         yield p
@@ -103,6 +105,20 @@ def test_a_fault_on_one_of_two_streams_resets_only_that_stream(
         and (e.client_action or "").endswith(f"RST_STREAM {'CANCEL' if code == CANCEL else 'INTERNAL_ERROR'}")
         for e in fired
     )
+
+
+def test_a_goaway_fault_lets_open_streams_finish_like_a_reloading_server(tearline: Mitmdump) -> None:
+    victim, sibling = h2_streams(tearline.port, ["/sse?n=6&interval_ms=100&victim=goaway", SIBLING])
+    assert victim.goaway == sibling.goaway == (0, 3)  # NO_ERROR, both streams (1 and 3) processed
+    assert (victim.end, victim.body.count(b"\n\n")) == ("complete", 6)
+    assert (sibling.end, sibling.body.count(b"\n\n")) == ("complete", 8)
+
+
+def test_a_goaway_fault_with_an_error_ends_the_connection(tearline: Mitmdump) -> None:
+    victim, sibling = h2_streams(tearline.port, ["/sse?n=6&interval_ms=100&victim=calm", SIBLING])
+    assert victim.goaway == (0xB, 3)  # ENHANCE_YOUR_CALM
+    assert victim.end == sibling.end == "goaway"  # both ended by it (then the connection closed)
+    assert 2 <= victim.body.count(b"\n\n") < 6
 
 
 # --- Chromium over HTTP/2 ----------------------------------------------------------------------------

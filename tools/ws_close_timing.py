@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
-from tearline.lab.wire import _masked_frame  # noqa: PLC2701 - the same raw frames the tests send
+from tearline.lab.wire import _masked_frame  # the same raw frames the tests send
 
 REPO = Path(__file__).resolve().parent.parent
 ENDS = {  # name -> (path, what the client does after the first message)
@@ -86,7 +86,7 @@ def one(port: int, path: str, act: str) -> tuple[float | None, float | None, str
     finally:
         sock.close()
     t_end = time.perf_counter()
-    ms = (lambda t: None if t is None or t0 is None else round((t - t0) * 1000, 1))  # noqa: E731
+    ms = lambda t: None if t is None or t0 is None else round((t - t0) * 1000, 1)  # noqa: E731
     return (ms(close_at) if act else None), ms(t_end), end
 
 
@@ -108,7 +108,9 @@ def main() -> None:
             cwd=REPO,
         )
         with proxy:
-            print("| end | direct: answer / TCP end (ms) | through tearline: answer / TCP end (ms) | TCP end |")
+            print(
+                "| end | direct: answer / TCP end (ms) | through tearline: answer / TCP end (ms) | TCP end |"
+            )
             print("|---|---|---|---|")
             for name, (path, act) in ENDS.items():
                 row = []

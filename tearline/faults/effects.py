@@ -22,6 +22,7 @@ __all__ = [
     "Drop",
     "Effect",
     "Forward",
+    "GoAway",
     "Respond",
     "Stall",
     "Throttle",
@@ -129,7 +130,15 @@ class Throttle:
     direction: Literal["client", "server"] = "server"
 
 
-Effect = Forward | Drop | Delay | Close | Abort | Truncate | Respond | Stall | Throttle
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GoAway:
+    """HTTP/2 GOAWAY to the browser (``h2_error`` name, ``last_stream_id``; None = the highest it opened)."""
+
+    h2_error: str = "NO_ERROR"
+    last_stream_id: int | None = None
+
+
+Effect = Forward | Drop | Delay | Close | Abort | Truncate | Respond | Stall | Throttle | GoAway
 
 
 def describe(effect: Effect) -> str:
@@ -153,5 +162,7 @@ def describe(effect: Effect) -> str:
             return f"throttle {rate} bytes/s"
         case Drop():
             return "drop"
+        case GoAway(h2_error=err, last_stream_id=last):
+            return f"GOAWAY {err}" + (f" last_stream_id={last}" if last is not None else "")
         case _:
             return "forward"
