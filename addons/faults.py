@@ -20,8 +20,8 @@ Every arming and firing is recorded through the recorder
 
 This module holds the options and the hooks; its parts are mixins of ``Faults``:
 ``addons/fault_actions.py`` carries out once-effects (close, abort, truncate, stall),
-``addons/ws_inject.py`` re-injects held WebSocket messages in order (and patches
-mitmproxy so an injected message is never spliced into a half-received one),
+``addons/ws_inject.py`` re-injects held WebSocket messages in order (with a patch, applied by
+``addons/internals.py``, so an injected message is never spliced into a half-received one),
 ``addons/body_delay.py`` delays streamed bodies where they are read (replacing the
 upstream reader's ``read``), ``addons/fault_commands.py`` has the commands, and
 ``addons/fault_live.py`` the per-stream state.
@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
-from tearline.addons import mitm_io, option_guard
+from tearline.addons import internals, mitm_io, option_guard
 from tearline.addons.body_delay import BodyDelay, DelayLine
 from tearline.addons.fault_actions import FaultActions
 from tearline.addons.fault_commands import FaultCommands
@@ -81,6 +81,7 @@ class Faults(FaultActions, WsInjecting, BodyDelay, FaultCommands):
         option_guard.watch_registration(
             "the fault addon (tearline_faults)", lambda: self._configured, lambda: self._failed
         )
+        internals.apply()  # before any WebSocket starts: held messages are re-injected (ws_inject)
         loader.add_option("faults", str | None, None, "tearline fault scenario (TOML [[fault]] tables)")
         loader.add_option(
             "fault",

@@ -90,13 +90,6 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, server: LabServer) -> Iterat
 # --- unit: argument checks and gone flows ------------------------------------------------------
 
 
-def test_verified_release_is_named() -> None:
-    import mitmproxy.version
-
-    assert mitm_io.MITMPROXY_VERSION == mitmproxy.version.VERSION == "12.3.1"
-    assert "12.3.1" in (mitm_io.__doc__ or "")
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # ldap3, imported by mitmproxy's test helpers
 def test_primitives_do_nothing_for_a_flow_without_live_connection() -> None:
     from mitmproxy.test import taddons, tflow
