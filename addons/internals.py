@@ -128,7 +128,6 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("OpenSSL.SSL:Connection.get_shutdown", ("self",), "called", "conn_watch"),
     # options: values for options no addon has declared yet wait here (the option guard checks them)
     Internal("mitmproxy.optmanager:OptManager.deferred", None, "read", "option_guard"),
-    Internal("mitmproxy.optmanager:OptManager.process_deferred", ("self",), "called", "option_guard"),
     # the WebSocket layer (conn_watch, relay, ws_inject, mitm_io, fault_actions)
     Internal(f"{_WS}:WebsocketLayer.start", ("self", "_"), "read", "relay"),
     Internal(
