@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint types bench clean
+.PHONY: setup demo test lint types bench stress clean
 
 setup: $(STAMP) /usr/bin/chromium
 
@@ -43,6 +43,10 @@ types: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# full-size stress suite (figures in docs/reliability.md); tests/test_stress_small.py is the CI size
+stress: setup
+	$(BIN)/python -m tests.stress.run $(STRESS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
