@@ -82,6 +82,7 @@ class WsTrace(ConnRecording, HttpRecording):
         self._held = HeldRecords(self._write)
         self._running = False
         self._failed = False
+        self._early: list[Event] = []  # events before the capture exists (before ``running``)
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -201,6 +202,9 @@ class WsTrace(ConnRecording, HttpRecording):
             except exceptions.OptionsError as e:
                 option_guard.fail(str(e))
                 return
+            early, self._early = self._early, []
+            for event in early:
+                self._write(event)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
@@ -231,6 +235,8 @@ class WsTrace(ConnRecording, HttpRecording):
     def _write(self, event: Event) -> None:
         if self.writer is not None:
             self.writer.write(event)
+        elif not self._running and not self._failed and len(self._early) < 10000:
+            self._early.append(event)  # a client as the proxy starts: written once the file exists
 
     def flush(self) -> None:
         if self.writer is not None:
