@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sse-events", type=int, default=200)
     ap.add_argument("--cycles", type=int, default=5000)
     ap.add_argument("--kill-streams", type=int, default=20)
+    ap.add_argument("--kill-seconds", type=float, default=10.0, help="load before the kill -9")
     ap.add_argument("--fuzz", type=int, default=2000, help="examples per fuzz property")
     ap.add_argument("--only", choices=["concurrency", "churn", "kill9", "fuzz"], action="append")
     a = ap.parse_args(argv)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             for flush_ms in (100, 20):
                 proxy = recorder(server, work, f"kill9-{flush_ms}", trace_flush_ms=flush_ms)
                 try:
-                    figures[f"kill9_flush_{flush_ms}ms"] = kill9(proxy, a.kill_streams)
+                    figures[f"kill9_flush_{flush_ms}ms"] = kill9(proxy, a.kill_streams, a.kill_seconds)
                 finally:
                     proxy.kill()
                 print(
