@@ -249,6 +249,8 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> 
             cap.complete = True
         cap.events.append(event)
     if not cap.complete:
-        cap.warnings.append(f"{p}: no capture_end footer: the proxy may still be recording, or it did not stop "
-            "cleanly; the events written so far are kept")
+        cap.warnings.append(
+            f"{p}: no capture_end footer: the proxy may still be recording, or it did not stop "
+            "cleanly; the events written so far are kept"
+        )
     return cap

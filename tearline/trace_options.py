@@ -129,7 +129,9 @@ def parse_trace_options(
             ) from None
     for name in ("trace_redact_headers", "trace_redact_params"):
         value = opts.get(name) or ""
-        if not isinstance(value, str) or not re.fullmatch(r"\s*(-|\+?[A-Za-z0-9_.\-]+(\s*,\s*[A-Za-z0-9_.\-]+)*)?\s*,?\s*", value):
+        if not isinstance(value, str) or not re.fullmatch(
+            r"\s*(-|\+?[A-Za-z0-9_.\-]+(\s*,\s*[A-Za-z0-9_.\-]+)*)?\s*,?\s*", value
+        ):
             raise UsageError(
                 f"{name}={value!r} is not valid; use comma-separated names, '+name,...' to add to "
                 "the defaults, '-' for none, or '' for the defaults",

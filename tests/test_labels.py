@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from tearline.analysis.diagnose.cli import clock as text_clock
 from tearline.analysis.diagnose.rules_browser import _how_closed
 from tearline.analysis.report.figures import clock as report_clock
 
 
-@pytest.mark.parametrize("t", [1767225600.0, 1767225600.0004, 1767225600.0005, 1767225600.9996, 1767225600.1239])
+@pytest.mark.parametrize(
+    "t", [1767225600.0, 1767225600.0004, 1767225600.0005, 1767225600.9996, 1767225600.1239]
+)
 def test_report_and_text_round_alike(t):
     assert report_clock(t) == text_clock(t)
     assert report_clock(t, date=True).endswith(text_clock(t))
