@@ -20,3 +20,13 @@ def test_net_error_named_not_close_minus_3():
     assert _how_closed(-3) == "(net::ERR_ABORTED, -3)"
     assert _how_closed(4000) == "(close 4000)"
     assert _how_closed(None) == "(abort)"
+
+
+def test_capture_without_footer_may_still_be_recording(tmp_path):
+    from tearline.capture import CaptureWriter, make_header, read_capture
+
+    path = tmp_path / "live.jsonl"
+    w = CaptureWriter(path, make_header())
+    w.flush()  # the proxy is still running: no footer yet
+    (warning,) = read_capture(path).warnings
+    assert "may still be recording" in warning and str(path) in warning
