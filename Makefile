@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup app demo test lint types bench autobahn clean
+.PHONY: setup app demo test lint types bench autobahn stress clean
 
 setup: $(STAMP) /usr/bin/chromium
 
@@ -65,6 +65,10 @@ bench: setup
 # each case is judged by its worst run on each side.
 autobahn: setup
 	VENV=$(VENV) tools/autobahn/run.sh --fast --repeat 3 -s addons/ws_trace.py -s addons/faults.py
+
+# full-size stress suite (figures in docs/reliability.md); tests/test_stress_small.py is the CI size
+stress: setup
+	$(BIN)/python -m tests.stress.run $(STRESS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

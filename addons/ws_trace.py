@@ -29,6 +29,7 @@ Other addons record through ``ctx.master.addons.get("ws_trace").emit(event)``.
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
@@ -82,6 +83,8 @@ class WsTrace(ConnRecording, HttpRecording):
         self._held = HeldRecords(self._write)
         self._running = False
         self._failed = False
+        self._default_file = ""  # captures/<start time>.jsonl, chosen once
+        self._early: list[Event] = []  # events before the capture exists (before ``running``)
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -139,19 +142,20 @@ class WsTrace(ConnRecording, HttpRecording):
                 return
             # at run time (`set`, mitmweb's options editor): refused, the previous value stays
             raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]
-        self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
+        if not ctx.options.trace_file:
+            # the default name holds the start time: keep it when other options change
+            self._default_file = self._default_file or cfg.trace_file
+            cfg = dataclasses.replace(cfg, trace_file=self._default_file)
         old = self.config
-        self.config = cfg
-        if not self._running:
-            return  # the capture is created once the proxy listens (``running``)
-        if self.writer is None or old is None or old.trace_file != cfg.trace_file:
-            self._open(cfg)
+        if self._running and (self.writer is None or old is None or old.trace_file != cfg.trace_file):
+            self._open(cfg)  # may refuse (OptionsError): then nothing here has changed
         elif self.writer is not None:
             self.writer.flush_interval = cfg.flush_s
+        self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
+        self.config = cfg  # before ``running`` the capture is not created yet (``running`` opens it)
 
     def _open(self, cfg: TraceConfig) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        """Create the capture for ``cfg``; the previous one is closed only once this one exists."""
         header_opts = {
             "trace_payload": cfg.payload.text,
             "trace_redact_headers": list(cfg.redactor.headers),
@@ -179,7 +183,7 @@ class WsTrace(ConnRecording, HttpRecording):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(DEFAULT_DIR, 0o700)  # the default folder only, one level, owner only
         try:
-            self.writer = CaptureWriter(
+            writer = CaptureWriter(
                 cfg.trace_file,
                 make_header(mode=mode, options=header_opts, recorder="ws_trace", mitmproxy=mitm_version),
                 flush_interval=cfg.flush_s,
@@ -188,6 +192,9 @@ class WsTrace(ConnRecording, HttpRecording):
             raise exceptions.OptionsError(  # type: ignore[no-untyped-call]
                 f"trace_file={cfg.trace_file!r}: cannot write it ({e.strerror}); pass a writable path"
             ) from None
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = writer
 
     def running(self) -> None:
         if option_guard.unknown_prefixed():
@@ -201,6 +208,9 @@ class WsTrace(ConnRecording, HttpRecording):
             except exceptions.OptionsError as e:
                 option_guard.fail(str(e))
                 return
+            early, self._early = self._early, []
+            for event in early:
+                self._write(event)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
@@ -231,6 +241,8 @@ class WsTrace(ConnRecording, HttpRecording):
     def _write(self, event: Event) -> None:
         if self.writer is not None:
             self.writer.write(event)
+        elif not self._running and not self._failed and len(self._early) < 10000:
+            self._early.append(event)  # a client as the proxy starts: written once the file exists
 
     def flush(self) -> None:
         if self.writer is not None:

@@ -254,3 +254,17 @@ def test_mitmweb_options_editor_refuses_bad_values(lab_server, tmp_path, mitm_co
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_changing_an_option_at_run_time_keeps_the_default_capture(start_mitmdump, lab_server, tmp_path):
+    from tests.fixtures_proxy import WS_TRACE as TRACE
+
+    proxy = start_mitmdump(scripts=[TRACE, CONSOLE], mode=f"reverse:{lab_server.base}")
+    http_get(proxy.port, "/length?size=3")
+    time.sleep(1.2)  # the default name has a one-second resolution: a new name would differ now
+    assert b" 200 " in http_get(proxy.port, "/__set?name=trace_flush_ms&value=50").split(b"\r\n", 1)[0]
+    http_get(proxy.port, "/length?size=4")
+    proxy.stop()
+    (cap,) = (tmp_path / "captures").glob("*.jsonl")
+    text = cap.read_text()
+    assert "/length?size=3" in text and "/length?size=4" in text

@@ -235,7 +235,7 @@ def explain(symptom: str) -> Explanation:
         )
     raise UsageError(
         f"unknown symptom {text[:80]!r}: not a Chrome net error, WebSocket close code, "
-        "'Error code: N' page or known console text",
+        "'Error code: N' page, known console text or client library message",
         hint=_close_matches(text),
     )
 
@@ -284,7 +284,11 @@ def explain_command(symptom: tuple[str, ...], as_json: bool) -> None:
 
     SYMPTOM is what you saw: "Error code: 11", the whole crashed-page text,
     ERR_INCOMPLETE_CHUNKED_ENCODING, net::ERR_ABORTED, -355, 1006, "close 1001",
-    or a console line such as "WebSocket connection to 'wss://…' failed: …".
+    or a console line such as "WebSocket connection to 'wss://…' failed: …",
+    or what a client library printed about a cut or reset stream: "curl: (18) …",
+    "curl: (56) …", httpx's RemoteProtocolError, aiohttp's ClientPayloadError,
+    websockets' "no close frame received or sent", Node's "TypeError: terminated",
+    "socket hang up", ECONNRESET, the ws package's "Invalid WebSocket frame".
     """
     exp = explain(" ".join(symptom))
     if as_json:
