@@ -53,8 +53,10 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_layers.py   # import-linter: the layers hold
 
+# mypy reads packages from their folders: check the package as it installs (tools/stage_package.py)
 types: setup
-	$(BIN)/mypy
+	@d=$$(mktemp -d) && $(BIN)/python tools/stage_package.py $$d && cd $$d && \
+	  $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p tearline; s=$$?; rm -rf $$d; exit $$s
 
 bench: setup
 	$(BIN)/python -m bench

@@ -201,7 +201,7 @@ def _wrap_io(conn: Any, io: Any) -> None:
 
         async def read(n: int = -1) -> bytes:
             try:
-                data = await orig_read(n)
+                data: bytes = await orig_read(n)
             except asyncio.CancelledError as e:
                 # a failed write cancels the reader ("Error sending data: Connection lost"); the
                 # transport has usually stored the real cause (ECONNRESET) or seen the EOF already

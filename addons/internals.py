@@ -186,6 +186,14 @@ bytes and how the read ended), ``delay`` (body_delay's delay line)."""
 _applied = False
 
 
+
+def _init_params(cls: type) -> tuple[str, ...]:
+    """A class's constructor parameters, ``self`` first (as the class's ``__init__`` lists them)."""
+    init = vars(cls).get("__init__") or next(
+        (vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base)), object.__init__
+    )
+    return tuple(inspect.signature(init).parameters)
+
 def resolve(where: str) -> tuple[Any, str, Any]:
     """``"module:A.b"`` -> (owner object, attribute name, current value); raises AttributeError/ImportError."""
     module_name, _, qual = where.partition(":")
@@ -228,7 +236,7 @@ def _problem(item: Internal) -> str | None:
         return None
     fn = getattr(value, "_tearline_original", value)  # a patched one: the original's signature
     try:
-        params = tuple(inspect.signature(fn.__init__ if isinstance(fn, type) else fn).parameters)
+        params = tuple(inspect.signature(fn).parameters if not isinstance(fn, type) else _init_params(fn))
     except (TypeError, ValueError):
         return f"{item.where} (used by {item.by}): no readable signature"
     if params != item.params:

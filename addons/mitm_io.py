@@ -37,14 +37,8 @@ from mitmproxy.connection import Connection, ConnectionState
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
-from mitmproxy.proxy.layers.http import (
-    DropStream,
-    ErrorCode,
-    HttpLayer,
-    HttpStream,
-    RequestProtocolError,
-    SendHttp,
-)
+from mitmproxy.proxy.layers.http import DropStream, HttpLayer, HttpStream, SendHttp
+from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
 from mitmproxy.proxy.layers.http._http2 import Http2Server
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
@@ -255,7 +249,7 @@ def _in_stream(flow: Any, make: Any) -> asyncio.Task[None] | None:
 
     async def deliver() -> None:
         saved = stream._handle_event
-        stream._handle_event = lambda _event: make(http_layer, server, stream, saved)  # type: ignore[method-assign]
+        stream._handle_event = lambda _event: make(http_layer, server, stream, saved)
         wake = pcommands.RequestWakeup(0)
         http_layer.command_sources[wake] = stream
         await handler.server_event(pevents.Wakeup(wake))

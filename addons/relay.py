@@ -404,13 +404,13 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
         if event is st.release:  # the held messages went out: now the deferred ends, in order
             st.release = None
             deferred, st.deferred = st.deferred, []
-            for conn, item in deferred:
+            for held_conn, item in deferred:
                 if isinstance(item, pevents.ConnectionClosed):
                     yield from relay_messages(self, item)
                 else:
-                    src = self.client_ws if conn == self.context.client else self.server_ws
+                    src = self.client_ws if held_conn == self.context.client else self.server_ws
                     yield from _with_events(
-                        src, item, _hold_closes(st, self, orig_relay(self, pevents.DataReceived(conn, b"")))
+                        src, item, _hold_closes(st, self, orig_relay(self, pevents.DataReceived(held_conn, b"")))
                     )
             return None
         conn = getattr(event, "connection", None)

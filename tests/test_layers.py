@@ -2,13 +2,14 @@
 
 setup.py installs ``addons/`` and ``analysis/`` as ``tearline.addons`` and ``tearline.analysis``. import-linter
 reads a package from its folder, so the check runs on a staged copy laid out as the wheel lays it out
-(``tearline/``, ``tearline/addons/``, ``tearline/analysis/``). ``make lint`` runs this file too.
+(``tearline/``, ``tearline/addons/``, ``tearline/analysis/``: tools/stage_package.py). ``make lint`` runs
+this file too; ``make types`` runs mypy on the same staged copy (``test_types`` here).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -21,14 +22,15 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 EDGES = ("addons", "analysis")
 
 
-def stage(into: Path) -> Path:
-    """Copy the source tree into ``into`` as installed: ``tearline/`` with the edges inside it."""
-    pkg = into / "tearline"
-    ignore = shutil.ignore_patterns("__pycache__", "node_modules", ".next")
-    shutil.copytree(ROOT / "tearline", pkg, ignore=ignore)
-    for edge in EDGES:
-        shutil.copytree(ROOT / edge, pkg / edge, ignore=ignore)
-    return pkg
+def _load_stage():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("stage_package", ROOT / "tools" / "stage_package.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.stage
+
+
+stage = _load_stage()
 
 
 def lint_imports(staged: Path) -> subprocess.CompletedProcess[str]:
@@ -92,3 +94,16 @@ def test_every_module_of_tearline_is_in_a_layer() -> None:
     } | {f"tearline.{edge}" for edge in EDGES}
     missing = sorted(present - placed)
     assert not missing, f"place these in a layer in pyproject.toml [tool.importlinter]: {missing}"
+
+
+@pytest.mark.slow
+def test_types(tmp_path: Path, staged: Path) -> None:
+    """mypy, as configured in pyproject.toml, is clean on the package as it installs (``make types``)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "tearline"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

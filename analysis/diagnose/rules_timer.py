@@ -82,7 +82,8 @@ def _timer_word(o_timer: str | None, timers: Iterable[Timer]) -> Timer | None:
     configured = [t for t in timers if t.inferred_from == "config"]
     exact = [t for t in configured if t.name == o_timer]
     same_key = [t for t in configured if t.name.split()[-1] == o_timer.split()[-1]]
-    return (exact or same_key or [None])[0]
+    found = exact or same_key
+    return found[0] if found else None
 
 
 def _from_the_proxy(ctx: Context) -> list[Cause]:

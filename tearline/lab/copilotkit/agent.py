@@ -125,7 +125,7 @@ def _overrides(messages: list[BaseMessage], tokens: int, interval: float) -> tup
     return tokens, interval
 
 
-class ScriptedChatModel(BaseChatModel):
+class ScriptedChatModel(BaseChatModel):  # type: ignore[misc,unused-ignore]
     """Streams ``tokens`` words, one every ``interval`` seconds; logs each one."""
 
     tokens: int = 40
@@ -143,7 +143,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(chunk.message.content for chunk in self._stream(messages, stop, run_manager))  # type: ignore[misc]
+        text = "".join(str(chunk.message.content) for chunk in self._stream(messages, stop, run_manager))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(
@@ -296,7 +296,7 @@ def build_app(log: AgentLog, *, tokens: int = 40, interval: float = 0.1) -> Any:
     agent = LangGraphAgent(name=AGENT_NAME, description="tearline's scripted agent", graph=build_graph(model))
     add_langgraph_fastapi_endpoint(app, agent, AGENT_PATH)
 
-    @app.get("/docs")
+    @app.get("/docs")  # type: ignore[untyped-decorator,unused-ignore]
     def docs() -> HTMLResponse:
         return HTMLResponse(_DOCS)
 
