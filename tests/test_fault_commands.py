@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tearline.capture import read_capture
+from tearline.events import event_to_dict
 from tearline.lab.mitmdump import Mitmdump
 from tests.fault_clients import (
     FAULTS,
@@ -52,7 +53,7 @@ def test_disarm_ends_a_stall_until_disarmed(recorder: Callable[..., Mitmdump], t
     assert [m[0] for m in r["messages"]] == list("0123")
     assert r["times"][1] - r["times"][0] >= 0.7  # held until the command ran (~1 s after open)
     time.sleep(0.3)
-    armed = [json.loads(x) for x in proxy.capture.read_text().splitlines()[1:] if '"fault_armed"' in x]  # type: ignore[attr-defined]
+    armed = [event_to_dict(e) for e in read_capture(proxy.capture).events if e.type == "fault_armed"]  # type: ignore[attr-defined]
     assert [a.get("armed", True) for a in armed] == [True, False]
 
 
