@@ -14,6 +14,7 @@ a name ending in ``.gz``/``.zst`` compresses.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import uuid
@@ -45,7 +46,7 @@ def generate(out: Path, events: int, *, streams: int = 20, version: int = 2) -> 
     msgs = [e for e in ws if e["type"] == "ws_message"]
     first_msg = ws.index(msgs[0])
     prologue, epilogue = ws[:first_msg], [e for e in ws[first_msg:] if e["type"] != "ws_message"]
-    gaps = [max(b["mono"] - a["mono"], 1e-6) for a, b in zip(msgs, msgs[1:], strict=False)] or [1e-3]
+    gaps = [max(b["mono"] - a["mono"], 1e-6) for a, b in itertools.pairwise(msgs)] or [1e-3]
     fixed = len(other) + streams * (len(prologue) + len(epilogue)) + 1
     per_stream = max(1, (events - fixed) // streams)
 

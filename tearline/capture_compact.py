@@ -89,19 +89,31 @@ def _tuplify(value: Any) -> Any:
 
 
 def build_event(data: dict[str, Any]) -> Event:
-    """An event from its (version-1 shaped) JSON object; ``ValueError`` with a readable reason."""
-    kind = data.get("type")
-    spec = _spec(kind)
+    """An event from its (version-1 shaped) JSON object, which it consumes; ``ValueError``
+    with a readable reason. The common case (known keys, float times, no lists) is one call."""
+    kind = data.pop("type", None)
+    spec = _SPECS.get(kind) if isinstance(kind, str) else None
     if spec is None:
-        raise ValueError(f"unknown event type {kind!r}")
+        spec = _spec(kind)
+        if spec is None:
+            raise ValueError(f"unknown event type {kind!r}")
+    if type(data.get("ts")) is float and type(data.get("mono")) is float and not spec.tuple_fields:
+        try:
+            return spec.cls(**data)
+        except TypeError:
+            pass  # unknown keys or a missing field: the careful path says which
+    return _build_careful(spec, kind, data)
+
+
+def _build_careful(spec: _Spec, kind: str, data: dict[str, Any]) -> Event:
     names = spec.names
     kwargs = {k: v for k, v in data.items() if k in names}
     for name in spec.tuple_fields:
         value = kwargs.get(name)
         if isinstance(value, list):
             kwargs[name] = _tuplify(value)
-    if len(kwargs) < len(spec.required) or any(r not in kwargs for r in spec.required):
-        missing = [r for r in spec.required if r not in kwargs]
+    missing = [r for r in spec.required if r not in kwargs]
+    if missing:
         raise ValueError(f"{kind} event lacks field(s) {', '.join(missing)}")
     for name in ("ts", "mono"):
         value = kwargs[name]
@@ -185,34 +197,41 @@ class CompactDecoder:
         self._home: dict[str, str] = {}
 
     def _full(self, space: str, value: Any) -> Any:
+        if type(value) is int:
+            table = self._ids[space]
+            if 0 <= value < len(table):
+                return table[value]
+            raise ValueError(f"{space} {value} refers to no id seen before")
         if isinstance(value, str):
             if value not in self._known[space]:
                 self._known[space].add(value)
                 self._ids[space].append(value)
             return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            table = self._ids[space]
-            if 0 <= value < len(table):
-                return table[value]
-            raise ValueError(f"{space} {value} refers to no id seen before")
         if value is None:
             return None
         raise ValueError(f"{space} must be an id string or number, not {value!r}")
 
     def decode(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The version-1 object for a version-2 line object (changed in place and returned)."""
         ts = obj.get("ts")
-        mono = obj.get("mono")
-        if isinstance(ts, float | int) and not isinstance(ts, bool):
+        if type(ts) is float or type(ts) is int:
             obj["ts"] = self.started + ts
         elif isinstance(ts, list) and len(ts) == 1:
             obj["ts"] = ts[0]
-        if isinstance(mono, float | int) and not isinstance(mono, bool):
+        mono = obj.get("mono")
+        if type(mono) is float or type(mono) is int:
             obj["mono"] = self.mono_started + mono
         elif isinstance(mono, list) and len(mono) == 1:
             obj["mono"] = mono[0]
         stream = obj.get("stream")
         if stream is not None:
-            stream = obj["stream"] = self._full("stream", stream)
+            if type(stream) is int:
+                table = self._ids["stream"]
+                if not 0 <= stream < len(table):
+                    raise ValueError(f"stream {stream} refers to no id seen before")
+                stream = obj["stream"] = table[stream]
+            else:
+                stream = obj["stream"] = self._full("stream", stream)
             if "conn" in obj:
                 conn = obj["conn"] = self._full("conn", obj["conn"])
                 if conn is not None and stream not in self._home:
