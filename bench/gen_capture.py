@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import random
 import json
 import sys
 import uuid
@@ -53,6 +54,7 @@ def generate(out: Path, events: int, *, streams: int = 20, version: int = 2) -> 
     header = {**header, "version": version}
     encoder = CompactEncoder(header["started"], header["mono_started"]) if version >= 2 else None
     written = 0
+    rng = random.Random(12)  # the same ids every run, so outputs of two runs compare
     with open_write(out) as fh:
         buf: list[bytes] = [orjson.dumps(header)]
 
@@ -68,7 +70,10 @@ def generate(out: Path, events: int, *, streams: int = 20, version: int = 2) -> 
             emit(dict(e))
         t_shift = 0.0
         for _ in range(streams):
-            ids = {old: str(uuid.uuid4()) for old in {ws_stream, *ws_conns}}
+            ids = {
+                old: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                for old in sorted({ws_stream, *ws_conns})
+            }
 
             def renamed(e: dict[str, Any], shift: float, ids: dict[str, str] = ids) -> dict[str, Any]:
                 o = {k: ids.get(v, v) if isinstance(v, str) else v for k, v in e.items()}

@@ -24,7 +24,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -33,6 +33,7 @@ import orjson
 
 from tearline import __version__
 from tearline.capture_compact import CompactDecoder, CompactEncoder, build_event
+from tearline.capture_totals import TOTAL_TYPES, CompactTotals, StreamTotals, add_to_totals
 from tearline.compression import TRUNCATED_ERRORS, open_read, open_write
 from tearline.errors import InputError, UnsupportedVersion
 from tearline.events import CaptureEnd, Event, event_to_dict
@@ -175,6 +176,8 @@ class Capture:
     warnings: list[str] = field(default_factory=list)
     complete: bool = False  # the footer was present (clean stop)
     source_version: int = FORMAT_VERSION  # version the file was written in
+    # read with totals=True: the data events (TOTAL_TYPES) added up per stream, not in ``events``
+    totals: dict[str, StreamTotals] | None = None
 
 
 def _migrate(obj: dict[str, Any], version: int, kind: str) -> dict[str, Any]:
@@ -219,21 +222,6 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8"))
 
 
-def _lines(fh: IO[bytes], p: Path, warnings: list[str]) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without the newline, ended with a newline); a compressed file that
-    ends early ends the lines with a warning."""
-    n = 0
-    try:
-        for raw in fh:
-            n += 1
-            if raw.endswith(b"\n"):
-                yield n, raw[:-1], True
-            else:
-                yield n, raw, False
-    except TRUNCATED_ERRORS as e:
-        warnings.append(f"{p}:{n + 1}: compressed data ends early ({e}); events up to there kept")
-
-
 def _open(p: Path) -> IO[bytes]:
     try:
         return open_read(p)
@@ -255,8 +243,11 @@ def _utf8_error(p: Path, n: int, raw: bytes) -> InputError | None:
     return None
 
 
-def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> Capture:
+def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, totals: bool = False) -> Capture:
     """Read a capture file (plain, ``.gz`` or ``.zst``), migrating older versions.
+
+    ``totals``: add the data events (``ws_message``, ``body_chunk``, ``sse_event``) up per
+    stream into ``Capture.totals`` instead of keeping them (``tearline/capture_totals.py``).
 
     A torn last line (no trailing newline and not valid JSON) is dropped with
     a warning unless ``strict_tail``. Raises ``InputError`` for anything else
@@ -265,15 +256,15 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> 
     p = Path(path)
     warnings: list[str] = []
     with _open(p) as fh:
-        lines = _lines(fh, p, warnings)
+        lines = iter(fh)
         try:
             first = next(lines, None)
         except (OSError, *TRUNCATED_ERRORS) as e:
             raise InputError(f"cannot read: {e}", path=p, hint="pass a tearline capture (.jsonl)") from None
-        if first is None or not first[1].strip():
+        if first is None or not first.strip():
             raise InputError("empty file, no capture header", path=p, line=1, hint="re-record it")
         try:
-            header_obj = _loads(first[1])
+            header_obj = _loads(first.rstrip(b"\n"))
         except UnicodeDecodeError as e:
             raise InputError(
                 f"not UTF-8 text (byte {e.start})", path=p, hint="pass a tearline capture (.jsonl)"
@@ -284,45 +275,63 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> 
             ) from None
         version = _check_header(p, header_obj)
         cap = Capture(path=p, header=_migrate(header_obj, version, "header"), source_version=version)
-        decode = CompactDecoder(header_obj).decode if version >= 2 else None
+        decoder = CompactDecoder(header_obj) if version >= 2 else None
         migrate = version < FORMAT_VERSION
         events = cap.events
-        pending = next(lines, None)
-        while pending is not None:
-            n, raw, newline = pending
-            pending = next(lines, None)
-            if not raw.strip():
-                continue
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                bad = _utf8_error(p, n, raw)
-                if bad is not None:
-                    raise bad from None
+        sums: dict[str, StreamTotals] | None = {} if totals else None
+        cap.totals = sums
+        fast = CompactTotals() if sums is not None and decoder is not None else None
+        n = 1
+        try:
+            for n, raw in enumerate(lines, start=2):
                 try:
-                    obj = json.loads(raw.decode("utf-8"))
-                except json.JSONDecodeError as e:
-                    if pending is None and not newline and not strict_tail:
-                        cap.warnings.append(f"{p}:{n}: torn last line dropped (the proxy stopped mid-write)")
-                        break
+                    obj = orjson.loads(raw)  # the trailing newline is whitespace to it
+                except orjson.JSONDecodeError:
+                    newline = raw.endswith(b"\n")
+                    raw = raw.rstrip(b"\n")
+                    if not raw.strip():
+                        continue
+                    bad = _utf8_error(p, n, raw)
+                    if bad is not None:
+                        raise bad from None
+                    try:
+                        obj = json.loads(raw.decode("utf-8"))
+                    except json.JSONDecodeError as e:
+                        if not newline and not strict_tail:  # only the last line can lack its newline
+                            cap.warnings.append(
+                                f"{p}:{n}: torn last line dropped (the proxy stopped mid-write)"
+                            )
+                            break
+                        raise InputError(
+                            f"not valid JSON ({e.msg} at column {e.colno})", path=p, line=n
+                        ) from None
+                if type(obj) is not dict:
+                    raise InputError("an event must be a JSON object", path=p, line=n)
+                if fast is not None and obj.get("type") in TOTAL_TYPES and fast.add(obj, n):
+                    continue
+                try:
+                    if decoder is not None:
+                        obj = decoder.decode(obj)
+                    if migrate:
+                        obj = _migrate(obj, version, "event")
+                    if sums is not None and obj.get("type") in TOTAL_TYPES:
+                        add_to_totals(sums, obj, n)
+                        continue
+                    event = build_event(obj)
+                except (ValueError, TypeError, KeyError) as e:
                     raise InputError(
-                        f"not valid JSON ({e.msg} at column {e.colno})", path=p, line=n
+                        str(e), path=p, line=n, hint="the file is damaged or not a capture"
                     ) from None
-            if not isinstance(obj, dict):
-                raise InputError("an event must be a JSON object", path=p, line=n)
+                if type(event) is CaptureEnd:
+                    cap.complete = True
+                events.append(event)
+        except TRUNCATED_ERRORS as e:
+            warnings.append(f"{p}:{n + 1}: compressed data ends early ({e}); events up to there kept")
+        if fast is not None and sums is not None and decoder is not None:
             try:
-                if decode is not None:
-                    obj = decode(obj)
-                if migrate:
-                    obj = _migrate(obj, version, "event")
-                event = build_event(obj)
-            except (ValueError, TypeError, KeyError) as e:
-                raise InputError(
-                    str(e), path=p, line=n, hint="the file is damaged or not a capture"
-                ) from None
-            if type(event) is CaptureEnd:
-                cap.complete = True
-            events.append(event)
+                fast.finish(decoder.stream_ids, decoder.started, sums)
+            except ValueError as e:
+                raise InputError(str(e), path=p, hint="the file is damaged or not a capture") from None
     cap.warnings.extend(warnings)
     if not cap.complete:
         cap.warnings.append(f"{p}: no capture_end footer (the proxy did not stop cleanly); events kept")

@@ -196,6 +196,11 @@ class CompactDecoder:
         self._known: dict[str, set[str]] = {"conn": set(), "stream": set()}
         self._home: dict[str, str] = {}
 
+    @property
+    def stream_ids(self) -> list[str]:
+        """Full stream ids in order of first appearance (index = the short id)."""
+        return self._ids["stream"]
+
     def _full(self, space: str, value: Any) -> Any:
         if type(value) is int:
             table = self._ids[space]
