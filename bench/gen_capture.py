@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import random
 import json
+import random
 import sys
 import uuid
 from pathlib import Path
