@@ -140,3 +140,31 @@ def test_totals_add_up_to_what_the_events_say(tmp_path):
 
 def test_totals_of_the_seed_match_the_full_read():
     assert df_streams(read_capture(SEED)).equals(df_streams(read_capture(SEED, totals=True)))
+
+
+def test_the_recorder_writes_a_zst_capture_when_trace_file_names_one(tmp_path):
+    from websockets.sync.client import connect
+
+    from tearline.lab.mitmdump import Mitmdump
+    from tearline.lab.servers import LabServer
+
+    trace = tmp_path / "out.jsonl.zst"
+    repo = Path(__file__).resolve().parent.parent
+    with LabServer() as server:
+        proxy = Mitmdump(
+            scripts=[str(repo / "addons" / "ws_trace.py")],
+            mode=f"reverse:{server.base}",
+            options={"trace_file": str(trace)},
+            confdir=tmp_path / "mitm",
+            cwd=tmp_path,
+        ).start()
+        try:
+            with connect(f"{proxy.ws_base}/ws?n=3&interval_ms=5&end=close") as ws:
+                got = [ws.recv() for _ in range(3)]
+        finally:
+            proxy.stop()
+    assert len(got) == 3
+    assert trace.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"
+    cap = read_capture(trace)
+    assert cap.complete and cap.source_version == FORMAT_VERSION
+    assert [e.size for e in cap.events if e.type == "ws_message"] == [len(m) for m in got]
