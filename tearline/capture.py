@@ -2,7 +2,7 @@
 
 Layout::
 
-    {"format": "tearline-capture", "version": 1, "tearline": "0.1.0", ...}   header
+    {"format": "tearline-capture", "version": 2, "tearline": "0.1.0", ...}   header
     {"type": "conn_open", "ts": ..., "mono": ..., ...}                          events
     ...
     {"type": "capture_end", ...}                                              footer (clean stop only)
@@ -12,6 +12,11 @@ migrated on read by the functions in ``MIGRATIONS``; a newer version is refused
 with a sentence that says what to do. A torn last line (the proxy was killed
 mid-write) is dropped with a warning; any other malformed line is an
 ``InputError`` naming the file and line.
+
+Version 2 lines are compact (short ids, relative times, defaults left out:
+``tearline/capture_compact.py``); a file named ``*.gz`` or ``*.zst`` is compressed
+(``tearline/compression.py``). Lines are parsed with orjson; ``read_capture(...,
+totals=True)`` adds the data events up per stream (``tearline/capture_totals.py``).
 
 The writer flushes to the OS at least every ``flush_interval`` seconds and on
 ``flush()`` (the recorder calls it at every stream end), so ``kill -9`` loses at
@@ -222,6 +227,9 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw.decode("utf-8"))
 
 
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, *TRUNCATED_ERRORS)
+
+
 def _open(p: Path) -> IO[bytes]:
     try:
         return open_read(p)
@@ -259,7 +267,7 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, tot
         lines = iter(fh)
         try:
             first = next(lines, None)
-        except (OSError, *TRUNCATED_ERRORS) as e:
+        except _READ_ERRORS as e:
             raise InputError(f"cannot read: {e}", path=p, hint="pass a tearline capture (.jsonl)") from None
         if first is None or not first.strip():
             raise InputError("empty file, no capture header", path=p, line=1, hint="re-record it")

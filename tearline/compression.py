@@ -40,7 +40,7 @@ def open_read(path: str | os.PathLike[str]) -> IO[bytes]:
     """A binary reader of the (decompressed) content. Raises ``OSError`` like ``open``."""
     kind = compression_of(path)
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     if kind == "zstd":
         import zstandard
 
@@ -56,7 +56,7 @@ def open_write(path: str | os.PathLike[str]) -> IO[bytes]:
     """A binary writer that compresses by the file name; ``flush()`` ends a block."""
     kind = compression_of(path)
     if kind == "gzip":
-        return gzip.open(path, "wb", compresslevel=6)
+        return gzip.open(path, "wb", compresslevel=6)  # type: ignore[return-value]
     if kind == "zstd":
         import zstandard
 
