@@ -186,13 +186,13 @@ bytes and how the read ended), ``delay`` (body_delay's delay line)."""
 _applied = False
 
 
-
 def _init_params(cls: type) -> tuple[str, ...]:
     """A class's constructor parameters, ``self`` first (as the class's ``__init__`` lists them)."""
     init = vars(cls).get("__init__") or next(
         (vars(base)["__init__"] for base in cls.__mro__ if "__init__" in vars(base)), object.__init__
     )
     return tuple(inspect.signature(init).parameters)
+
 
 def resolve(where: str) -> tuple[Any, str, Any]:
     """``"module:A.b"`` -> (owner object, attribute name, current value); raises AttributeError/ImportError."""

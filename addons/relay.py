@@ -410,7 +410,9 @@ def wrap_relay_messages(orig_relay: Any) -> Any:
                 else:
                     src = self.client_ws if held_conn == self.context.client else self.server_ws
                     yield from _with_events(
-                        src, item, _hold_closes(st, self, orig_relay(self, pevents.DataReceived(held_conn, b"")))
+                        src,
+                        item,
+                        _hold_closes(st, self, orig_relay(self, pevents.DataReceived(held_conn, b""))),
                     )
             return None
         conn = getattr(event, "connection", None)

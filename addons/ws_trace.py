@@ -13,7 +13,8 @@ connection hooks are in ``addons/conn_trace.py``, the HTTP and body hooks in
 
 Options (``--set name=value``; checked in ``configure``, a bad value stops mitmdump):
 
-``trace_file``            capture path (default ``captures/<UTC timestamp>.jsonl``)
+``trace_file``            capture path (default ``captures/<UTC timestamp>.jsonl``); a name ending
+                          in ``.jsonl.zst`` or ``.jsonl.gz`` writes it compressed
 ``trace_payload``         ``none`` (default) | ``preview:N`` | ``full``
 ``trace_redact_headers``  header names to redact: ``""`` = defaults, ``a,b`` = exactly these,
                           ``+a,b`` = defaults plus these, ``-`` = none
@@ -93,7 +94,12 @@ class WsTrace(ConnRecording, HttpRecording):
         option_guard.watch_registration(
             "the recorder (ws_trace)", lambda: self.config is not None, lambda: self._failed
         )
-        loader.add_option("trace_file", str, "", "Capture file path; default captures/<UTC timestamp>.jsonl.")
+        loader.add_option(
+            "trace_file",
+            str,
+            "",
+            "Capture file path (.jsonl, or .jsonl.zst/.jsonl.gz compressed); default captures/<UTC timestamp>.jsonl.",
+        )
         loader.add_option(
             "trace_payload", str, "none", "Message content to keep: none | preview:N (first N bytes) | full."
         )

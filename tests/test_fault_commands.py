@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
+from tearline.capture import read_capture
+from tearline.events import event_to_dict
 from tearline.lab.mitmdump import Mitmdump
 from tests.conftest import wait_for
 from tests.fault_clients import (
@@ -53,8 +54,8 @@ def test_disarm_ends_a_stall_until_disarmed(recorder: Callable[..., Mitmdump], t
     assert r["times"][1] - r["times"][0] >= 0.7  # held until the command ran (~1 s after open)
 
     def armed_events() -> list[dict[str, object]]:
-        lines = proxy.capture.read_text().splitlines()[1:]  # type: ignore[attr-defined]
-        return [json.loads(x) for x in lines if '"fault_armed"' in x]
+        capture = read_capture(proxy.capture)  # type: ignore[attr-defined]
+        return [event_to_dict(e) for e in capture.events if e.type == "fault_armed"]
 
     wait_for(lambda: len(armed_events()) >= 2, "the armed and the disarmed fault_armed events")
     armed = armed_events()
