@@ -2,8 +2,9 @@
 
 mitmproxy's response stream callable is synchronous and cannot wait, so a body is
 delayed where it is read from the upstream: ``DelayLine`` replaces that
-connection's ``StreamReader.read`` (an instance attribute; verified with mitmproxy
-12.3.1, whose ``ConnectionHandler.handle_connection`` calls it once per read).
+connection's ``StreamReader.read`` (an instance attribute, replaced through
+``addons.internals.wrap_read``, which lists it; mitmproxy's
+``ConnectionHandler.handle_connection`` calls it once per read).
 ``BodyDelay`` (a mixin of ``addons.faults.Faults``) puts a delay line on each upstream
 connection when the scenario has a body delay, and asks the stream's
 ``StreamFaults.read_delay`` how long each read waits. Times: monotonic seconds.
@@ -13,36 +14,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tearline.addons import mitm_io
+from tearline.addons import internals, mitm_io
 from tearline.addons.fault_live import Live
 
 from tearline.faults.injector import Injector
 
-__all__ = ["VERIFIED_MITMPROXY", "BodyDelay", "DelayLine"]
-
-VERIFIED_MITMPROXY = "12.3.1"  # the release whose StreamReader use DelayLine was checked against
+__all__ = ["BodyDelay", "DelayLine"]
 
 
 class DelayLine:
     """Per-read latency on an upstream connection, order kept: a streamed body's chunks are delayed.
 
-    Replaces the ``read`` of that connection's upstream ``StreamReader`` (an instance
-    attribute; verified with mitmproxy 12.3.1, whose ``handle_connection`` calls it per
-    read). A pump task reads on, stamping each read with its arrival time; ``read`` hands
+    Replaces the ``read`` of that connection's upstream ``StreamReader`` (layer ``delay`` of
+    ``internals.READ_LAYERS``; mitmproxy's ``handle_connection`` calls it per read). A pump task reads on, stamping each read with its arrival time; ``read`` hands
     it out at arrival + delay, never before an earlier one. Pausing the transport (stall, throttle) still blocks the pump: backpressure
     is kept. ``delay_s()`` says the delay for the read now arriving (0 = none).
     """
 
     def __init__(self, reader: asyncio.StreamReader, delay_s: Callable[[], float]) -> None:
-        self._orig = reader.read
+        self._orig: Callable[[int], Awaitable[bytes]] = reader.read
         self._delay_s = delay_s
         self._q: asyncio.Queue[tuple[float, bytes, BaseException | None]] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
         self._last = 0.0
-        reader.read = self.read  # type: ignore[method-assign]
+        internals.wrap_read(reader, "delay", self._wrap)
+
+    def _wrap(self, orig: Callable[[int], Awaitable[bytes]]) -> Callable[[int], Awaitable[bytes]]:
+        self._orig = orig
+        return self.read
 
     async def read(self, n: int = -1) -> bytes:
         if self._pump is None:

@@ -29,7 +29,8 @@ must not block; their exceptions are swallowed (logged).
 Also counts bytes read and written per connection (``EndReason.bytes_*``)
 and tracks WebSocket close frames per side (``ws_frames(flow_id)``) by wrapping
 the WebSocket layer's relay, because mitmproxy sets ``close_code`` on the first
-close event only.
+close event only. The patches are the ``wrap_*`` functions below; ``addons.internals``
+applies them (with everyone else's) in one order, once.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import errno as errno_mod
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "end_reason",
     "install",
     "installed",
+    "note_proxy_close",
     "reason_from_exception",
     "subscribe",
     "unsubscribe",
@@ -125,6 +127,17 @@ class WsFrameLog:
 
     closes: list[tuple[str, int | None, str, float]]
     ends: list[tuple[str, float]]
+    # close frames the proxy sent on its own (a tearline fault): [(side sent TO, code, reason, t)]
+    proxy: list[tuple[str, int | None, str, float]] = field(default_factory=list)
+
+
+def note_proxy_close(flow_id: str, to_side: str, code: int | None, reason: str, t: float) -> None:
+    """Record a close frame the proxy itself sent to ``to_side`` (so the closer is ``proxy``)."""
+    frames = _ws.get(flow_id)
+    if frames is None:
+        frames = WsFrameLog([], [])
+        _remember(_ws, flow_id, frames)
+    frames.proxy.append((to_side, code, reason, t))
 
 
 _ws: OrderedDict[str, WsFrameLog] = OrderedDict()
@@ -179,37 +192,43 @@ def _set_reason(conn: Any, reason: EndReason) -> None:
 
 def _wrap_io(conn: Any, io: Any) -> None:
     reader, writer = getattr(io, "reader", None), getattr(io, "writer", None)
-    if not isinstance(reader, asyncio.StreamReader) or getattr(reader, "_tearline_wrapped", False):
+    if not isinstance(reader, asyncio.StreamReader) or reader.__dict__.get("_tearline_read_layers"):
         return
     cid = conn.id
     counts = _counts.setdefault(cid, [0, 0])
-    orig_read = reader.read
 
-    async def read(n: int = -1) -> bytes:
-        try:
-            data = await orig_read(n)
-        except asyncio.CancelledError as e:
-            # a failed write cancels the reader ("Error sending data: Connection lost"); the
-            # transport has usually stored the real cause (ECONNRESET) or seen the EOF already
-            stored = reader.exception()
-            if isinstance(stored, OSError) and str(e.args[0] if e.args else "").startswith("Error sending"):
-                _set_reason(conn, reason_from_exception(stored))
-            elif reader.at_eof() and str(e.args[0] if e.args else "").startswith("Error sending"):
-                _set_reason(conn, reason_from_exception(None))
-            else:
+    def count(orig_read: Any) -> Any:
+
+        async def read(n: int = -1) -> bytes:
+            try:
+                data: bytes = await orig_read(n)
+            except asyncio.CancelledError as e:
+                # a failed write cancels the reader ("Error sending data: Connection lost"); the
+                # transport has usually stored the real cause (ECONNRESET) or seen the EOF already
+                stored = reader.exception()
+                if isinstance(stored, OSError) and str(e.args[0] if e.args else "").startswith(
+                    "Error sending"
+                ):
+                    _set_reason(conn, reason_from_exception(stored))
+                elif reader.at_eof() and str(e.args[0] if e.args else "").startswith("Error sending"):
+                    _set_reason(conn, reason_from_exception(None))
+                else:
+                    _set_reason(conn, reason_from_exception(e))
+                raise
+            except OSError as e:
                 _set_reason(conn, reason_from_exception(e))
-            raise
-        except OSError as e:
-            _set_reason(conn, reason_from_exception(e))
-            raise
-        if data:
-            counts[0] += len(data)
-        else:
-            _set_reason(conn, reason_from_exception(None))
-        return data
+                raise
+            if data:
+                counts[0] += len(data)
+            else:
+                _set_reason(conn, reason_from_exception(None))
+            return data
 
-    reader.read = read  # type: ignore[method-assign]
-    reader._tearline_wrapped = True  # type: ignore[attr-defined]
+        return read
+
+    from tearline.addons import internals
+
+    internals.wrap_read(reader, "count", count)
     if isinstance(writer, asyncio.StreamWriter):
         orig_write = writer.write
 
@@ -221,15 +240,21 @@ def _wrap_io(conn: Any, io: Any) -> None:
 
 
 def install() -> None:
-    """Patch mitmproxy once (idempotent). Call from an addon's ``load``."""
+    """Patch mitmproxy once (idempotent), through ``addons.internals``. Call from an addon's ``load``."""
     global _installed
-    if _installed:
-        return
-    from mitmproxy.proxy import events as mevents
-    from mitmproxy.proxy.layers import websocket as wslayer
-    from mitmproxy.proxy.server import ConnectionHandler
+    from tearline.addons import internals
 
-    orig_handle = ConnectionHandler.handle_connection
+    internals.apply()
+    _installed = True
+
+
+# --- the patches (applied by addons.internals.apply, in its PATCHES order) --------------------
+
+_orig_server_event: Any = None
+
+
+def wrap_handle_connection(orig_handle: Any) -> Any:
+    """``ConnectionHandler.handle_connection``: wrap the connection's reads, keep how it ended."""
 
     async def handle_connection(self: Any, connection: Any) -> None:
         io = self.transports.get(connection)
@@ -246,45 +271,58 @@ def install() -> None:
             _set_reason(connection, EndReason("closed", "proxy"))
             _delivered.discard(connection.id)
 
-    ConnectionHandler.handle_connection = handle_connection  # type: ignore[method-assign]
+    return handle_connection
 
-    # mitmproxy 12.3.1 race: when a peer resets right after sending data, another task's
-    # drain_writers() can cancel this connection's task ("Error sending data") while it waits
-    # to deliver ConnectionClosed; the layers then never learn the peer is gone and the other
-    # side is never closed (a WebSocket client waits forever). Track deliveries, and deliver
-    # a lost ConnectionClosed from a fresh task.
-    orig_server_event = ConnectionHandler.server_event
+
+def wrap_server_event(orig_server_event: Any) -> Any:
+    """``ConnectionHandler.server_event``: track which ``ConnectionClosed`` reached the layers.
+
+    mitmproxy 12.3.1 race: when a peer resets right after sending data, another task's
+    drain_writers() can cancel this connection's task ("Error sending data") while it waits
+    to deliver ConnectionClosed; the layers then never learn the peer is gone and the other
+    side is never closed (a WebSocket client waits forever). Track deliveries, and deliver
+    a lost ConnectionClosed from a fresh task (``_redeliver_close``).
+    """
+    from mitmproxy.proxy import events as mevents
+
+    global _orig_server_event
+    _orig_server_event = orig_server_event
 
     async def server_event(self: Any, event: Any) -> None:
         await orig_server_event(self, event)
         if isinstance(event, mevents.ConnectionClosed):
             _delivered.add(event.connection.id)
 
-    ConnectionHandler.server_event = server_event  # type: ignore[method-assign]
+    return server_event
 
-    def _redeliver_close(handler: Any, connection: Any) -> None:
-        reason = _reasons.get(connection.id)
-        if reason is None or reason.by != "peer" or connection.id in _delivered:
-            return
-        _delivered.add(connection.id)
 
-        async def deliver() -> None:
-            try:
-                await orig_server_event(handler, mevents.ConnectionClosed(connection))
-            except Exception:
-                log.exception("conn_watch: delivering a lost ConnectionClosed failed")
-            finally:
-                _delivered.discard(connection.id)
+def _redeliver_close(handler: Any, connection: Any) -> None:
+    from mitmproxy.proxy import events as mevents
 
-        _pending.add(task := asyncio.get_running_loop().create_task(deliver()))
-        task.add_done_callback(_pending.discard)
+    reason = _reasons.get(connection.id)
+    if reason is None or reason.by != "peer" or connection.id in _delivered or _orig_server_event is None:
+        return
+    _delivered.add(connection.id)
 
-    # the request is written to a new upstream connection before handle_connection starts;
-    # wrap its writer as soon as mitmproxy announces the connection, so bytes_sent counts it
+    async def deliver() -> None:
+        try:
+            await _orig_server_event(handler, mevents.ConnectionClosed(connection))
+        except Exception:
+            log.exception("conn_watch: delivering a lost ConnectionClosed failed")
+        finally:
+            _delivered.discard(connection.id)
+
+    _pending.add(task := asyncio.get_running_loop().create_task(deliver()))
+    task.add_done_callback(_pending.discard)
+
+
+def wrap_handle_hook(orig_hook: Any) -> Any:
+    """``ProxyConnectionHandler.handle_hook``: wrap a new upstream's writer as soon as it is announced.
+
+    The request is written to a new upstream connection before ``handle_connection`` starts,
+    so ``bytes_sent`` counts it only this way.
+    """
     from mitmproxy.proxy import server_hooks
-    from mitmproxy.proxy.mode_servers import ProxyConnectionHandler
-
-    orig_hook = ProxyConnectionHandler.handle_hook
 
     async def handle_hook(self: Any, hook: Any) -> None:
         if isinstance(hook, server_hooks.ServerConnectedHook):
@@ -293,23 +331,31 @@ def install() -> None:
                 _wrap_io(hook.data.server, io)
         await orig_hook(self, hook)
 
-    ProxyConnectionHandler.handle_hook = handle_hook  # type: ignore[method-assign]
+    return handle_hook
 
-    orig_relay = wslayer.WebsocketLayer.relay_messages
-    orig_done = wslayer.WebsocketLayer.done
 
-    def _side(layer: Any, event: Any) -> str:
-        return "client" if getattr(event, "connection", None) == layer.context.client else "server"
+def _side(layer: Any, event: Any) -> str:
+    return "client" if getattr(event, "connection", None) == layer.context.client else "server"
+
+
+def _frames(layer: Any) -> WsFrameLog:
+    frames = _ws.get(layer.flow.id)
+    if frames is None:
+        frames = WsFrameLog([], [])
+        _remember(_ws, layer.flow.id, frames)
+    return frames
+
+
+def wrap_relay_messages(orig_relay: Any) -> Any:
+    """``WebsocketLayer.relay_messages``: log close frames per side (mitmproxy keeps the first only)."""
+    from mitmproxy.proxy import events as mevents
 
     def relay_messages(self: Any, event: Any) -> Any:
         import time
 
         ws = self.flow.websocket
         before = ws.close_code if ws is not None else None
-        frames = _ws.get(self.flow.id)
-        if frames is None:
-            frames = WsFrameLog([], [])
-            _remember(_ws, self.flow.id, frames)
+        frames = _frames(self)
         if isinstance(event, mevents.ConnectionClosed):
             frames.ends.append((_side(self, event), time.time()))
         result = yield from orig_relay(self, event)
@@ -321,6 +367,13 @@ def install() -> None:
         ):
             frames.closes.append((_side(self, event), ws.close_code, ws.close_reason or "", time.time()))
         return result
+
+    return relay_messages
+
+
+def wrap_done(orig_done: Any) -> Any:
+    """``WebsocketLayer.done``: log close frames and ends arriving after the layer finished."""
+    from mitmproxy.proxy import events as mevents
 
     def done(self: Any, event: Any) -> Any:
         import time
@@ -342,15 +395,11 @@ def install() -> None:
                 frames.ends.append((_side(self, event), time.time()))
         return (yield from orig_done(self, event))
 
-    # keep mitmproxy's @expect wrapper semantics: the originals are already wrapped
-    wslayer.WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign]
-    wslayer.WebsocketLayer.done = done  # type: ignore[method-assign]
-    _install_tls_close_notify()
-    _installed = True
+    return done
 
 
-def _install_tls_close_notify() -> None:
-    """Record a TLS ``close_notify`` from the peer as its end (``fin`` by ``peer``), before the layers hear of it.
+def wrap_tls_event_to_child(orig_to_child: Any) -> Any:
+    """``TLSLayer.event_to_child``: record a TLS ``close_notify`` from the peer as its end (``fin`` by ``peer``).
 
     mitmproxy's ``TLSLayer.receive_data`` turns a received close_notify into
     ``ConnectionClosed`` for the layers above at once, while the TCP FIN that
@@ -361,10 +410,7 @@ def _install_tls_close_notify() -> None:
     upstream WebSocket drop reached the browser as mitmproxy's clean 1000.
     """
     from mitmproxy.proxy import events as mevents
-    from mitmproxy.proxy.layers import tls as tlslayer
     from OpenSSL import SSL
-
-    orig_to_child = tlslayer.TLSLayer.event_to_child
 
     def event_to_child(self: Any, event: Any) -> Any:
         if isinstance(event, mevents.ConnectionClosed) and _received_close_notify(
@@ -373,7 +419,7 @@ def _install_tls_close_notify() -> None:
             _set_reason(event.connection, EndReason("fin", "peer", error=TLS_CLOSE_NOTIFY))
         return (yield from orig_to_child(self, event))
 
-    tlslayer.TLSLayer.event_to_child = event_to_child  # type: ignore[method-assign]
+    return event_to_child
 
 
 def _received_close_notify(layer: Any, flag: int) -> bool:

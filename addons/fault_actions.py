@@ -3,7 +3,8 @@
 ``FaultActions`` (a mixin of ``addons.faults.Faults``): ``close`` (close frames to
 one side, FIN to the other after ``CLOSE_WAIT_S``), ``abort``/``reset`` (FIN or RST
 on the named legs, WebSocket or HTTP), ``truncate`` (cut a body after the bytes
-passed), ``stall`` (stop reading a socket, with backpressure, for ``ms`` or until
+passed; with HTTP/2 to the browser these end the one stream with RST_STREAM ``h2_error``
+and cancel it upstream, the connection's other streams go on), ``stall`` (stop reading a socket, with backpressure, for ``ms`` or until
 disarmed) and a body throttle's pause of upstream reads. Each records its
 ``fault_fired`` first (``_record``). Times: seconds.
 """
@@ -19,7 +20,19 @@ from mitmproxy import http
 from tearline.addons import mitm_io
 from tearline.addons.fault_live import Live
 
-from tearline.faults.effects import Abort, Close, Delay, Drop, Respond, Stall, Throttle, Truncate, describe
+from tearline.faults.effects import (
+    H2_ERROR_CODES,
+    Abort,
+    Close,
+    Delay,
+    Drop,
+    GoAway,
+    Respond,
+    Stall,
+    Throttle,
+    Truncate,
+    describe,
+)
 from tearline.faults.injector import Firing
 
 __all__ = ["CLOSE_WAIT_S", "CUT_GRACE_S", "FaultActions"]
@@ -56,6 +69,22 @@ class FaultActions:
                 self._record(live, f, client, server)
                 mitm_io.ws_terminate(flow, client=client, server=server, code=1006)
                 live.done = True
+            elif (
+                isinstance(e, Abort | Truncate)
+                and _h2_client(flow)
+                and getattr(e, "to", "client") != "server"
+            ):
+                # HTTP/2 to the browser: end this stream only (RST_STREAM); its siblings go on
+                rst = f"RST_STREAM {e.h2_error}"
+                what = (
+                    f"body cut after {e.keep} bytes of this chunk, then {rst}"
+                    if isinstance(e, Truncate)
+                    else rst
+                )
+                self._record(live, f, what, "cancel")
+                code = H2_ERROR_CODES[e.h2_error]
+                asyncio.get_running_loop().call_later(CUT_GRACE_S, mitm_io.h2_reset_stream, flow, code)
+                live.done = True
             elif isinstance(e, Abort):
                 # let the bytes passed with this chunk reach the socket before it is closed
                 asyncio.get_running_loop().call_later(CUT_GRACE_S, self._abort_http, live, f, e)
@@ -64,6 +93,13 @@ class FaultActions:
                 self._record(live, f, f"body cut after {e.keep} bytes of this chunk, then {e.how}", "fin")
                 asyncio.get_running_loop().call_later(CUT_GRACE_S, mitm_io.cut_body, flow, e.how, "fin")
                 live.done = True
+            elif isinstance(e, GoAway):
+                if _h2_client(flow):
+                    self._record(live, f, describe(e), None)
+                    code = H2_ERROR_CODES[e.h2_error]
+                    mitm_io.h2_goaway(flow, code, e.last_stream_id)
+                else:
+                    self._record(live, f, "none (the browser speaks HTTP/1.1 here: no GOAWAY)", None)
             elif isinstance(e, Stall):
                 self._stall(live, f, e)
             elif isinstance(e, Drop | Delay | Throttle | Respond):
@@ -137,6 +173,11 @@ class FaultActions:
             return
         self._record(live, f, client, server)
         mitm_io.cut_body(flow, client, server)
+
+
+def _h2_client(flow: http.HTTPFlow) -> bool:
+    """True when the browser speaks HTTP/2 on this flow (one stream of a shared connection)."""
+    return flow.request.http_version == "HTTP/2.0"
 
 
 def _leg_text(action: str, e: Close) -> str:

@@ -20,8 +20,8 @@ Every arming and firing is recorded through the recorder
 
 This module holds the options and the hooks; its parts are mixins of ``Faults``:
 ``addons/fault_actions.py`` carries out once-effects (close, abort, truncate, stall),
-``addons/ws_inject.py`` re-injects held WebSocket messages in order (and patches
-mitmproxy so an injected message is never spliced into a half-received one),
+``addons/ws_inject.py`` re-injects held WebSocket messages in order (with a patch, applied by
+``addons/internals.py``, so an injected message is never spliced into a half-received one),
 ``addons/body_delay.py`` delays streamed bodies where they are read (replacing the
 upstream reader's ``read``), ``addons/fault_commands.py`` has the commands, and
 ``addons/fault_live.py`` the per-stream state.
@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
-from tearline.addons import mitm_io
+from tearline.addons import internals, mitm_io, option_guard
 from tearline.addons.body_delay import BodyDelay, DelayLine
 from tearline.addons.fault_actions import FaultActions
 from tearline.addons.fault_commands import FaultCommands
@@ -67,10 +67,21 @@ class Faults(FaultActions, WsInjecting, BodyDelay, FaultCommands):
         self.lines: dict[str, DelayLine] = {}  # upstream connection id -> delay line
         self.on_server: dict[str, str] = {}  # upstream connection id -> id of the flow it carries
         self._announced = False
+        self._failed = False
+        self._configured = False
 
     # --- options ------------------------------------------------------------------------------
 
     def load(self, loader: Any) -> None:
+        # before declaring: a value mitmproxy cannot convert would drop this script silently
+        self._failed = bool(
+            option_guard.take_bad_values(loader, {"faults": "optional_str", "fault": "str_list"})
+        )
+        self._configured = False
+        option_guard.watch_registration(
+            "the fault addon (tearline_faults)", lambda: self._configured, lambda: self._failed
+        )
+        internals.apply()  # before any WebSocket starts: held messages are re-injected (ws_inject)
         loader.add_option("faults", str | None, None, "tearline fault scenario (TOML [[fault]] tables)")
         loader.add_option(
             "fault",
@@ -82,6 +93,7 @@ class Faults(FaultActions, WsInjecting, BodyDelay, FaultCommands):
     def configure(self, updated: set[str]) -> None:
         if not ({"faults", "fault"} & updated):
             return
+        self._configured = True
         try:
             specs = load_scenario(ctx.options.faults) if ctx.options.faults else []
             specs += [parse_one_line(text, i) for i, text in enumerate(ctx.options.fault, 1)]
@@ -101,6 +113,7 @@ class Faults(FaultActions, WsInjecting, BodyDelay, FaultCommands):
                 # at start-up: one error line (no traceback); mitmdump then exits
                 # ("Error logged during startup"). Later (a live `set`): the change is refused.
                 log.error(f"tearline_faults: {e}")
+                self._failed = True
                 self.injector = Injector([])
                 return
             raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]

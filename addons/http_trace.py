@@ -34,6 +34,7 @@ from tearline.flow_errors import h2_goaway, h2_reset
 from tearline.payload import PayloadPolicy
 from tearline.redact import Redactor
 from tearline.sse import SseParsed, SseParser
+from tearline.sse_types import sse_data_type
 from tearline.trace_options import TraceConfig, stream_kind
 
 __all__ = ["HttpRecording", "StreamState"]
@@ -183,6 +184,7 @@ class HttpRecording:
                 data_len=ev.data_len,
                 partial=ev.partial,
                 index=ev.index,
+                data_type=sse_data_type(ev.data),
                 **self.payload.fields(ev.data),
             )
         )

@@ -1,10 +1,9 @@
 """Acting on live connections below mitmproxy's public API: sockets, the WebSocket layer, reads.
 
-Verified with mitmproxy **12.3.1** (wsproto 1.3.2, Python 3.12). mitmproxy has no
-public API to reset a connection, to close one side of a WebSocket with a chosen
-code, to stop reading a socket, or to learn whether a peer ended with FIN or RST;
-this is the ONE module of tearline that reaches into its internals for that. Every
-internal it touches is named here, so an upgrade is checked in one place:
+mitmproxy has no public API to reset a connection, to close one side of a WebSocket
+with a chosen code, to stop reading a socket, or to learn whether a peer ended with
+FIN or RST. The internals used here are listed (with the release they were verified
+with) in ``addons.internals``, which ``tests/test_internals.py`` checks:
 
 - ``Proxyserver.connections[client.id]`` -> the ``ConnectionHandler`` of a client
   connection (``proxy/mode_servers.py:218``, ``addons/proxyserver.py:137``);
@@ -27,9 +26,6 @@ a connection closed here is reported there as ``closed`` by ``proxy``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
 import time
 from collections.abc import Generator, Iterator
 from typing import Any, Literal
@@ -38,13 +34,20 @@ import wsproto
 import wsproto.events
 from mitmproxy import ctx, http
 from mitmproxy.connection import Connection, ConnectionState
+from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
+from mitmproxy.proxy.layers.http import DropStream, HttpLayer, HttpStream, SendHttp
+from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
+from mitmproxy.proxy.layers.http._http2 import Http2Server
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO
 from mitmproxy.websocket import WebSocketMessage
+from tearline.addons import conn_watch, internals
 from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
+
+from tearline.tcp_end import reset_writer
 
 __all__ = [
     "MITMPROXY_VERSION",
@@ -52,6 +55,8 @@ __all__ = [
     "close_conn",
     "close_transport",
     "cut_body",
+    "h2_goaway",
+    "h2_reset_stream",
     "handler_for",
     "handler_for_client",
     "io_for",
@@ -62,8 +67,8 @@ __all__ = [
     "ws_terminate",
 ]
 
-MITMPROXY_VERSION = "12.3.1"
-"""The mitmproxy release this module was verified with (tests/test_mitm_io.py)."""
+MITMPROXY_VERSION = internals.MITMPROXY
+"""The mitmproxy release this module was verified with (``addons.internals.MITMPROXY``)."""
 
 How = Literal["fin", "rst"]
 WsAction = Literal["close", "fin", "rst", "keep"]
@@ -142,11 +147,7 @@ def close_transport(handler: ConnectionHandler, conn: Connection, how: How = "fi
         return False
     writer = io.writer
     if how == "rst":
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()  # close() with linger 0 -> RST; unsent buffered data is dropped
+        reset_writer(writer)  # close() with linger 0 -> RST; unsent buffered data is dropped
     else:
         writer.close()  # flush what mitmproxy already wrote, then FIN
     # mark CLOSED and cancel its reader task (closing the writer ourselves makes the close deterministic)
@@ -219,6 +220,96 @@ def cut_body(flow: http.HTTPFlow, how: How = "fin", server: Literal["fin", "rst"
     return True
 
 
+def _http_stream_for(h: ConnectionHandler, flow: Any) -> tuple[HttpLayer, HttpStream] | None:
+    for lay in _walk(h.layer):
+        if isinstance(lay, HttpLayer):
+            for stream in lay.streams.values():
+                if stream.flow is flow:
+                    return lay, stream
+    return None
+
+
+def _in_stream(flow: Any, make: Any) -> asyncio.Task[None] | None:
+    """Run ``make(http_layer, h2_server, stream, saved_handler)``'s commands inside ``flow``'s stream layer.
+
+    For a flow whose browser speaks HTTP/2 only (else None). The generator is installed as
+    the stream's event handler right before a wake-up event addressed to that stream is
+    handled, so no state change of the stream comes in between; the commands travel the
+    normal layer stack (TLS applied), in order with the stream's data.
+    """
+    h = handler_for(flow)
+    found = _http_stream_for(h, flow) if h is not None else None
+    if h is None or found is None:
+        return None
+    http_layer, stream = found
+    server = http_layer.connections.get(flow.client_conn)
+    if not isinstance(server, Http2Server):
+        return None
+    handler: ConnectionHandler = h
+
+    async def deliver() -> None:
+        saved = stream._handle_event
+        stream._handle_event = lambda _event: make(http_layer, server, stream, saved)
+        wake = pcommands.RequestWakeup(0)
+        http_layer.command_sources[wake] = stream
+        await handler.server_event(pevents.Wakeup(wake))
+
+    return asyncio.get_running_loop().create_task(deliver())
+
+
+def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.Task[None] | None:
+    """End ``flow``'s stream to an HTTP/2 client with RST_STREAM ``code``; its other streams continue.
+
+    ``code``: an HTTP/2 error code (2 = INTERNAL_ERROR, 8 = CANCEL, ...). With ``upstream``
+    the request is abandoned upstream too, as a browser cancelling it would: RST_STREAM
+    CANCEL on an HTTP/2 upstream, the connection closed on HTTP/1. The stream's later
+    data is discarded. Returns the task doing it, or None when the client does not speak
+    HTTP/2 on this flow or the stream is gone.
+    """
+
+    def _ignore(_event: pevents.Event) -> Generator[Any, Any, None]:
+        yield from ()
+
+    def reset(http_layer: Any, server: Any, stream: Any, _saved: Any) -> Generator[Any, Any, None]:
+        sid = stream.stream_id
+        stream._handle_event = _ignore
+        if not server.is_closed(sid):
+            server.h2_conn.reset_stream(sid, code)
+            yield pcommands.SendData(flow.client_conn, server.h2_conn.data_to_send())
+        server.streams.pop(sid, None)
+        if upstream and flow.server_conn in http_layer.connections and flow.server_conn.connected:
+            cancel = RequestProtocolError(sid, "stream reset by tearline", ErrorCode.CANCEL)
+            yield SendHttp(cancel, flow.server_conn)
+        yield DropStream(sid)
+
+    return _in_stream(flow, reset)
+
+
+def h2_goaway(flow: Any, code: int, last_stream_id: int | None = None) -> asyncio.Task[None] | None:
+    """Send GOAWAY (``code``, ``last_stream_id``) on the HTTP/2 connection carrying ``flow``.
+
+    ``last_stream_id`` None: the highest stream the browser opened so far (a server shutting
+    down gracefully). With ``code`` 0 (NO_ERROR) the streams already open go on, as with a
+    reloading server, and the browser opens new requests on a new connection; with an error
+    code the connection is closed right after the frame. None when the client does not
+    speak HTTP/2 on this flow or the stream is gone.
+    """
+    from hyperframe.frame import GoAwayFrame
+
+    def goaway(_http_layer: Any, server: Any, stream: Any, saved: Any) -> Generator[Any, Any, None]:
+        stream._handle_event = saved  # the stream itself goes on
+        frame = GoAwayFrame(0)
+        frame.last_stream_id = (
+            server.h2_conn.highest_inbound_stream_id if last_stream_id is None else last_stream_id
+        )
+        frame.error_code = code
+        yield pcommands.SendData(flow.client_conn, frame.serialize())
+        if code != 0:
+            yield pcommands.CloseConnection(flow.client_conn)
+
+    return _in_stream(flow, goaway)
+
+
 def ws_terminate(
     flow: http.HTTPFlow,
     *,
@@ -259,6 +350,10 @@ def ws_terminate(
         sides = ((layer.client_ws, client), (layer.server_ws, server))
         for ws, action in sides:
             if action == "close" and ws.state in (WsState.OPEN, WsState.REMOTE_CLOSING):
+                # the closer is the proxy, whatever the peers do next (addons/ws_close.py)
+                conn_watch.note_proxy_close(
+                    flow.id, "client" if ws is layer.client_ws else "server", code, reason, time.time()
+                )
                 yield ws.send2(wsproto.events.CloseConnection(code=code, reason=reason))
         loop = asyncio.get_running_loop()
         for ws, action in sides:

@@ -43,20 +43,25 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Generator
 from typing import Any
 
+import wsproto.events
 from mitmproxy import ctx, http
 from mitmproxy.connection import Client, Connection, ConnectionState
 from mitmproxy.net.http import http1
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
+from mitmproxy.proxy.layers.websocket import WebSocketMessageInjected
+from mitmproxy.websocket import WebSocketMessage
 from tearline.addons import conn_watch, mitm_io
 from wsproto.connection import ConnectionState as WsState
+from wsproto.frame_protocol import Opcode
 
 from tearline import events
 
-__all__ = ["PHASES", "RULES", "Relay", "decide"]
+__all__ = ["PHASES", "RULES", "Relay", "decide", "wrap_done", "wrap_relay_messages"]
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +147,10 @@ class Relay:
     # --- recording -----------------------------------------------------------------------
 
     def _emit(self, **fields: Any) -> None:
+        self._record(events.Relay(ts=time.time(), mono=time.monotonic(), **fields))
+
+    def _record(self, event: events.Event) -> None:
         trace = ctx.master.addons.get("ws_trace")  # type: ignore[no-untyped-call]
-        event = events.Relay(ts=time.time(), mono=time.monotonic(), **fields)
         log.debug("tearline relay: %s", event)
         if trace is not None and hasattr(trace, "emit"):
             trace.emit(event)
@@ -229,57 +236,13 @@ class Relay:
         if lay is None:
             log.warning("tearline relay: no WebSocket layer found for %s; ends not relayed", flow.id)
             return
-        original_relay, original_done = lay.relay_messages, lay.done
-        relay = self
-        waiting: dict[Connection, Any] = {}  # conn we forwarded a close frame to -> fallback timer
-
-        def close_now(conn: Connection) -> None:
-            timer = waiting.pop(conn, None)
-            if timer is not None:
-                timer.cancel()
-                handler = mitm_io.handler_for(flow)
-                if handler is not None:
-                    mitm_io.close_transport(handler, conn, "fin")
-
-        def relay_messages(event: pevents.Event) -> Generator[Any, Any, None]:
-            if isinstance(event, pevents.ConnectionClosed):
-                try:
-                    relay._ws_conn_closed(flow, lay, event.connection)
-                except Exception as e:  # never break the proxy core
-                    log.error("tearline relay: WebSocket end not relayed: %r", e)
-            commands = original_relay(event)
-            reply: Any = None
-            while True:
-                try:
-                    cmd = commands.send(reply)
-                except StopIteration:
-                    return
-                if isinstance(cmd, pcommands.CloseConnection) and _awaits_close_answer(lay, cmd.connection):
-                    # mitmproxy would close right after forwarding the close frame; a peer's answer
-                    # would then hit a closed socket (RST, wasClean=false). Wait for it, as a direct peer does.
-                    loop = asyncio.get_running_loop()
-                    waiting[cmd.connection] = loop.call_later(CLOSE_ANSWER_WAIT_S, close_now, cmd.connection)
-                    reply = None
-                    continue
-                reply = yield cmd
-
-        def done(event: pevents.Event) -> Generator[Any, Any, None]:
-            conn = getattr(event, "connection", None)
-            if conn in waiting:
-                ws = lay.client_ws if conn == lay.context.client else lay.server_ws
-                if isinstance(event, pevents.DataReceived):
-                    with contextlib.suppress(Exception):
-                        ws.receive_data(event.data)
-                        list(ws.events())
-                if isinstance(event, pevents.ConnectionClosed) or ws.state is WsState.CLOSED:
-                    close_now(conn)
-            yield from original_done(event)
-
-        # start() installs self.relay_messages when this hook returns; relay_messages installs self.done
-        lay.relay_messages = relay_messages
-        lay.done = done
+        # the layer's relay_messages/done (patched once by addons.internals) consult this
+        _ws_relays[lay] = _WsRelay(self, flow)
 
     def _ws_conn_closed(self, flow: http.HTTPFlow, lay: Any, conn: Connection) -> None:
+        st = _ws_relays.get(lay)
+        if st is not None and conn is st.violator:
+            return  # the other peer got a close frame for the violation; its answer ends it
         side = "client" if conn == lay.context.client else "server"
         if not mitm_io.ws_open(lay, side):  # type: ignore[arg-type]
             return  # that side sent a close frame first (mitmproxy relays it), or it already ended
@@ -314,6 +277,243 @@ class Relay:
             code=ws.close_code,
             reason=ws.close_reason or "",
         )
+
+
+class _WsRelay:
+    """What the relay keeps for one live WebSocket layer."""
+
+    def __init__(self, relay: Relay, flow: http.HTTPFlow) -> None:
+        self.relay = relay
+        self.flow = flow
+        self.waiting: dict[Connection, asyncio.TimerHandle] = {}  # conn sent a close frame -> fallback timer
+        self.violator: Connection | None = None  # the peer whose protocol violation the proxy found
+        self.give_up: asyncio.TimerHandle | None = None  # the other peer never answered that close
+        # a peer's end (close frame or connection end) waiting for messages a fault still holds
+        self.deferred: list[tuple[Connection, Any]] = []  # (from conn, parsed events or ConnectionClosed)
+        self.release: Any = None  # the poke event that delivers them
+
+    def close_now(self, conn: Connection) -> None:
+        timer = self.waiting.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
+            handler = mitm_io.handler_for(self.flow)
+            if handler is not None:
+                mitm_io.close_transport(handler, conn, "fin")
+
+    def abandon(self, conns: tuple[Connection, ...]) -> None:
+        """The other peer did not answer the close sent for a violation in time: FIN both."""
+        self.give_up = None
+        handler = mitm_io.handler_for(self.flow)
+        for conn in conns:
+            if handler is not None and conn.state is not ConnectionState.CLOSED:
+                mitm_io.close_transport(handler, conn, "fin")
+
+    def record(self, cls: type[events.Event], **fields: Any) -> None:
+        self.relay._record(cls(ts=time.time(), mono=time.monotonic(), stream=self.flow.id, **fields))
+
+
+_ws_relays: weakref.WeakKeyDictionary[Any, _WsRelay] = weakref.WeakKeyDictionary()
+
+_PARSED_STATES = (WsState.OPEN, WsState.LOCAL_CLOSING)  # states in which wsproto parses received bytes
+
+
+def _parse_ahead(st: _WsRelay, lay: Any, event: pevents.DataReceived) -> tuple[Any, list[Any], Any]:
+    """Parse ``event`` with the source's wsproto connection before mitmproxy does.
+
+    Returns (source ws, its events, the protocol violation or None). A close event
+    that leaves the connection OPEN is not a received close frame but wsproto
+    failing the frame (``ParseFailed``): a violation the proxy found. Pings and pongs
+    are recorded here (mitmproxy has no hook for them).
+    """
+    from_client = event.connection == lay.context.client
+    src_ws = lay.client_ws if from_client else lay.server_ws
+    src_ws.receive_data(event.data)
+    evs = list(src_ws.events())
+    violation = None
+    if evs and isinstance(evs[-1], wsproto.events.CloseConnection) and src_ws.state is WsState.OPEN:
+        violation = evs[-1]
+    toward = "server" if from_client else "client"
+    for e in evs:
+        if isinstance(e, wsproto.events.Ping | wsproto.events.Pong):
+            kind = "ping" if isinstance(e, wsproto.events.Ping) else "pong"
+            st.record(
+                events.WsPing, conn=event.connection.id, kind=kind, direction=toward, size=len(e.payload)
+            )
+    return src_ws, evs, violation
+
+
+HELD_END_WAIT_S = 60.0
+"""Longest a peer's end waits for the messages a fault holds toward the other peer (seconds)."""
+
+
+def _held_toward(flow: http.HTTPFlow, to_client: bool) -> int:
+    """Messages the fault addon holds (delay, throttle, stall) toward one peer of ``flow``."""
+    faults = ctx.master.addons.get("tearline_faults")  # type: ignore[no-untyped-call]
+    live = getattr(faults, "live", {}).get(flow.id) if faults is not None else None
+    return int(live.pending[to_client]) if live is not None else 0
+
+
+def _defer(st: _WsRelay, conn: Connection, item: Any, to_client: bool) -> None:
+    """Keep a peer's end until the held messages toward the other peer are delivered, then poke the layer."""
+    st.deferred.append((conn, item))
+    if st.release is not None:
+        return
+    poke = WebSocketMessageInjected(st.flow, WebSocketMessage(Opcode.TEXT, not to_client, b"", injected=True))
+    st.release = poke
+
+    async def release() -> None:
+        deadline = time.monotonic() + HELD_END_WAIT_S
+        while _held_toward(st.flow, to_client) > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        handler = mitm_io.handler_for(st.flow)
+        if handler is not None:
+            await handler.server_event(poke)
+
+    asyncio.get_running_loop().create_task(release())
+
+
+def _with_events(src: Any, evs: list[Any], commands: Any) -> Generator[Any, Any, Any]:
+    """Run mitmproxy's relay on already parsed events of ``src`` (its own parse would see the bytes again)."""
+    src.receive_data = lambda _data: None
+    src.events = lambda: iter(evs)
+    try:
+        return (yield from commands)
+    finally:
+        del src.receive_data, src.events
+
+
+def wrap_relay_messages(orig_relay: Any) -> Any:
+    """``WebsocketLayer.relay_messages`` (applied by ``addons.internals``): relay ends in message order.
+
+    On a connection end with no close frame from that side, the other leg gets the same
+    end (``Relay._ws_conn_closed``). After mitmproxy forwards a close frame it would close
+    that connection at once, so the peer's answer would hit a closed socket (RST,
+    ``wasClean=false``): the close is held until the answer arrives, as with a direct peer.
+
+    A protocol violation found by the proxy's parser is answered as the other peer would
+    answer it: that peer gets the close frame (1002/1007/...) and keeps sending what was
+    in flight; its answer reaches the violator, whose connection is then closed at once
+    (mitmproxy alone closed both at once, dropping the in-flight messages, and tearline
+    kept the violator's TCP open waiting for an answer it could not parse).
+    """
+
+    def relay_messages(self: Any, event: pevents.Event) -> Generator[Any, Any, Any]:
+        st = _ws_relays.get(self)
+        if st is None:
+            return (yield from orig_relay(self, event))
+        if event is st.release:  # the held messages went out: now the deferred ends, in order
+            st.release = None
+            deferred, st.deferred = st.deferred, []
+            for held_conn, item in deferred:
+                if isinstance(item, pevents.ConnectionClosed):
+                    yield from relay_messages(self, item)
+                else:
+                    src = self.client_ws if held_conn == self.context.client else self.server_ws
+                    yield from _with_events(
+                        src,
+                        item,
+                        _hold_closes(st, self, orig_relay(self, pevents.DataReceived(held_conn, b""))),
+                    )
+            return None
+        conn = getattr(event, "connection", None)
+        if isinstance(event, pevents.ConnectionClosed) and conn is not None and conn is not st.violator:
+            to_client = conn != self.context.client
+            if any(c is conn for c, _ in st.deferred) or _held_toward(st.flow, to_client) > 0:
+                _defer(st, conn, event, to_client)  # after the held messages, as a slow network delivers them
+                return None
+        if isinstance(event, pevents.ConnectionClosed):
+            try:
+                st.relay._ws_conn_closed(st.flow, self, event.connection)
+            except Exception as e:  # never break the proxy core
+                log.error("tearline relay: WebSocket end not relayed: %r", e)
+        if not isinstance(event, pevents.DataReceived):
+            return (yield from _hold_closes(st, self, orig_relay(self, event)))
+        if event.connection is st.violator:
+            return None  # its parser failed: nothing more is read from it, as a direct peer stops reading
+        src = self.client_ws if event.connection == self.context.client else self.server_ws
+        if src.state not in _PARSED_STATES:
+            return (yield from _hold_closes(st, self, orig_relay(self, event)))
+        src, evs, violation = _parse_ahead(st, self, event)
+        dst = self.server_ws if src is self.client_ws else self.client_ws
+        to_client = src is self.server_ws
+        if any(c is event.connection for c, _ in st.deferred):  # behind an end already deferred
+            _defer(st, event.connection, evs, to_client)
+            return None
+        # a close frame is relayed only after the messages before it passed the hooks: if a fault
+        # then holds some of them, the close waits for them (as a slow network delivers them)
+        closes = [i for i, e in enumerate(evs) if isinstance(e, wsproto.events.CloseConnection)]
+        later: list[Any] = []
+        if closes and violation is None:
+            evs, later = evs[: closes[0]], evs[closes[0] :]
+        if violation is not None:
+            st.violator = event.connection
+            st.record(
+                events.WsProtocolError,
+                conn=event.connection.id,
+                by="client" if src is self.client_ws else "server",
+                code=violation.code,
+                reason=violation.reason or "",
+            )
+            if dst.state is WsState.OPEN:
+                evs.pop()  # the other peer answers it (below), not mitmproxy
+            else:
+                violation = None  # the other side is closing already: mitmproxy fails both at once
+        # hand mitmproxy the parsed events (its own parse would raise the violation again)
+        result = yield from _with_events(src, evs, _hold_closes(st, self, orig_relay(self, event)))
+        if later and self._handle_event == self.relay_messages:  # else a fault ended it meanwhile
+            if _held_toward(st.flow, to_client) > 0:
+                _defer(st, event.connection, later, to_client)
+            else:
+                rest = orig_relay(self, pevents.DataReceived(event.connection, b""))
+                result = yield from _with_events(src, later, _hold_closes(st, self, rest))
+        if violation is not None:
+            yield dst.send2(wsproto.events.CloseConnection(code=violation.code, reason=violation.reason))
+            loop = asyncio.get_running_loop()
+            st.give_up = loop.call_later(CLOSE_ANSWER_WAIT_S, st.abandon, (src.conn, dst.conn))
+        return result
+
+    return relay_messages
+
+
+def _hold_closes(st: _WsRelay, lay: Any, commands: Generator[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """Pass mitmproxy's commands on, holding a ``CloseConnection`` whose peer still owes a close answer."""
+    reply: Any = None
+    while True:
+        try:
+            cmd = commands.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(cmd, pcommands.CloseConnection):
+            if st.give_up is not None:  # the other peer answered the violation's close
+                st.give_up.cancel()
+                st.give_up = None
+            if cmd.connection is not st.violator and _awaits_close_answer(lay, cmd.connection):
+                loop = asyncio.get_running_loop()
+                st.waiting[cmd.connection] = loop.call_later(
+                    CLOSE_ANSWER_WAIT_S, st.close_now, cmd.connection
+                )
+                reply = None
+                continue
+        reply = yield cmd
+
+
+def wrap_done(orig_done: Any) -> Any:
+    """``WebsocketLayer.done`` (applied by ``addons.internals``): close a held connection once its peer answered."""
+
+    def done(self: Any, event: pevents.Event) -> Generator[Any, Any, Any]:
+        st = _ws_relays.get(self)
+        conn = getattr(event, "connection", None)
+        if st is not None and conn in st.waiting:
+            ws = self.client_ws if conn == self.context.client else self.server_ws
+            if isinstance(event, pevents.DataReceived):
+                with contextlib.suppress(Exception):
+                    ws.receive_data(event.data)
+                    list(ws.events())
+            if isinstance(event, pevents.ConnectionClosed) or ws.state is WsState.CLOSED:
+                st.close_now(conn)
+        return (yield from orig_done(self, event))
+
+    return done
 
 
 addons = [Relay()]

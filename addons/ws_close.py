@@ -36,6 +36,8 @@ def ws_inputs(flow: Any) -> list[WsInput]:
             items.append((t, n, WsInput("frame", side, code=code, reason=reason, t=t)))
         for n, (side, t) in enumerate(log.ends):
             items.append((t, 100000 + n, WsInput("drop", side, how=how(side) or "fin", t=t)))
+        for n, (side, code, reason, t) in enumerate(log.proxy[:1]):  # to both sides: one close
+            items.append((t, -1000 + n, WsInput("proxy", side, code=code, reason=reason, t=t)))
     items.sort(key=lambda x: (x[0], x[1]))
     inputs = [i for _, _, i in items]
     if not inputs and ws is not None and ws.close_code is not None:

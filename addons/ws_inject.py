@@ -6,11 +6,10 @@ where it arrives (``websocket_message``) and sent again later with mitmproxy's
 keeps one FIFO queue and one sender task per direction, so held messages leave in
 arrival order, and once-effects that fired after them wait their turn.
 
-``isolate_injected_fragments`` patches ``WebsocketLayer.relay_messages``
-(verified with mitmproxy 12.3.1, the version pyproject.toml pins): without it an
-injected message's fragments are appended to the buffer of a live message being
-received from the same side, splicing both into one corrupt message. It is applied
-once, when this module is imported (``addons/faults.py`` imports it at load).
+``wrap_relay_messages`` is a patch of ``WebsocketLayer.relay_messages`` (applied, with
+the others, by ``addons.internals``): without it an injected message's fragments are
+appended to the buffer of a live message being received from the same side, splicing
+both into one corrupt message.
 """
 
 from __future__ import annotations
@@ -21,29 +20,23 @@ from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx
-from mitmproxy.proxy.layers.websocket import WebsocketLayer, WebSocketMessageInjected
+from mitmproxy.proxy.layers.websocket import WebSocketMessageInjected
 from tearline.addons.fault_live import Live
 
 from tearline.events import Anomaly
 from tearline.faults.injector import Firing
 
-__all__ = ["VERIFIED_MITMPROXY", "WsInjecting", "isolate_injected_fragments"]
-
-VERIFIED_MITMPROXY = "12.3.1"  # the release whose WebsocketLayer.relay_messages the patch was checked against
+__all__ = ["WsInjecting", "wrap_relay_messages"]
 
 
-def isolate_injected_fragments() -> None:
-    """Give each injected WebSocket message a fragment buffer of its own (mitmproxy 12.3.1).
+def wrap_relay_messages(orig: Any) -> Any:
+    """Give each injected WebSocket message a fragment buffer of its own (``WebsocketLayer.relay_messages``).
 
-    ``WebsocketLayer.relay_messages`` appends an injected message's fragments to the buffer of
-    the *live* message being received from the same side; when tearline re-injects a held
-    message while a large live message is half received (reads paused by a stall, or just a
-    partial socket read), the two are spliced into one corrupt message. Patched once, at load,
-    before any WebSocket starts (the layer binds ``relay_messages`` when it starts).
+    mitmproxy appends an injected message's fragments to the buffer of the *live* message
+    being received from the same side; when tearline re-injects a held message while a
+    large live message is half received (reads paused by a stall, or just a partial
+    socket read), the two are spliced into one corrupt message.
     """
-    orig = WebsocketLayer.relay_messages
-    if getattr(orig, "_tearline", False):
-        return
 
     def relay_messages(self: Any, event: Any) -> Any:
         if not isinstance(event, WebSocketMessageInjected):
@@ -55,11 +48,7 @@ def isolate_injected_fragments() -> None:
         finally:
             src.frame_buf = saved
 
-    relay_messages._tearline = True  # type: ignore[attr-defined]
-    WebsocketLayer.relay_messages = relay_messages  # type: ignore[method-assign]
-
-
-isolate_injected_fragments()
+    return relay_messages
 
 
 class WsInjecting:

@@ -13,7 +13,8 @@ connection hooks are in ``addons/conn_trace.py``, the HTTP and body hooks in
 
 Options (``--set name=value``; checked in ``configure``, a bad value stops mitmdump):
 
-``trace_file``            capture path (default ``captures/<UTC timestamp>.jsonl``)
+``trace_file``            capture path (default ``captures/<UTC timestamp>.jsonl``); a name ending
+                          in ``.jsonl.zst`` or ``.jsonl.gz`` writes it compressed
 ``trace_payload``         ``none`` (default) | ``preview:N`` | ``full``
 ``trace_redact_headers``  header names to redact: ``""`` = defaults, ``a,b`` = exactly these,
                           ``+a,b`` = defaults plus these, ``-`` = none
@@ -28,12 +29,16 @@ Other addons record through ``ctx.master.addons.get("ws_trace").emit(event)``.
 """
 
 import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx, exceptions, flowfilter, http
-from tearline.addons import conn_watch
+from tearline.addons import conn_watch, option_guard
 from tearline.addons.conn_trace import ConnRecording, mono_at
 from tearline.addons.held_records import HeldRecords
 from tearline.addons.http_trace import HttpRecording, StreamState
@@ -50,9 +55,19 @@ from tearline.events import (
     WsStart,
 )
 from tearline.lifecycle import WsLifecycle
-from tearline.trace_options import OPTION_NAMES, TraceConfig, parse_trace_options
+from tearline.trace_options import (
+    DEFAULT_DIR,
+    OPTION_ALLOWED,
+    OPTION_KINDS,
+    OPTION_NAMES,
+    TraceConfig,
+    check_trace_file,
+    parse_trace_options,
+)
 
 __all__ = ["WsTrace"]
+
+logger = logging.getLogger(__name__)
 
 
 class WsTrace(ConnRecording, HttpRecording):
@@ -67,10 +82,24 @@ class WsTrace(ConnRecording, HttpRecording):
         self._flusher: asyncio.Task[None] | None = None
         self._filter: Callable[[Any], bool] | None = None
         self._held = HeldRecords(self._write)
+        self._running = False
+        self._failed = False
+        self._default_file = ""  # captures/<start time>.jsonl, chosen once
+        self._early: list[Event] = []  # events before the capture exists (before ``running``)
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
-        loader.add_option("trace_file", str, "", "Capture file path; default captures/<UTC timestamp>.jsonl.")
+        # before declaring: a value mitmproxy cannot convert would drop this script silently
+        self._failed = bool(option_guard.take_bad_values(loader, OPTION_KINDS, OPTION_ALLOWED))
+        option_guard.watch_registration(
+            "the recorder (ws_trace)", lambda: self.config is not None, lambda: self._failed
+        )
+        loader.add_option(
+            "trace_file",
+            str,
+            "",
+            "Capture file path (.jsonl, or .jsonl.zst/.jsonl.gz compressed); default captures/<UTC timestamp>.jsonl.",
+        )
         loader.add_option(
             "trace_payload", str, "none", "Message content to keep: none | preview:N (first N bytes) | full."
         )
@@ -110,19 +139,29 @@ class WsTrace(ConnRecording, HttpRecording):
             cfg = parse_trace_options(
                 {n: getattr(ctx.options, n) for n in OPTION_NAMES}, check_filter=flowfilter.parse
             )
+            check_trace_file(cfg.trace_file, default=not ctx.options.trace_file)
         except UsageError as e:
+            if not self._running:
+                # at start-up: one line, no traceback; mitmdump exits ("Error logged during startup")
+                self._failed = True
+                logger.error(f"tearline: {e}")
+                return
+            # at run time (`set`, mitmweb's options editor): refused, the previous value stays
             raise exceptions.OptionsError(str(e)) from None  # type: ignore[no-untyped-call]
-        self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
+        if not ctx.options.trace_file:
+            # the default name holds the start time: keep it when other options change
+            self._default_file = self._default_file or cfg.trace_file
+            cfg = dataclasses.replace(cfg, trace_file=self._default_file)
         old = self.config
-        self.config = cfg
-        if self.writer is None or old is None or old.trace_file != cfg.trace_file:
-            self._open(cfg)
+        if self._running and (self.writer is None or old is None or old.trace_file != cfg.trace_file):
+            self._open(cfg)  # may refuse (OptionsError): then nothing here has changed
         elif self.writer is not None:
             self.writer.flush_interval = cfg.flush_s
+        self._filter = flowfilter.parse(cfg.stream_filter) if cfg.stream_filter else None
+        self.config = cfg  # before ``running`` the capture is not created yet (``running`` opens it)
 
     def _open(self, cfg: TraceConfig) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        """Create the capture for ``cfg``; the previous one is closed only once this one exists."""
         header_opts = {
             "trace_payload": cfg.payload.text,
             "trace_redact_headers": list(cfg.redactor.headers),
@@ -146,8 +185,11 @@ class WsTrace(ConnRecording, HttpRecording):
             mitm_version = mitmproxy.version.VERSION
         except ImportError:  # pragma: no cover
             mitm_version = None
+        if cfg.trace_file.startswith(DEFAULT_DIR + "/"):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(DEFAULT_DIR, 0o700)  # the default folder only, one level, owner only
         try:
-            self.writer = CaptureWriter(
+            writer = CaptureWriter(
                 cfg.trace_file,
                 make_header(mode=mode, options=header_opts, recorder="ws_trace", mitmproxy=mitm_version),
                 flush_interval=cfg.flush_s,
@@ -156,8 +198,25 @@ class WsTrace(ConnRecording, HttpRecording):
             raise exceptions.OptionsError(  # type: ignore[no-untyped-call]
                 f"trace_file={cfg.trace_file!r}: cannot write it ({e.strerror}); pass a writable path"
             ) from None
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = writer
 
     def running(self) -> None:
+        if option_guard.unknown_prefixed():
+            self._failed = True
+        if self._failed or self.config is None:
+            return  # mitmdump is exiting: the error is logged
+        if not self._running:
+            self._running = True
+            try:
+                self._open(self.config)
+            except exceptions.OptionsError as e:
+                option_guard.fail(str(e))
+                return
+            early, self._early = self._early, []
+            for event in early:
+                self._write(event)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
 
@@ -188,6 +247,8 @@ class WsTrace(ConnRecording, HttpRecording):
     def _write(self, event: Event) -> None:
         if self.writer is not None:
             self.writer.write(event)
+        elif not self._running and not self._failed and len(self._early) < 10000:
+            self._early.append(event)  # a client as the proxy starts: written once the file exists
 
     def flush(self) -> None:
         if self.writer is not None:

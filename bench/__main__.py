@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_recorder.py", "bench_report.py")
+BENCHMARKS = ("bench_capture.py", "bench_recorder.py", "bench_report.py")
 
 
 def main() -> int:
@@ -22,6 +22,8 @@ def main() -> int:
         args = [sys.executable, str(here / name)]
         if quick and name == "bench_recorder.py":
             args.append("--quick")
+        if quick and name == "bench_capture.py":
+            args += ["--sizes", "10000", "--repeat", "1"]
         status |= subprocess.call(args)
     return status
 

@@ -2,7 +2,7 @@
 
 Layout::
 
-    {"format": "tearline-capture", "version": 1, "tearline": "0.1.0", ...}   header
+    {"format": "tearline-capture", "version": 2, "tearline": "0.1.0", ...}   header
     {"type": "conn_open", "ts": ..., "mono": ..., ...}                          events
     ...
     {"type": "capture_end", ...}                                              footer (clean stop only)
@@ -12,6 +12,11 @@ migrated on read by the functions in ``MIGRATIONS``; a newer version is refused
 with a sentence that says what to do. A torn last line (the proxy was killed
 mid-write) is dropped with a warning; any other malformed line is an
 ``InputError`` naming the file and line.
+
+Version 2 lines are compact (short ids, relative times, defaults left out:
+``tearline/capture_compact.py``); a file named ``*.gz`` or ``*.zst`` is compressed
+(``tearline/compression.py``). Lines are parsed with orjson; ``read_capture(...,
+totals=True)`` adds the data events up per stream (``tearline/capture_totals.py``).
 
 The writer flushes to the OS at least every ``flush_interval`` seconds and on
 ``flush()`` (the recorder calls it at every stream end), so ``kill -9`` loses at
@@ -24,14 +29,19 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from tearline import __version__
+from tearline.capture_compact import CompactDecoder, CompactEncoder, build_event
+from tearline.capture_totals import TOTAL_TYPES, CompactTotals, StreamTotals, add_to_totals
+from tearline.compression import TRUNCATED_ERRORS, open_read, open_write
 from tearline.errors import InputError, UnsupportedVersion
-from tearline.events import CaptureEnd, Event, event_from_dict, event_to_dict
+from tearline.events import CaptureEnd, Event, event_to_dict
 
 __all__ = [
     "FORMAT_NAME",
@@ -44,11 +54,21 @@ __all__ = [
 ]
 
 FORMAT_NAME = "tearline-capture"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
 
 # MIGRATIONS[n] turns a version-n line (header or event dict) into version n+1.
 # Each takes and returns a dict; ``kind`` is "header" or "event".
-MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
+def _v1_to_v2(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Version 2 only changed how lines are encoded (short ids, relative times, defaults left
+    out: ``tearline/capture_compact.py``); a version-1 object is already what a decoded
+    version-2 line is. The header says which version it now is."""
+    if kind == "header":
+        obj = {**obj, "version": 2}
+    return obj
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def make_header(
@@ -78,7 +98,9 @@ class CaptureWriter:
 
     Use ``write()`` per event, ``flush()`` at stream ends and ``close()`` on a
     clean stop (writes the ``capture_end`` footer). Write errors (disk full) are
-    counted, not raised: a recorder must not take the proxy down.
+    counted, not raised: a recorder must not take the proxy down. Events are written
+    in the compact encoding of the header's version (``tearline/capture_compact.py``);
+    a path ending in ``.gz`` or ``.zst`` is compressed (``tearline/compression.py``).
     """
 
     def __init__(
@@ -89,12 +111,18 @@ class CaptureWriter:
         flush_interval: float = 0.1,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        # readable by its owner only (it may hold payloads); the folder must exist (no mkdir -p)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+        self._fh: IO[bytes] | None = open_write(self.path)  # compressed by the file name
         self.flush_interval = flush_interval
         self.events = 0
         self.dropped = 0
         self._last_flush = time.monotonic()
+        self._encoder: CompactEncoder | None = None
+        if header.get("version", FORMAT_VERSION) >= 2:
+            self._encoder = CompactEncoder(float(header["started"]), float(header["mono_started"]))
         self._write_line(header)
         self.flush()
 
@@ -106,13 +134,18 @@ class CaptureWriter:
         if self._fh is None:
             return False
         try:
-            self._fh.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+            try:
+                line = orjson.dumps(obj) + b"\n"
+            except TypeError:  # what orjson refuses (ints beyond 64 bits): the standard library
+                line = (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+            self._fh.write(line)
         except (OSError, ValueError, TypeError):
             return False
         return True
 
     def write(self, event: Event) -> None:
-        if self._write_line(event_to_dict(event)):
+        obj = self._encoder.encode(event) if self._encoder is not None else event_to_dict(event)
+        if self._write_line(obj):
             self.events += 1
         else:
             self.dropped += 1
@@ -123,7 +156,7 @@ class CaptureWriter:
         self._last_flush = time.monotonic()
         if self._fh is None:
             return
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self._fh.flush()
 
     def close(self, *, ts: float | None = None, mono: float | None = None) -> None:
@@ -135,8 +168,8 @@ class CaptureWriter:
             events=self.events,
             dropped_events=self.dropped,
         )
-        self._write_line(event_to_dict(footer))
-        with contextlib.suppress(OSError):
+        self._write_line(self._encoder.encode(footer) if self._encoder is not None else event_to_dict(footer))
+        with contextlib.suppress(OSError, ValueError):
             self._fh.close()
         self._fh = None
 
@@ -151,6 +184,8 @@ class Capture:
     warnings: list[str] = field(default_factory=list)
     complete: bool = False  # the footer was present (clean stop)
     source_version: int = FORMAT_VERSION  # version the file was written in
+    # read with totals=True: the data events (TOTAL_TYPES) added up per stream, not in ``events``
+    totals: dict[str, StreamTotals] | None = None
 
 
 def _migrate(obj: dict[str, Any], version: int, kind: str) -> dict[str, Any]:
@@ -187,65 +222,131 @@ def _check_header(path: Path, obj: Any) -> int:
     return version
 
 
-def _lines(fh: IO[str]) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text, ended with a newline)."""
-    for n, raw in enumerate(fh, start=1):
-        yield n, raw.rstrip("\n"), raw.endswith("\n")
-
-
-def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False) -> Capture:
-    """Read a capture file, migrating older versions.
-
-    A torn last line (no trailing newline and not valid JSON) is dropped with
-    a warning unless ``strict_tail``. Raises ``InputError`` for anything else
-    that is malformed, naming the file and line.
-    """
-    p = Path(path)
+def _loads(raw: bytes) -> Any:
+    """One line's JSON (orjson; the standard library for what orjson refuses, e.g. NaN)."""
     try:
-        fh = open(p, encoding="utf-8")  # noqa: SIM115
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8"))
+
+
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, *TRUNCATED_ERRORS)
+
+
+def _open(p: Path) -> IO[bytes]:
+    try:
+        return open_read(p)
     except FileNotFoundError:
         raise InputError("no such file", path=p, hint="check the path") from None
     except IsADirectoryError:
         raise InputError("is a directory, not a capture file", path=p) from None
     except OSError as e:
         raise InputError(f"cannot open: {e.strerror}", path=p) from None
-    with fh:
+
+
+def _utf8_error(p: Path, n: int, raw: bytes) -> InputError | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return InputError(
+            f"not UTF-8 text (byte {e.start})", path=p, line=n, hint="pass a tearline capture (.jsonl)"
+        )
+    return None
+
+
+def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, totals: bool = False) -> Capture:
+    """Read a capture file (plain, ``.gz`` or ``.zst``), migrating older versions.
+
+    ``totals``: add the data events (``ws_message``, ``body_chunk``, ``sse_event``) up per
+    stream into ``Capture.totals`` instead of keeping them (``tearline/capture_totals.py``).
+
+    A torn last line (no trailing newline and not valid JSON) is dropped with
+    a warning unless ``strict_tail``. Raises ``InputError`` for anything else
+    that is malformed, naming the file and line.
+    """
+    p = Path(path)
+    warnings: list[str] = []
+    with _open(p) as fh:
+        lines = iter(fh)
         try:
-            lines = list(_lines(fh))
+            first = next(lines, None)
+        except _READ_ERRORS as e:
+            raise InputError(f"cannot read: {e}", path=p, hint="pass a tearline capture (.jsonl)") from None
+        if first is None or not first.strip():
+            raise InputError("empty file, no capture header", path=p, line=1, hint="re-record it")
+        try:
+            header_obj = _loads(first.rstrip(b"\n"))
         except UnicodeDecodeError as e:
             raise InputError(
                 f"not UTF-8 text (byte {e.start})", path=p, hint="pass a tearline capture (.jsonl)"
             ) from None
-    if not lines or not lines[0][1].strip():
-        raise InputError("empty file, no capture header", path=p, line=1, hint="re-record it")
-    try:
-        header_obj = json.loads(lines[0][1])
-    except json.JSONDecodeError:
-        raise InputError(
-            "the first line is not JSON", path=p, line=1, hint="pass a tearline capture (.jsonl)"
-        ) from None
-    version = _check_header(p, header_obj)
-    cap = Capture(path=p, header=_migrate(header_obj, version, "header"), source_version=version)
-    last = len(lines)
-    for n, text, newline in lines[1:]:
-        if not text.strip():
-            continue
+        except (json.JSONDecodeError, ValueError):
+            raise InputError(
+                "the first line is not JSON", path=p, line=1, hint="pass a tearline capture (.jsonl)"
+            ) from None
+        version = _check_header(p, header_obj)
+        cap = Capture(path=p, header=_migrate(header_obj, version, "header"), source_version=version)
+        decoder = CompactDecoder(header_obj) if version >= 2 else None
+        migrate = version < FORMAT_VERSION
+        events = cap.events
+        sums: dict[str, StreamTotals] | None = {} if totals else None
+        cap.totals = sums
+        fast = CompactTotals() if sums is not None and decoder is not None else None
+        n = 1
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            if n == last and not newline and not strict_tail:
-                cap.warnings.append(f"{p}:{n}: torn last line dropped (the proxy stopped mid-write)")
-                break
-            raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", path=p, line=n) from None
-        if not isinstance(obj, dict):
-            raise InputError("an event must be a JSON object", path=p, line=n)
-        try:
-            event = event_from_dict(_migrate(obj, version, "event"))
-        except (ValueError, TypeError, KeyError) as e:
-            raise InputError(str(e), path=p, line=n, hint="the file is damaged or not a capture") from None
-        if isinstance(event, CaptureEnd):
-            cap.complete = True
-        cap.events.append(event)
+            for n, raw in enumerate(lines, start=2):
+                try:
+                    obj = orjson.loads(raw)  # the trailing newline is whitespace to it
+                except orjson.JSONDecodeError:
+                    newline = raw.endswith(b"\n")
+                    raw = raw.rstrip(b"\n")
+                    if not raw.strip():
+                        continue
+                    bad = _utf8_error(p, n, raw)
+                    if bad is not None:
+                        raise bad from None
+                    try:
+                        obj = json.loads(raw.decode("utf-8"))
+                    except json.JSONDecodeError as e:
+                        if not newline and not strict_tail:  # only the last line can lack its newline
+                            cap.warnings.append(
+                                f"{p}:{n}: torn last line dropped (the proxy stopped mid-write)"
+                            )
+                            break
+                        raise InputError(
+                            f"not valid JSON ({e.msg} at column {e.colno})", path=p, line=n
+                        ) from None
+                if type(obj) is not dict:
+                    raise InputError("an event must be a JSON object", path=p, line=n)
+                if fast is not None and obj.get("type") in TOTAL_TYPES and fast.add(obj, n):
+                    continue
+                try:
+                    if decoder is not None:
+                        obj = decoder.decode(obj)
+                    if migrate:
+                        obj = _migrate(obj, version, "event")
+                    if sums is not None and obj.get("type") in TOTAL_TYPES:
+                        add_to_totals(sums, obj, n)
+                        continue
+                    event = build_event(obj)
+                except (ValueError, TypeError, KeyError) as e:
+                    raise InputError(
+                        str(e), path=p, line=n, hint="the file is damaged or not a capture"
+                    ) from None
+                if type(event) is CaptureEnd:
+                    cap.complete = True
+                events.append(event)
+        except TRUNCATED_ERRORS as e:
+            warnings.append(f"{p}:{n + 1}: compressed data ends early ({e}); events up to there kept")
+        if fast is not None and sums is not None and decoder is not None:
+            try:
+                fast.finish(decoder.stream_ids, decoder.started, sums)
+            except ValueError as e:
+                raise InputError(str(e), path=p, hint="the file is damaged or not a capture") from None
+    cap.warnings.extend(warnings)
     if not cap.complete:
-        cap.warnings.append(f"{p}: no capture_end footer (the proxy did not stop cleanly); events kept")
+        cap.warnings.append(
+            f"{p}: no capture_end footer: the proxy may still be recording, or it did not stop "
+            "cleanly; the events written so far are kept"
+        )
     return cap

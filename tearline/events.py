@@ -59,6 +59,8 @@ __all__ = [
     "SseEvent",
     "WsClose",
     "WsMessage",
+    "WsPing",
+    "WsProtocolError",
     "WsStart",
     "event_from_dict",
     "event_to_dict",
@@ -265,6 +267,7 @@ class SseEvent(_Payload):
     data_len: int = 0  # bytes of data after joining data lines
     partial: bool = False
     index: int = 0  # 0-based position in the stream
+    data_type: str | None = None  # the type named in its data's JSON (tearline.sse_types), never content
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -356,6 +359,42 @@ class WsClose(Event):
         _check_opt(self.transport_end, CONN_CLOSE_HOW, "transport_end")
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WsPing(Event):
+    """A WebSocket ping or pong frame (keepalives), as it passed the proxy.
+
+    ``direction``: toward whom it travelled (``"server"``: sent by the client);
+    ``size``: its payload in bytes (at most 125).
+    """
+
+    type: ClassVar[str] = "ws_ping"
+    kind: Literal["ping", "pong"]
+    direction: Direction
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.kind, ("ping", "pong"), "kind")
+        _check(self.direction, DIRECTIONS, "direction")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WsProtocolError(Event):
+    """The proxy's WebSocket parser found a protocol violation in what ``by`` sent, and failed it.
+
+    ``code``/``reason``: the close the proxy sent for it (1002 protocol error, 1007
+    invalid data, 1009 too big); the other peer got the same close frame and its answer
+    was relayed back to ``by``, as if that peer had found the violation itself.
+    """
+
+    type: ClassVar[str] = "ws_protocol_error"
+    by: Direction
+    code: int
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _check(self.by, DIRECTIONS, "by")
+
+
 # --- what tearline itself did ------------------------------------------------------
 
 
@@ -439,6 +478,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WsStart,
         WsMessage,
         WsClose,
+        WsPing,
+        WsProtocolError,
         Relay,
         FaultArmed,
         FaultFired,

@@ -8,6 +8,7 @@ because mitmproxy's ``--set`` has no float type.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -19,7 +20,19 @@ from tearline.errors import UsageError
 from tearline.payload import PayloadPolicy, parse_payload_policy
 from tearline.redact import Redactor
 
-__all__ = ["OPTION_NAMES", "TraceConfig", "default_trace_file", "parse_trace_options", "stream_kind"]
+__all__ = [
+    "DEFAULT_DIR",
+    "OPTION_ALLOWED",
+    "OPTION_KINDS",
+    "OPTION_NAMES",
+    "TraceConfig",
+    "check_trace_file",
+    "default_trace_file",
+    "parse_trace_options",
+    "stream_kind",
+]
+
+DEFAULT_DIR = "captures"
 
 OPTION_NAMES = (
     "trace_file",
@@ -31,11 +44,46 @@ OPTION_NAMES = (
     "trace_flush_ms",
 )
 
+# mitmproxy's type of each option (``tearline.option_values`` checks values before mitmproxy does).
+OPTION_KINDS = {name: "str" for name in OPTION_NAMES} | {
+    "trace_keep_messages": "int",
+    "trace_flush_ms": "int",
+}
+OPTION_ALLOWED = {
+    "trace_keep_messages": "-1 (keep all) or a count >= 0",
+    "trace_flush_ms": "milliseconds from 1 to 1000",
+}
+
 
 def default_trace_file(now: float | None = None) -> str:
     """``captures/<UTC timestamp>.jsonl`` relative to the working directory."""
     t = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return f"captures/{t.strftime('%Y%m%dT%H%M%S')}Z.jsonl"
+    return f"{DEFAULT_DIR}/{t.strftime('%Y%m%dT%H%M%S')}Z.jsonl"
+
+
+def check_trace_file(path: str, *, default: bool = False) -> None:
+    """``UsageError`` unless ``path`` can be created in an existing, writable folder.
+
+    Only the default folder (``captures/``) is created by the recorder; any other
+    missing folder is the user's to create (no ``mkdir -p`` on someone's behalf)."""
+    folder = os.path.dirname(path) or "."
+    if default and folder == DEFAULT_DIR and not os.path.exists(folder):
+        folder = "."
+    if os.path.isdir(path):
+        raise UsageError(
+            f"trace_file={path!r} is a folder; pass a file path such as {path.rstrip('/')}/capture.jsonl",
+            place="option trace_file",
+        )
+    if not os.path.isdir(folder):
+        raise UsageError(
+            f"trace_file={path!r}: folder {folder!r} does not exist; create it first or pass another path",
+            place="option trace_file",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(
+            f"trace_file={path!r}: not writable by this user; pass a writable path",
+            place="option trace_file",
+        )
 
 
 @dataclass(frozen=True)
@@ -81,7 +129,9 @@ def parse_trace_options(
             ) from None
     for name in ("trace_redact_headers", "trace_redact_params"):
         value = opts.get(name) or ""
-        if not re.fullmatch(r"\s*(-|\+?[A-Za-z0-9_.\-]+(\s*,\s*[A-Za-z0-9_.\-]+)*)?\s*,?\s*", value):
+        if not isinstance(value, str) or not re.fullmatch(
+            r"\s*(-|\+?[A-Za-z0-9_.\-]+(\s*,\s*[A-Za-z0-9_.\-]+)*)?\s*,?\s*", value
+        ):
             raise UsageError(
                 f"{name}={value!r} is not valid; use comma-separated names, '+name,...' to add to "
                 "the defaults, '-' for none, or '' for the defaults",

@@ -35,6 +35,8 @@ BY_CLASS_FIELD: dict[tuple[str, str], Any] = {
     ("body_end", "how"): st.sampled_from(ev.BODY_END_HOW),
     ("h2_reset", "by"): st.sampled_from(ev.SIDES),
     ("h2_goaway", "by"): st.sampled_from(ev.SIDES),
+    ("ws_ping", "kind"): st.sampled_from(("ping", "pong")),
+    ("ws_protocol_error", "by"): st.sampled_from(ev.DIRECTIONS),
     ("fault_fired", "action"): text,
     ("fault_armed", "action"): text,
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import json
 import os
 import socket
 import time
@@ -20,6 +19,9 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from tearline.capture import read_capture
+from tearline.errors import InputError
+from tearline.events import event_to_dict
 from tearline.lab.servers import LabServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,15 +52,11 @@ def fired(capture: Path, timeout: float = 10.0) -> list[dict[str, Any]]:
     wait for the first one, then a little longer for any that follow)."""
 
     def read() -> list[dict[str, Any]]:
-        out = []
-        for line in capture.read_text().splitlines()[1:]:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev.get("type") == "fault_fired":
-                out.append(ev)
-        return out
+        try:
+            events = read_capture(capture).events
+        except InputError:  # not written yet
+            return []
+        return [event_to_dict(ev) for ev in events if ev.type == "fault_fired"]
 
     deadline = time.monotonic() + timeout
     while not read() and time.monotonic() < deadline:

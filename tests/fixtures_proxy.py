@@ -100,9 +100,15 @@ def server_ws_end(server: LabServer, start: int, timeout: float = 10.0) -> list[
         time.sleep(0.05)
 
 
+def extra_params(request: pytest.FixtureRequest) -> frozenset[str]:
+    """Query parameters a test module sends past the lab server on purpose (its ``LAB_EXTRA_PARAMS``:
+    for a proxy addon, a redaction check, a unique label); any other unknown parameter is a 400."""
+    return frozenset(getattr(request.module, "LAB_EXTRA_PARAMS", ()))
+
+
 @pytest.fixture
-def lab_server() -> Iterator[LabServer]:
-    server = LabServer().start()
+def lab_server(request: pytest.FixtureRequest) -> Iterator[LabServer]:
+    server = LabServer(extra_params=extra_params(request)).start()
     try:
         yield server
     finally:
@@ -110,9 +116,9 @@ def lab_server() -> Iterator[LabServer]:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LabServer]:
+def server(request: pytest.FixtureRequest) -> Iterator[LabServer]:
     """One LabServer for the whole test module (started once, stopped after its last test)."""
-    s = LabServer().start()
+    s = LabServer(extra_params=extra_params(request)).start()
     try:
         yield s
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +19,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tearline import events as ev
-from tearline.capture import CaptureWriter, make_header
+from tearline.capture import CaptureWriter, make_header, read_capture
 from tearline.errors import InputError
+from tests.conftest import wait_for
 from tests.fixtures_proxy import http_get
 
 
@@ -44,7 +44,13 @@ def test_real_capture_of_ws_and_sse(recorder: Callable[..., Any]) -> None:
         urllib.request.urlopen(proxy.url + "/sse?n=3&end=cut", timeout=30) as r,
     ):
         r.read()
-    time.sleep(0.5)
+
+    def both_ends_recorded() -> bool:  # the cut body's end and both legs' connection ends
+        evs = read_capture(proxy.capture).events
+        cut = [e for e in evs if isinstance(e, ev.BodyEnd) and not e.complete]
+        return bool(cut) and {e.leg for e in evs if isinstance(e, ev.ConnClose)} == {"client", "server"}
+
+    wait_for(both_ends_recorded, "the cut SSE body and both legs' connection ends in the capture")
     proxy.stop(timeout=30)
 
     r = load_capture(proxy.capture)
@@ -117,7 +123,7 @@ def test_every_event_type(tmp_path: Path) -> None:
     by_proxy = of(obs, "ws_close_received")[0]
     assert (by_proxy.code, by_proxy.text) == (1001, "by proxy")
     assert of(obs, "ws_closed")[0].text == "unclean"
-    assert of(obs, "ws_frame_received")[0].reason == "injected"
+    assert of(obs, "ws_frame_received")[0].tampered == "injected"
     assert "close 1001" in (of(obs, "fault")[0].text or "")
     reset = next(o for o in obs if o.kind == "socket_closed" and o.leg == "client")
     assert reset.text == "rst by peer" and reset.code == 104 and reset.stream_key == "f2"

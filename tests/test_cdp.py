@@ -44,7 +44,7 @@ def test_real_cdp_session(rec: Any) -> None:
     sse = [o for o in of(obs, "data_received", "/sse?n=3") if (o.text or "").startswith("sse event")]
     assert len(sse) == 3 and sse[0].size == len("event 0")
     assert of(obs, "request_cancelled", "/sse?n=3")[0].error == "ERR_ABORTED"
-    assert of(obs, "request_start", "/sse?n=3")[0].reason == "EventSource"
+    assert of(obs, "request_start", "/sse?n=3")[0].resource == "EventSource"
 
     (cut,) = of(obs, "request_failed", "/cut")
     assert (cut.error, cut.code) == ("ERR_INCOMPLETE_CHUNKED_ENCODING", -355)

@@ -7,7 +7,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tearline import cli as cli_module
 from tearline.cli import COMMANDS, cli
 from tearline.errors import InputError
 
@@ -36,18 +35,36 @@ def test_every_command_resolves_and_has_help(name):
     assert (command.help or "").strip(), f"{name} has no help text"
 
 
-def test_tearline_error_becomes_one_line_and_exit_2(monkeypatch):
-    @click.command()
-    def boom():
-        raise InputError("not valid JSON", path="x.jsonl", line=3, hint="re-record it")
-
-    monkeypatch.setitem(COMMANDS, "boom", ("tests.test_cli:_unused", "test"))
-    monkeypatch.setattr(
-        cli_module.LazyGroup, "get_command", lambda self, ctx, n: boom if n == "boom" else None
+def test_tearline_error_becomes_one_line_and_exit_2(tmp_path):
+    """A real command on a real bad file: its InputError reaches the group as one line, exit 2."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    result = CliRunner().invoke(cli, ["summary", str(bad)])
+    assert (result.exit_code == 2 and result.exception is None) or isinstance(result.exception, SystemExit)
+    assert (
+        result.output.strip()
+        == f"Error: {bad}:1: the first line is not JSON (pass a tearline capture (.jsonl))"
     )
-    result = CliRunner().invoke(cli, ["boom"])
-    assert result.exit_code == 2
-    assert result.output.strip() == "Error: x.jsonl:3: not valid JSON (re-record it)"
+
+
+def test_error_line_from_the_console_script(tmp_path):
+    """The same through the installed entry point: no traceback on stderr."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    run = subprocess.run(
+        [sys.executable, "-c", "from tearline.cli import main; main()", "summary", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip() == f"Error: {bad}:1: the first line is not JSON (pass a tearline capture (.jsonl))"
+    )
+
+
+def test_error_format_names_file_line_and_fix():
+    err = InputError("not valid JSON", path="x.jsonl", line=3, hint="re-record it")
+    assert str(err) == "x.jsonl:3: not valid JSON (re-record it)"
 
 
 def test_unknown_command_is_a_usage_error():

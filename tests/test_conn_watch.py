@@ -6,13 +6,18 @@ import asyncio
 import contextlib
 import errno
 import socket
-import struct
+from collections.abc import Callable
 
 import pytest
 from tearline.addons.conn_watch import TLS_CLOSE_NOTIFY, EndReason, reason_from_exception
 
 from tearline.capture import read_capture
 from tearline.events import ConnClose, HttpRequest
+from tearline.tcp_end import end_socket
+from tests.conftest import wait_for
+
+# query parameters the lab server ignores here (makes each URL unique)
+LAB_EXTRA_PARAMS = {"i"}
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -53,14 +58,25 @@ def _client_close(path, route):
     return closes[req.conn], closes.get(req.server_conn)
 
 
+def _recorded(check: Callable[[], bool]) -> bool:
+    """``check()`` on a capture still being written: False while what it looks for is not there yet."""
+    try:
+        return check()
+    except (KeyError, ValueError):
+        return False
+
+
 def test_client_reset_is_seen_as_rst_by_peer(recorder):
     proxy = recorder()
     s = socket.create_connection(("127.0.0.1", proxy.port), timeout=30)
     s.sendall(b"GET /sse?n=100&interval_ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert s.recv(65536)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
-    asyncio.run(asyncio.sleep(1.0))
+    end_socket(s, "rst")
+    wait_for(
+        lambda: _recorded(lambda: all(_client_close(proxy.capture, "/sse?"))),
+        "the client's and the upstream's connection ends in the capture",
+        interval=0.1,
+    )
     proxy.stop()
     client, server = _client_close(proxy.capture, "/sse?")
     assert (client.leg, client.by, client.how, client.errno) == ("client", "peer", "rst", errno.ECONNRESET)
@@ -205,7 +221,10 @@ def test_upstream_tls_close_notify_is_a_fin_by_the_peer(start_mitmdump, tmp_path
             while not got.endswith(b"ok"):
                 got += s.recv(65536)
             thread.join(timeout=30)
-            time.sleep(0.5)
+            wait_for(
+                lambda: any(isinstance(e, ConnClose) and e.leg == "server" for e in read_capture(cap).events),
+                "the upstream connection's end (its close_notify) in the capture",
+            )
         proxy.stop()
     finally:
         listener.close()

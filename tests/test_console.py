@@ -28,7 +28,7 @@ def test_real_page_console(rec: Any) -> None:
     (ws_err,) = [o for o in r.observations if o.kind == "ws_error"]
     assert ws_err.url is not None and ws_err.url.endswith("/nothing-listens")
     assert (ws_err.error, ws_err.code) == ("ERR_CONNECTION_REFUSED", -102)
-    errors = [o for o in r.observations if o.kind == "console" and o.reason == "error"]
+    errors = [o for o in r.observations if o.kind == "console" and o.level == "error"]
     assert any(o.error == "ERR_INCOMPLETE_CHUNKED_ENCODING" for o in errors)
 
 
@@ -138,7 +138,7 @@ def test_lab_console_lines_crash_and_pageerror(tmp_path: Path) -> None:
         "2026-11-26T01:34:03.300000Z error connecting is just text\n"
     )
     obs = load_console(p).observations
-    assert [(o.kind, o.reason) for o in obs] == [
+    assert [(o.kind, o.level) for o in obs] == [
         ("console", "pageerror"),
         ("console", "crash"),
         ("page_crash", None),

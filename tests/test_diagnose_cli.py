@@ -81,7 +81,7 @@ def test_text_names_stream_cause_and_evidence_and_redacts(tmp_path: Path) -> Non
     assert "s3cret" not in out
     assert "server_abrupt_close by server" in out
     assert "ERR_INCOMPLETE_CHUNKED_ENCODING" in out and "evidence" in out
-    assert "1 stream(s), 1 ended abnormally." in out
+    assert "1 stream: 1 fault, 0 ended as expected." in out
 
 
 def test_json_is_the_documented_schema(tmp_path: Path) -> None:

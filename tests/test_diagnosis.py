@@ -47,7 +47,15 @@ def incident() -> list[SourceRecord]:
                 url="http://ai.localhost/agent/run",
                 text="writing: context canceled",
             ),
-            o("caddy", "access", 1.72, key=None, url="http://ai.localhost/agent/run", status=200, reason="0"),
+            o(
+                "caddy",
+                "access",
+                1.72,
+                key=None,
+                url="http://ai.localhost/agent/run",
+                status=200,
+                duration=0.0,
+            ),
         ],
         warnings=["line 3: not JSON, skipped"],
     )
@@ -59,14 +67,14 @@ def test_incident_names_the_navigation_and_keeps_the_clean_ws_normal() -> None:
     by_url = {s.url: s for s in d.streams}
     assert set(by_url) == {"http://ai.localhost/agent/run", "ws://ai.localhost/ws"}
     run = by_url["http://ai.localhost/agent/run"]
-    assert run.kind == "sse" and run.abnormal
+    assert run.kind == "sse" and run.outcome == "expected" and not run.abnormal  # a click-away is no fault
     assert (run.cause.kind, run.cause.actor) == ("client_navigation", "browser")
     assert run.opened_at == T0 and run.ended_at == T0 + 1.71
     assert run.sources == ("netlog", "caddy")
     assert run.stats["messages_server"] == 15
     ws = by_url["ws://ai.localhost/ws"]
-    assert ws.cause.kind == "clean_close" and not ws.abnormal
-    assert d.first_abnormal is run
+    assert ws.cause.kind == "clean_close" and ws.outcome == "expected"
+    assert d.first_abnormal is None and d.counts_sentence() == "2 streams: 0 faults, 2 ended as expected"
     assert any("favicon" in n for n in d.notes)
 
 
@@ -154,7 +162,7 @@ def test_an_end_with_unknown_time_is_not_drawn_when_another_source_timed_it() ->
         observations=[
             o("har", "request_start", 0.0, key="h1", url="http://ai.localhost/agent/run", text="POST"),
             o("har", "response_headers", 0.1, key="h1", status=200, text="text/event-stream"),
-            o("har", "request_cancelled", 0.1, key="h1", error="ERR_ABORTED", reason=unknown),
+            o("har", "request_cancelled", 0.1, key="h1", error="ERR_ABORTED", time_note=unknown),
         ],
     )
     with_netlog = diagnose([*incident(), har])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tearline.analysis.diagnose.model import EXPECTED_KINDS
 
 from tearline.cli import cli
 
@@ -31,8 +32,12 @@ SCENARIO_NAMES = (
     "server_abrupt_close",
     "connection_reset",
     "proxy_timeout",
+    "proxy_read_timeout",
+    "server_write_timeout",
+    "stream_close_delay",
     "upstream_unavailable",
     "protocol_error",
+    "in_band_error",
     "stall",
     "injected_fault",
 )
@@ -47,6 +52,14 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     "connection_reset": ("server_abrupt_close", "server"),
     # the browser sees a close 4001 from "the server": only the capture knows tearline sent it
     "injected_fault": None,
+    # Caddy's timers cut the body or the connection: the browser sees the cut, not the deadline (both streams
+    # of proxy_read_timeout end at one moment, one event: no repeating duration either)
+    "proxy_read_timeout": ("server_abrupt_close", "server"),
+    "server_write_timeout": ("server_abrupt_close", "server"),
+    # a 1001 three seconds after a reload: only the Caddy log and its config tie them
+    "stream_close_delay": ("server_going_away", "server"),
+    # the RUN_ERROR is inside a body that completed: only a recorder with payloads (or data_type) reads it
+    "in_band_error": ("clean_close", "server"),
 }
 # Per stream kind, where the NetLog tells one stream but not the other.
 NETLOG_ALONE_BY_KIND: dict[tuple[str, str], tuple[str, str]] = {
@@ -105,8 +118,11 @@ def test_every_source(name: str, lab_dir: Path) -> None:
         assert (s["cause"]["kind"], s["cause"]["actor"]) == expected, describe(doc)
         assert s["cause"]["evidence"], s
     assert len({src["name"] for src in doc["sources"]}) >= 5
-    if bundle.expected_kind != "clean_close":
-        assert doc["first_abnormal"] is not None
+    # a navigation, the page's own close and a clean finish are expected ends; a crash and the rest are faults
+    fault = bundle.scenario == "renderer_crash" or bundle.expected_kind not in EXPECTED_KINDS
+    for s in streams_of(doc):
+        assert s["outcome"] == ("fault" if fault else "expected"), describe(doc)
+    assert (doc["first_abnormal"] is not None) == fault
 
 
 def stream_kinds(doc: dict[str, Any]) -> dict[str, set[str]]:
@@ -295,6 +311,46 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "capture-browser": "ws:server_abrupt_close/server",
         "capture-backend": "ws:server_abrupt_close/server",
         "captures": "ws:server_abrupt_close/server",
+    },
+    "proxy_read_timeout": {
+        "netlog": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server ws:stall/server",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:proxy_timeout/proxy",
+        "capture-browser": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "capture-backend": "sse:stall/server ws:server_abrupt_close/server",
+        "captures": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+    },
+    "server_write_timeout": {
+        "netlog": "sse:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server",
+        "har": "sse:server_abrupt_close/server",
+        "console": "",
+        "caddy": "",
+        "capture-browser": "sse:server_abrupt_close/server",
+        "capture-backend": "sse:client_app_close/page",
+        "captures": "sse:server_abrupt_close/server",
+    },
+    "in_band_error": {
+        "netlog": "sse:clean_close/server",
+        "cdp": "sse:clean_close/server",
+        "har": "sse:clean_close/server",
+        "console": "",
+        "caddy": "",
+        "capture-browser": "sse:in_band_error/server",
+        "capture-backend": "sse:in_band_error/server",
+        "captures": "sse:in_band_error/server",
+    },
+    "stream_close_delay": {
+        "netlog": "ws:server_going_away/server",
+        "cdp": "ws:unknown/unknown",
+        "har": "ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "ws:server_going_away/server",
+        "capture-backend": "ws:client_navigation/browser",
+        "captures": "ws:server_going_away/server",
     },
     "renderer_crash": {
         "netlog": "sse:client_app_close/page ws:client_navigation/browser",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tearline.capture import read_capture
+from tearline.events import event_to_dict
 from tearline.lab.mitmdump import Mitmdump
+from tests.conftest import wait_for
 from tests.fault_clients import (
     FAULTS,
     arun,
@@ -51,8 +52,13 @@ def test_disarm_ends_a_stall_until_disarmed(recorder: Callable[..., Mitmdump], t
     r = arun(ws_run(proxy.ws_base + "/ws?n=4&interval_ms=50&end=close"))
     assert [m[0] for m in r["messages"]] == list("0123")
     assert r["times"][1] - r["times"][0] >= 0.7  # held until the command ran (~1 s after open)
-    time.sleep(0.3)
-    armed = [json.loads(x) for x in proxy.capture.read_text().splitlines()[1:] if '"fault_armed"' in x]  # type: ignore[attr-defined]
+
+    def armed_events() -> list[dict[str, object]]:
+        capture = read_capture(proxy.capture)  # type: ignore[attr-defined]
+        return [event_to_dict(e) for e in capture.events if e.type == "fault_armed"]
+
+    wait_for(lambda: len(armed_events()) >= 2, "the armed and the disarmed fault_armed events")
+    armed = armed_events()
     assert [a.get("armed", True) for a in armed] == [True, False]
 
 

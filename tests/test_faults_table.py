@@ -13,6 +13,7 @@ ISSUE_FAULTS = {
     "throttle",
     "respond",
     "idle_timeout",
+    "goaway",  # issue 10: HTTP/2 GOAWAY
 }
 
 

@@ -32,10 +32,10 @@ def test_overview_has_headline_timeline_and_first_zoom():
     assert img.size[0] >= 1200
 
 
-def test_overview_without_abnormal_ends_says_so():
+def test_overview_without_faults_says_so():
     d = incident()
     d.streams = [d.streams[0]]
-    assert "none ended abnormally" in texts(overview_figure(d))
+    assert "0 faults, 1 ended as expected: no fault." in texts(overview_figure(d))
 
 
 def test_zoom_figure_lists_numbered_evidence_beside_the_lanes():

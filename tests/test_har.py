@@ -29,9 +29,9 @@ def test_real_playwright_har(rec: Any) -> None:
     (cut,) = of(obs, "request_failed", "/cut")
     assert (cut.error, cut.code) == ("ERR_INCOMPLETE_CHUNKED_ENCODING", -355)
     assert of(obs, "request_cancelled", "/sse?n=3")[0].error == "ERR_ABORTED"
-    assert of(obs, "request_start", "/sse?n=3")[0].reason == "eventsource"
+    assert of(obs, "request_start", "/sse?n=3")[0].resource == "eventsource"
     # Playwright does not know when a failed body ended (receive = -1): the observation says so
-    assert "end time unknown" in (of(obs, "request_cancelled", "/sse?n=1000")[0].reason or "")
+    assert "end time unknown" in (of(obs, "request_cancelled", "/sse?n=1000")[0].time_note or "")
     assert of(obs, "request_done", "/other")[0].size == 44
     # frames are on the wall clock: within the HAR entry's lifetime, not 1000x off
     start = of(obs, "ws_created", "/close4001")[0].t

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from tearline.capture import read_capture
 from tearline.errors import UsageError
+from tearline.events import event_to_dict
 from tearline.lab.browser import check_chromium
 from tearline.lab.incident.backend import RunningBackend
 from tearline.lab.mitmdump import Mitmdump
@@ -101,7 +103,7 @@ def test_proxy_server_sends_loopback_through_mitmdump(
         session.live.page.goto(page_url)
         session.live.wait_for_console("ws closed")
         session.close()
-    events = [json.loads(line) for line in capture.read_text().splitlines()[1:]]
+    events = [event_to_dict(e) for e in read_capture(capture).events]
     requested = {e["url"] for e in events if e.get("type") == "http_request"}
     assert page_url in requested
     closes = [e for e in events if e.get("type") == "ws_close"]

@@ -18,6 +18,7 @@ import websockets
 from tearline.errors import UsageError
 from tearline.lab.caddy import Caddy, CaddySite, caddy_binary, render_caddyfile, run_caddy
 from tearline.lab.incident.backend import RunningBackend
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.caddy
 
@@ -34,8 +35,12 @@ def get(url: str, host: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
-async def ws_messages(port: int, path: str, host: str, limit: float = 20.0) -> tuple[int, int | None, str]:
-    """Read ws://host:port/path (connecting to 127.0.0.1) until it closes; return (messages, code, reason)."""
+async def ws_messages(
+    port: int, path: str, host: str, limit: float = 20.0, flowing: asyncio.Event | None = None
+) -> tuple[int, int | None, str]:
+    """Read ws://host:port/path (connecting to 127.0.0.1) until it closes; return (messages, code, reason).
+
+    ``flowing`` is set once 3 messages have arrived (the stream is under way)."""
     n = 0
     url = f"ws://{host}:{port}{path}"
     async with websockets.connect(url, host="127.0.0.1", port=port, open_timeout=10) as ws:
@@ -43,6 +48,8 @@ async def ws_messages(port: int, path: str, host: str, limit: float = 20.0) -> t
             async with asyncio.timeout(limit):
                 async for _ in ws:
                     n += 1
+                    if flowing is not None and n >= 3:
+                        flowing.set()
         except websockets.ConnectionClosed:
             pass
         rcvd = ws.protocol.close_rcvd
@@ -98,8 +105,13 @@ def test_routes_by_host_and_logs_json(start_caddy: StartCaddy, incident_backend:
     with pytest.raises(urllib.error.HTTPError) as err:
         get(f"http://127.0.0.1:{caddy.port}/agent/run", "ai.localhost")
     assert err.value.code == 502
-    time.sleep(0.3)
-    lines = log_lines(caddy.log_path)
+
+    def both_logged() -> list[dict[str, object]] | None:
+        lines = log_lines(caddy.log_path)
+        access = [ln for ln in lines if str(ln.get("logger", "")).startswith("http.log.access")]
+        return lines if len(access) >= 2 else None
+
+    lines = wait_for(both_logged, "Caddy's access lines for both requests")
     loops = [ln for ln in lines if ln.get("msg") == "starting server loop"]
     assert loops and all(str(ln["address"]).startswith("127.0.0.1:") for ln in loops)
     access = [ln for ln in lines if str(ln.get("logger", "")).startswith("http.log.access")]
@@ -121,16 +133,19 @@ def test_stream_timeout_closes_websocket(start_caddy: StartCaddy, incident_backe
     assert code is None  # no close frame: Caddy just closes both connections
     assert 3 <= n < 100
     assert 0.9 <= elapsed < 8.0  # stated tolerance for a 1 s timer on a shared 2-core machine
-    time.sleep(0.3)
-    assert any(ln.get("msg") == "stream timed out" for ln in log_lines(caddy.log_path))
+    wait_for(
+        lambda: any(ln.get("msg") == "stream timed out" for ln in log_lines(caddy.log_path)),
+        "Caddy's 'stream timed out' line",
+    )
 
 
 def test_reload_closes_websocket_with_1001(start_caddy: StartCaddy, incident_backend: RunningBackend) -> None:
     caddy = start_caddy([CaddySite(host="ai.localhost", upstream=incident_backend.address)])
 
     async def scenario() -> tuple[int, int | None, str]:
-        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=200", "ai.localhost"))
-        await asyncio.sleep(1.0)
+        flowing = asyncio.Event()
+        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=200", "ai.localhost", flowing=flowing))
+        await asyncio.wait_for(flowing.wait(), 30)
         await asyncio.to_thread(caddy.reload)
         return await task
 
@@ -151,8 +166,9 @@ def test_stream_close_delay_keeps_websocket_over_reload(
     )
 
     async def scenario() -> tuple[int, int | None, str]:
-        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=20", "ai.localhost"))
-        await asyncio.sleep(0.5)
+        flowing = asyncio.Event()
+        task = asyncio.create_task(ws_messages(caddy.port, "/ws?deltas=20", "ai.localhost", flowing=flowing))
+        await asyncio.wait_for(flowing.wait(), 30)
         await asyncio.to_thread(caddy.reload)
         return await task
 

@@ -11,7 +11,13 @@ from tearline.lab.scenario_table import SCENARIOS
 def test_table_has_a_row_named_for_every_cause_kind() -> None:
     named = {s.name for s in SCENARIOS.values() if s.name == s.expected_kind}
     assert named == {k for k in CAUSE_KINDS if k != "unknown"}
-    assert set(SCENARIOS) - named == {"renderer_crash"}
+    # more rows for one kind: the crash (client_navigation) and the timers (proxy_timeout, server_going_away)
+    assert set(SCENARIOS) - named == {
+        "renderer_crash",
+        "proxy_read_timeout",
+        "server_write_timeout",
+        "stream_close_delay",
+    }
     assert all(s.expected_kind in CAUSE_KINDS and s.expected_actor in ACTORS for s in SCENARIOS.values())
 
 
@@ -22,7 +28,13 @@ def test_rows_use_real_end_behaviours_and_page_parameters() -> None:
         assert set(row.streams.values()) <= set(END_BEHAVIOURS), row.name
         assert set(row.page) <= {"deltas", "after", "interval_ms", "stop_after", "give_up_ms"}, row.name
         assert all(isinstance(v, str) and v.isdigit() for v in row.page.values()), row.name
-        assert set(row.ai_site) <= {"stream_timeout", "stream_close_delay", "flush_interval"}, row.name
+        assert set(row.ai_site) <= {
+            "stream_timeout",
+            "stream_close_delay",
+            "flush_interval",
+            "read_timeout",
+            "write_timeout",
+        }, row.name
 
 
 def test_variants_keep_their_kind() -> None:

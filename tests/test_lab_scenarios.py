@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from tearline.capture import read_capture
 from tearline.errors import UsageError
+from tearline.events import event_to_dict
 from tearline.lab.scenarios import SCENARIOS, EvidenceBundle, ScenarioSkipped, record_scenario
 from tests.test_lab_browser import netlog_events
 
@@ -57,7 +59,7 @@ class Files:
             "backend": self.b.out_dir / "capture-backend.jsonl",
         }[leg]
         assert path in self.b.captures
-        return [json.loads(x) for x in path.read_text().splitlines()[1:] if x.strip()]
+        return [event_to_dict(e) for e in read_capture(path).events]
 
     def of_type(self, leg: str, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.capture(leg) if e.get("type") == kind]

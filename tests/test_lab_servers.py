@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tearline.lab.servers import LabServer, message_text, sse_event_bytes
 from tearline.sse import SseParser
+from tearline.tcp_end import end_socket
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -139,8 +140,7 @@ def test_observed_client_reset(lab_server):
     s = socket.create_connection(("127.0.0.1", lab_server.port), timeout=30)
     s.sendall(b"GET /sse?n=100&interval_ms=50 HTTP/1.1\r\nHost: x\r\n\r\n")
     s.recv(100)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
+    end_socket(s, "rst")
     for _ in range(200):
         if lab_server.events("reset") or lab_server.events("error"):
             break
@@ -204,3 +204,51 @@ def test_ws_data_and_close_in_one_read_are_both_observed(lab_server):
     assert [e.size for e in lab_server.events("ws_message")] == [10]
     (close,) = lab_server.events("ws_close_received")
     assert (close.code, close.text) == (1000, "done")
+
+
+@pytest.mark.parametrize(
+    ("target", "named"),
+    [
+        ("/sse?n=3&interval=0.2", "'interval'"),  # interval_ms misspelt: no silent default
+        ("/stream?n=three", "n='three'"),
+        ("/sse?end=explode", "end='explode'"),
+        ("/length?n=3", "'n'"),
+        ("/?foo=1", "'foo'"),
+    ],
+)
+def test_unknown_parameters_are_errors(lab_server, target, named):
+    data, _ = raw_get(lab_server.port, target)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and named.encode() in body
+    (err,) = lab_server.events("error")
+    assert named in err.text and err.path == target
+
+
+def test_unknown_websocket_parameter_refuses_the_handshake(lab_server):
+    async def go() -> None:
+        async with connect(lab_server.ws_url("/ws?n=1&intervl_ms=5"), compression=None):
+            pass
+
+    with pytest.raises(Exception, match="400"):
+        asyncio.run(go())
+    assert "'intervl_ms'" in lab_server.events("error")[0].text
+    assert not lab_server.events("ws_open")
+
+
+def test_extra_parameters_are_declared_and_ignored():
+    with LabServer(extra_params={"label"}) as server:
+        data, _ = raw_get(server.port, "/length?size=10&label=run-1")
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(message_text(0, 10).encode())
+    assert not server.events("error")
+
+
+def test_keep_alive_serves_requests_in_turn(lab_server):
+    with socket.create_connection(("127.0.0.1", lab_server.port), timeout=30) as s:
+        s.sendall(
+            b"GET /length?size=5 HTTP/1.1\r\nHost: x\r\n\r\nGET /stream?n=1&size=4 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        data = b""
+        while data.count(b"HTTP/1.1 200 OK") < 2 or not data.endswith(b"0\r\n\r\n"):
+            data += s.recv(65536)
+    assert [e.path for e in lab_server.events("request")] == ["/length?size=5", "/stream?n=1&size=4"]
+    assert len({e.conn for e in lab_server.events("request")}) == 1

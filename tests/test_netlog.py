@@ -380,7 +380,7 @@ def test_websocket_already_open_when_logging_started(tmp_path: Path) -> None:
     (created,) = of(obs, "ws_created")
     assert (
         created.url == "wss://ws.example.test/subscribe"
-        and created.reason == "already open when logging started"
+        and created.time_note == "already open when logging started"
     )
     assert [o.text for o in obs if o.kind.startswith("ws_frame")] == ["ping", "pong"]
     assert all(o.url == created.url for o in obs)

@@ -38,7 +38,7 @@ def test_swimlanes_one_lane_per_stream_and_leg():
 def test_swimlanes_marks_the_first_abnormal_end_and_its_cause():
     ax = plot_swimlanes(incident())
     all_text = " ".join(texts(ax))
-    assert "first abnormal end: s2 at 14:13:25.210 UTC" in all_text
+    assert "first fault: s2 at 14:13:25.210 UTC" in all_text
     assert "page went away (85%)" in all_text
     assert "end: clean close" in all_text  # legend names the causes drawn
     lines = [ln for ln in ax.get_lines() if ln.get_xdata()[0] == pytest.approx((T0 + 5.21) / 86400)]

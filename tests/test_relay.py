@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ from tearline.lab.caddy import Caddy, CaddySite, run_caddy
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, ws_session
+from tearline.tcp_end import end_socket
+from tests.conftest import wait_for
 from tests.fixtures_browser import FETCH_JS, WS_JS, Chrome
 from tests.fixtures_proxy import server_ws_end
 
@@ -221,11 +222,12 @@ def test_client_leaving_an_idle_connection_reaches_server(
     seen = []
     for port in (server.port, proxy.port):
         start, before = len(server.observed), len(relay_events(proxy))
+        accepted = server.connections
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        time.sleep(0.5)  # let mitmproxy connect upstream
-        if how == "rst":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        wait_for(
+            lambda n=accepted: server.connections > n, "the upstream connection (mitmproxy dials eagerly)"
+        )
+        end_socket(sock, how)
         seen.append(conn_end(server, start))
     assert seen[0] == seen[1] == ["eof" if how == "fin" else "reset"]
     got = new_relay_events(proxy, before, timeout=3 if how == "fin" else 10)
@@ -245,9 +247,7 @@ def hang_up_server(how: str) -> Iterator[int]:
             except OSError:
                 return
             conn.recv(65536)
-            if how == "rst":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
+            end_socket(conn, how)
 
     threading.Thread(target=run, daemon=True).start()
     try:
@@ -382,7 +382,7 @@ def test_chromium_leaving_mid_stream_reaches_server_the_same(
             "url => { window.s = fetch(url).then(r => r.text()).catch(() => null); }", origin + SSE_LONG
         )
         chrome.page.wait_for_timeout(600)
-        chrome.page.goto(origin + "/?left")
+        chrome.page.goto(origin + "/left")  # away: a plain page
         seen.append(stream_end(server, start))
     assert seen[0] == seen[1] == [("reset", "")]
 

@@ -47,8 +47,15 @@ def test_report_of_a_real_mid_stream_failure(scenario, scenario_bundle, tmp_path
         assert f"stream-{s['id']}" in {a.get("id") for a in page.attrs("div")}
         assert " ".join(s["cause"]["summary"].split()) in text
     first = diagnosis["first_abnormal"]
-    assert first is not None, "a mid-stream failure is abnormal"
-    assert f"first abnormal end: {first}" in out
+    counts = diagnosis["counts"]
+    assert f"{counts['faults']} fault" in out and f"{counts['expected']} ended as expected" in out
+    if scenario == "client_navigation":  # a click-away is an expected end, not a fault
+        assert first is None and counts["faults"] == 0, diagnosis
+        assert "No fault:" in text and "ended abnormally" not in text
+        assert len(page.attrs("img")) == 1  # the timeline, no zoom
+        return
+    assert first is not None, "a mid-stream failure is a fault"
+    assert f"first fault: {first}" in out
     flagged = [a["id"] for a in page.attrs("div") if "first" in (a.get("class") or "").split()]
     assert flagged == [f"stream-{first}"]
     abnormal = [s for s in diagnosis["streams"] if s["abnormal"]]
@@ -109,4 +116,4 @@ def test_report_of_a_real_capture(recorder, tmp_path: Path) -> None:
     assert code == 0, err
     page = check_self_contained(out.read_text())
     assert "/sse?n=5" in page.body_text and "/stream?n=3" in page.body_text
-    assert "2 stream(s)" in stdout
+    assert "2 streams: 1 fault, 1 ended as expected" in stdout

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tearline.analysis.diagnose.diagnosis import known_timeouts
+from tearline.analysis.diagnose.diagnosis import recorded_timers
 from tearline.analysis.diagnose.model import ACTORS, CAUSE_KINDS, Cause
 from tearline.analysis.diagnose.rules import RULES, Context, run_rules
 from tearline.analysis.diagnose.streams import build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
+from tearline.analysis.evidence.timers import DEFAULT_TIMERS
 
 T0 = 1_780_000_000.0
 WS = "ws://ai.localhost:8080/ws"
@@ -46,7 +47,12 @@ def causes(*records: SourceRecord) -> list[Cause]:
     assert len(streams) == 1, [s.url for s in streams]
     end = max(x.t for r in records for x in r.observations)
     found = run_rules(
-        Context(stream=streams[0], global_obs=global_obs, timeouts=known_timeouts(records), recording_end=end)
+        Context(
+            stream=streams[0],
+            global_obs=global_obs,
+            timers=[*recorded_timers(records), *DEFAULT_TIMERS],
+            recording_end=end,
+        )
     )
     for c in found:
         assert c.kind in CAUSE_KINDS and c.actor in ACTORS and 0 < c.confidence <= 1 and c.evidence and c.rule
@@ -182,7 +188,7 @@ def test_proxy_timeout_at_a_value_from_capture_header() -> None:
 def test_proxy_timeout_names_the_closest_measure() -> None:
     """Idle for exactly the recorded 2 s after living 2.25 s: both are within tolerance, the idle time is closer."""
     sse = sse_open(source="capture", chunks=3, every=0.05)
-    end = o("capture", "request_failed", 2.25 + 0.0, text="Client disconnected.")
+    end = o("capture", "request_failed", 2.25 + 0.0, text="Client disconnected.", error_class="client_gone")
     c = top(rec("capture", *sse, end, meta={"options": {"tcp_timeout": 2}}))
     assert c.kind == "proxy_timeout" and "idle time" in c.summary, c.summary
     assert any(e.text == "request failed with Client disconnected." for e in c.evidence), c.evidence
@@ -378,6 +384,7 @@ def test_a_proxy_that_caught_bad_framing_beats_the_cut_the_browser_saw() -> None
                 1.19,
                 key="f",
                 text="HTTP/1 protocol error: illegal chunk header: b'zz'",
+                error_class="protocol",
             ),
         ),
         rec(
@@ -412,6 +419,7 @@ def test_peer_closed_without_complete_body_is_not_a_protocol_error() -> None:
                 1.19,
                 key="f",
                 text="HTTP/1 protocol error: peer closed connection without sending complete message body",
+                error_class="cut",
             ),
         ),
     )
@@ -499,6 +507,7 @@ def test_capture_only_client_hang_up_and_body_cut() -> None:
                 0.5,
                 key="f",
                 text="body cut after 479 bytes: Client disconnected.",
+                error_class="client_gone",
             ),
         )
     )
@@ -514,6 +523,7 @@ def test_capture_only_client_hang_up_and_body_cut() -> None:
                 0.5,
                 key="f",
                 text="HTTP/1 protocol error: peer closed connection without sending complete message body",
+                error_class="cut",
             ),
         )
     )

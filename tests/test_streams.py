@@ -46,7 +46,7 @@ def test_same_stream_in_three_sources_is_one_stream_with_counts() -> None:
         o("capture", "ws_closed", 0.99, key="flow", code=1000, leg="client"),
     )
     caddy = rec(
-        "caddy", o("caddy", "access", 1.0, key=None, url="http://ai.localhost/ws", status=101, reason="1.0")
+        "caddy", o("caddy", "access", 1.0, key=None, url="http://ai.localhost/ws", status=101, duration=1.0)
     )
     streams, noise, _ = build_streams([net, cdp, cap, caddy])
     assert len(streams) == 1 and not noise
@@ -152,7 +152,9 @@ def test_chunks_and_the_sse_events_parsed_from_them_count_once() -> None:
     ]
     for i in range(4):
         obs.append(o("capture", "data_received", 0.1 + 0.5 * i, size=24, direction="server"))
-        obs.append(o("capture", "data_received", 0.1 + 0.5 * i, size=16, text="sse event message"))
+        obs.append(
+            o("capture", "data_received", 0.1 + 0.5 * i, size=16, text="sse event message", event="message")
+        )
     obs.append(o("capture", "data_received", 1.9, size=3, direction="server"))  # ": \n" keep-alive comment
     (s,), _, _ = build_streams([rec("capture", *obs)])
     st = s.stats()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from tearline.lab.servers import LabServer
-from tearline.lab.wire import HttpOutcome, WsOutcome, _dechunk, http_get, ws_session
+from tearline.lab.wire import HttpOutcome, WsOutcome, http_get, parse_response, ws_session
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-def test_dechunk_complete_and_cut() -> None:
-    assert _dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") == (b"abcde", True)
-    assert _dechunk(b"3\r\nabc\r\n5\r\nde") == (b"abcde", False)
-    assert _dechunk(b"3\r\nabc\r\n") == (b"abc", False)
-    assert _dechunk(b"zz\r\n") == (b"", False)
+def test_parse_response_complete_and_cut() -> None:
+    assert parse_response(CHUNKED + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") == (200, b"abcde", True)
+    assert parse_response(CHUNKED + b"3\r\nabc\r\n5\r\nde") == (200, b"abcde", False)
+    assert parse_response(CHUNKED + b"3\r\nabc\r\n") == (200, b"abc", False)
+    assert parse_response(CHUNKED + b"zz\r\n") == (200, b"", False)
+    assert parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab") == (200, b"ab", False)
+    assert parse_response(b"HTTP/1.1 204 No Content\r\n\r\n") == (204, b"", True)
+    # a body that only the connection's end delimits is never known to be complete
+    assert parse_response(b"HTTP/1.1 200 OK\r\n\r\nabc") == (200, b"abc", False)
+    assert parse_response(b"garbage") == (0, b"", False)
 
 
 def test_ws_ends(server: LabServer) -> None:

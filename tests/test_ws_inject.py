@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tearline.addons.ws_inject import isolate_injected_fragments
-
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tests.fault_clients import (
@@ -58,7 +56,6 @@ def test_stall_websocket_then_resume_in_order(faulty: Callable[..., Mitmdump]) -
 def test_throttle_websocket_rate(faulty: Callable[..., Mitmdump]) -> None:
     """40 x 2500 B = 100 kB at 50 kB/s: about 2 s (tolerance: measured rate 0.6-1.2 x the cap)."""
     proxy = faulty("throttle:stream=ws,direction=server,bytes_per_s=50000")
-    # read exactly 40 (the server's close frame would overtake queued messages: a documented limit)
     r = arun(ws_run(proxy.ws_base + "/ws?n=40&size=2500&interval_ms=0", timeout=60, stop_after=40))
     assert len(r["messages"]) == 40
     span = r["times"][-1] - r["times"][0]
@@ -66,18 +63,31 @@ def test_throttle_websocket_rate(faulty: Callable[..., Mitmdump]) -> None:
     assert 0.6 * 50000 <= rate <= 1.2 * 50000, rate
 
 
-def test_relay_messages_patch_is_installed_once() -> None:
-    from mitmproxy.proxy.layers.websocket import WebsocketLayer
-
-    patched = WebsocketLayer.relay_messages
-    assert getattr(patched, "_tearline", False)  # importing addons.ws_inject installed it
-    isolate_injected_fragments()
-    assert WebsocketLayer.relay_messages is patched  # not wrapped twice
+# --- a peer's end waits for the messages a fault holds -------------------------------------------
 
 
-def test_the_patched_mitmproxy_is_the_release_it_was_verified_with() -> None:
-    """Upgrading mitmproxy? Re-check the internals ws_inject replaces, then bump VERIFIED_MITMPROXY."""
-    import mitmproxy.version
-    from tearline.addons.ws_inject import VERIFIED_MITMPROXY
+def test_a_close_frame_waits_for_throttled_messages(faulty: Callable[..., Mitmdump]) -> None:
+    """The server sends 20 x 2500 B at once and a close frame: throttled to 25 kB/s, the close
+    arrives after all 20 (before: it overtook them and the held messages were discarded)."""
+    proxy = faulty("throttle:stream=ws,direction=server,bytes_per_s=25000")
+    r = arun(ws_run(proxy.ws_base + "/ws?n=20&size=2500&interval_ms=0&end=close&code=4000", timeout=60))
+    assert [int(m.split(":")[0]) for m in r["messages"]] == list(range(20))
+    assert r["code"] == 4000
 
-    assert mitmproxy.version.VERSION == VERIFIED_MITMPROXY
+
+def test_a_fin_waits_for_delayed_messages(faulty: Callable[..., Mitmdump]) -> None:
+    """The server sends 5 messages then drops TCP (no close frame); each is delayed 300 ms: all five
+    arrive, then the drop (1006, as directly)."""
+    proxy = faulty("delay:stream=ws,direction=server,ms=300")
+    r = arun(ws_run(proxy.ws_base + "/ws?n=5&interval_ms=0&end=fin", timeout=60))
+    assert [int(m.split(":")[0]) for m in r["messages"]] == list(range(5))
+    assert r["code"] in (None, 1006)
+
+
+def test_a_close_frame_waits_for_a_stall(faulty: Callable[..., Mitmdump]) -> None:
+    """A 1 s stall toward the client after the first of 4 messages, then the server's close frame:
+    the held messages arrive after the stall, then the close."""
+    proxy = faulty("stall:stream=ws,direction=server,after_messages=1,ms=1000")
+    r = arun(ws_run(proxy.ws_base + "/ws?n=4&interval_ms=0&end=close&code=4001", timeout=60))
+    assert [int(m.split(":")[0]) for m in r["messages"]] == list(range(4))
+    assert r["code"] == 4001

@@ -30,6 +30,9 @@ from tearline.lab.mitmdump import MitmdumpFailed
 from tearline.lab.servers import message_text, sse_event_bytes
 from tests.fixtures_proxy import http_get, ws_session
 
+# query parameters the lab server ignores here (the recorder must redact token= and keep keep=)
+LAB_EXTRA_PARAMS = {"token", "keep"}
+
 pytestmark = pytest.mark.timeout(180)
 
 

@@ -22,6 +22,12 @@ matched streams (robust to one badly timed event such as CDP's
 ``webSocketCreated``, which carries no timestamp), or None when no stream was
 seen by both sources.
 
+Sources from one machine share one clock: when every URL is loopback or ``*.localhost``
+(``on_one_machine``), a shift is applied only with strong evidence (``STRONG_PAIRS`` matched streams
+agreeing within ``STRONG_SPREAD``), and never when it would put an effect before its cause (a Caddy
+access line, written at a request's end, before the stream opened; a stream's open after its end).
+``Alignment.refused`` says why a measured shift was not applied; the diagnosis notes it.
+
 All times are seconds.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from tearline.analysis.diagnose.streams import (
     SOURCE_PRIORITY,
@@ -38,11 +45,24 @@ from tearline.analysis.diagnose.streams import (
     source_parts,
     url_path,
 )
-from tearline.analysis.evidence.observation import SourceRecord
+from tearline.analysis.evidence.observation import UNKEYED_SOURCES, SourceRecord
 
-__all__ = ["APPLY_THRESHOLD", "CLUSTER_WIDTH", "Alignment", "apply_offsets", "estimate_offsets"]
+__all__ = [
+    "APPLY_THRESHOLD",
+    "CLUSTER_WIDTH",
+    "Alignment",
+    "apply_offsets",
+    "estimate_offsets",
+    "on_one_machine",
+]
 
 CLUSTER_WIDTH = 1.0  # seconds: candidate pair differences this close are one cluster
+STRONG_PAIRS = 3  # on one machine, a shift needs at least this many matched streams agreeing ...
+STRONG_SPREAD = 0.1  # ... within this residual (seconds)
+CAUSALITY_SLACK = (
+    0.05  # seconds: a shifted end may precede its stream's open by at most this (timestamps' grain)
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 APPLY_THRESHOLD = 0.5  # seconds: smaller offsets are latency and logging granularity, not skew
 MAX_PAIRS = 5000  # candidate pairs per source considered (guards against quadratic blow-up)
 
@@ -56,6 +76,7 @@ class Alignment:
     measured: tuple[float | None, ...]  # the median difference measured (applied or not)
     residual_skew: tuple[float | None, ...]  # seconds (median over matched streams), None when unmatched
     pairs: tuple[int, ...]  # matched anchor pairs per record
+    refused: tuple[str | None, ...] = ()  # per record: why a measured shift was not applied, None otherwise
 
 
 def _anchors(part: SourcePart) -> list[tuple[str, float]]:
@@ -63,7 +84,7 @@ def _anchors(part: SourcePart) -> list[tuple[str, float]]:
     path = url_path(part.url)
     if path is None:
         return []
-    if part.source == "caddy":
+    if part.unkeyed:
         access = part.first("access")
         return [("end", access.t)] if access is not None else []
     t = part.opened_at
@@ -88,7 +109,7 @@ def _reference(records: Sequence[SourceRecord], parts: list[SourcePart]) -> int 
     candidates = [
         i
         for i in sorted(present, key=lambda i: SOURCE_PRIORITY.get(records[i].name, 9))
-        if records[i].name != "caddy"
+        if records[i].name not in UNKEYED_SOURCES
     ]
     return candidates[0] if candidates else None
 
@@ -131,11 +152,13 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
     parts, _ = source_parts(records)
     ref = _reference(records, parts)
     if ref is None:
-        return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n)
+        return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n, (None,) * n)
     coarse = _coarse(records, parts, ref)
     shifted = apply_offsets(records, Alignment(ref, tuple(coarse), (), (), ()))
     streams, noise, _ = build_streams(shifted)
     diffs: dict[int, list[float]] = {}
+    # per record: (the part's anchor on its own clock, the reference stream's open and end) to test causality
+    spans: dict[int, list[tuple[bool, float, float | None, float | None]]] = {}
     for stream in [*streams, *noise]:
         ref_part = next((p for p in stream.parts if p.record == ref), None)
         if ref_part is None:
@@ -143,29 +166,71 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         for p in stream.parts:
             if p.record == ref:
                 continue
-            if p.source == "caddy":
+            if p.unkeyed:
                 access = p.first("access")
                 mine, theirs = (access.t if access else None), ref_part.ended_at
             else:
                 mine, theirs = p.opened_at, ref_part.opened_at
             if mine is not None and theirs is not None:
                 diffs.setdefault(p.record, []).append(coarse[p.record] + theirs - mine)
+                own = mine - coarse[p.record]  # on the record's own clock
+                spans.setdefault(p.record, []).append((p.unkeyed, own, ref_part.opened_at, ref_part.ended_at))
     offsets = [0.0] * n
     measured: list[float | None] = [None] * n
     residual: list[float | None] = [None] * n
+    refused: list[str | None] = [None] * n
     pairs = [0] * n
     measured[ref] = 0.0
     residual[ref] = 0.0
+    one_machine = on_one_machine(records)
     for i, found in diffs.items():
         if not found:
             continue
         med = statistics.median(found)
         applied = med if abs(med) >= APPLY_THRESHOLD else 0.0
+        spread = statistics.median(abs(d - med) for d in found)
+        if applied and one_machine and (len(found) < STRONG_PAIRS or spread > STRONG_SPREAD):
+            refused[i] = (
+                f"every URL is on this machine (one clock) and only {len(found)} stream(s) within "
+                f"{spread * 1000:.0f} ms support a {med:+.3f} s shift"
+            )
+            applied = 0.0
+        if applied and (why := _breaks_causality(spans.get(i, []), applied)):
+            refused[i] = why
+            applied = 0.0
         measured[i] = med
         offsets[i] = applied
         residual[i] = statistics.median(abs(d - applied) for d in found)
         pairs[i] = len(found)
-    return Alignment(ref, tuple(offsets), tuple(measured), tuple(residual), tuple(pairs))
+    return Alignment(ref, tuple(offsets), tuple(measured), tuple(residual), tuple(pairs), tuple(refused))
+
+
+def on_one_machine(records: Sequence[SourceRecord]) -> bool:
+    """Every URL the records name is on this machine (loopback or ``*.localhost``): they share one clock."""
+    hosts = {_host(o.url) for rec in records for o in rec.observations if o.url and "://" in o.url}
+    hosts.discard("")
+    return bool(hosts) and all(h in LOOPBACK_HOSTS or h.endswith(".localhost") for h in hosts)
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _breaks_causality(
+    spans: list[tuple[bool, float, float | None, float | None]], shift: float
+) -> str | None:
+    """Why shifting by ``shift`` would put an effect before its cause, or None: an access line (an end)
+    before its stream's open, or a stream's open after the reference saw it end."""
+    for unkeyed, own, ref_open, ref_end in spans:
+        t = own + shift
+        if unkeyed and ref_open is not None and t < ref_open - CAUSALITY_SLACK:
+            return f"a {shift:+.3f} s shift puts a logged end {ref_open - t:.3f} s before its stream opened"
+        if not unkeyed and ref_end is not None and t > ref_end + CAUSALITY_SLACK:
+            return f"a {shift:+.3f} s shift puts a stream's open {t - ref_end:.3f} s after it ended"
+    return None
 
 
 def apply_offsets(records: Sequence[SourceRecord], alignment: Alignment) -> list[SourceRecord]:

@@ -3,11 +3,11 @@
 Also the shared input side of ``tearline report``: ``evidence_options`` is
 the click decorator that adds the evidence inputs (capture files as
 arguments, ``--netlog``, ``--cdp``, ``--har``, ``--console``,
-``--caddy-log``), and ``diagnosis_from_options(**kwargs)`` turns those
+``--caddy-log``; and ``--caddy-config``, the proxy's configuration), and ``diagnosis_from_options(**kwargs)`` turns those
 parsed options into a ``Diagnosis``. Both commands take the same inputs.
 
 Exit status: 0 when the analysis ran (whatever it found); 1 with
-``--fail-on abnormal`` when some stream ended abnormally; 2 with a one-line
+``--fail-on abnormal`` when some stream ended by a fault (expected ends do not count); 2 with a one-line
 message on bad input.
 """
 
@@ -35,11 +35,19 @@ EVIDENCE_FLAGS: dict[str, tuple[str, str]] = {
     "console": ("--console", "Console log (text lines with timestamps)."),
     "caddy_log": ("--caddy-log", "Caddy JSON log (access and reverse_proxy loggers)."),
 }
+# configuration read beside the evidence: option name -> (flag, help)
+CONFIG_FLAGS: dict[str, tuple[str, str]] = {
+    "caddy_config": (
+        "--caddy-config",
+        "Caddyfile (adapted with the caddy binary) or Caddy JSON config the proxy ran with: "
+        "its timeouts per route name the timer that ended a stream.",
+    ),
+}
 
 
 def evidence_options[F: Callable[..., Any]](fn: F) -> F:
     """Add the evidence inputs to a click command: ``CAPTURE...`` and one flag per evidence kind."""
-    for name, (flag, help_text) in reversed(EVIDENCE_FLAGS.items()):
+    for name, (flag, help_text) in reversed([*EVIDENCE_FLAGS.items(), *CONFIG_FLAGS.items()]):
         fn = click.option(
             flag, name, type=click.Path(dir_okay=False), default=None, metavar="FILE", help=help_text
         )(fn)
@@ -82,8 +90,13 @@ def diagnosis_from_options(**kwargs: Any) -> Diagnosis:
         raise UsageError(f"evidence importers are not available ({e})") from None
     from tearline.analysis.diagnose.diagnosis import diagnose
 
+    timers = []
+    if kwargs.get("caddy_config"):
+        from tearline.analysis.evidence.caddyconfig import load_caddy_config
+
+        timers = load_caddy_config(_check_file(kwargs["caddy_config"], "--caddy-config"))
     records = load_evidence(captures=captures, **files)
-    return diagnose(records)
+    return diagnose(records, timers=timers)
 
 
 # --- text output ----------------------------------------------------------------------------
@@ -113,13 +126,16 @@ def clock(t: float | None) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{ms:03d}"
 
 
+OUTCOME_TAGS = {"fault": "  (fault)", "expected": "  (ended as expected)", "open": "  (no end recorded)"}
+
+
 def _stream_block(s: StreamDiagnosis) -> list[str]:
     st = s.stats
     lifetime = (
         f"{s.ended_at - s.opened_at:.2f} s" if s.opened_at is not None and s.ended_at is not None else "open"
     )
     lines = [
-        f"{s.id}  {s.kind}  {clean(s.url)}" + ("" if s.abnormal else "  (normal end)"),
+        f"{s.id}  {s.kind}  {clean(s.url)}" + OUTCOME_TAGS.get(s.outcome, ""),
         f"    lifetime  {clock(s.opened_at)} -> {clock(s.ended_at) if s.ended_at is not None else 'still open'}"
         f" ({lifetime}); received {st.get('messages_server', 0)} ({st.get('bytes_server', 0)} B),"
         f" sent {st.get('messages_client', 0)} ({st.get('bytes_client', 0)} B)",
@@ -157,15 +173,14 @@ def format_text(d: Diagnosis) -> str:
     for s in d.streams:
         block = _stream_block(s)
         if first is not None and s.id == first.id:
-            block[0] += "  <- first abnormal end"
+            block[0] += "  <- first fault"
         lines.extend(block)
         lines.append("")
     if not d.streams:
         lines.append("No streams found.")
     for n in d.notes:
         lines.append(f"note: {clean(n)}")
-    abnormal = sum(1 for s in d.streams if s.abnormal)
-    lines.append(f"{len(d.streams)} stream(s), {abnormal} ended abnormally.")
+    lines.append(d.counts_sentence() + ".")
     return "\n".join(lines)
 
 
@@ -177,7 +192,7 @@ def format_text(d: Diagnosis) -> str:
     type=click.Choice(["abnormal", "never"]),
     default="never",
     show_default=True,
-    help="Exit 1 when a stream ended abnormally (for CI).",
+    help="Exit 1 when a stream ended by a fault, not as expected (for CI).",
 )
 def diagnose_command(as_json: bool, fail_on: str, **kwargs: Any) -> None:
     """Name the root cause of every stream's end.

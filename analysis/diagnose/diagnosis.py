@@ -14,6 +14,7 @@ The result is an ``tearline.analysis.diagnose.model.Diagnosis`` (see there for t
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -21,11 +22,21 @@ from typing import Any
 import pandas as pd
 from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
 from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
+from tearline.analysis.diagnose.rule_context import browser_initiated
 from tearline.analysis.diagnose.rules import Context, run_rules
+from tearline.analysis.diagnose.rules_timer import TOLERANCE_MIN, TOLERANCE_SHARE, measures
 from tearline.analysis.diagnose.streams import Stream, build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
+from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
 
-__all__ = ["TIMELINE_COLUMNS", "diagnose", "known_timeouts", "timeline_frame"]
+__all__ = [
+    "TIMELINE_COLUMNS",
+    "diagnose",
+    "known_timeouts",
+    "recorded_timers",
+    "repeat_timers",
+    "timeline_frame",
+]
 
 TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text", "url")
 MAX_ALTERNATIVES = 4
@@ -78,7 +89,7 @@ _END_KINDS = frozenset(
 
 def _time_unknown(o: Observation) -> bool:
     """An end whose source does not know when it happened (a HAR failure with no receive timing)."""
-    return o.kind in _END_KINDS and (o.reason or "").startswith("end time unknown")
+    return o.kind in _END_KINDS and (o.time_note or "").startswith("end time unknown")
 
 
 def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -> pd.DataFrame:
@@ -106,7 +117,7 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
             o.direction,
             float(o.size) if o.size is not None else math.nan,
             float(o.code) if o.code is not None else math.nan,
-            o.text if o.text is not None else (o.error or o.reason or o.url),
+            o.text if o.text is not None else (o.error or o.reason or o.timer or o.url),
             o.url,
         )
         for rec in records
@@ -138,13 +149,36 @@ def _pick(causes: list[Cause]) -> tuple[Cause, tuple[Cause, ...]]:
     return causes[0], tuple(alts[:MAX_ALTERNATIVES])
 
 
-def _diagnose_stream(
-    stream: Stream, global_obs: list[Observation], timeouts: dict[str, float], end: float | None
-) -> StreamDiagnosis:
-    ctx = Context(stream=stream, global_obs=global_obs, timeouts=timeouts, recording_end=end)
+def recorded_timers(records: Iterable[SourceRecord]) -> list[Timer]:
+    """``known_timeouts`` as timers. Which clock a recorded value counts from is not written, so each is
+    tried as a lifetime and as an idle time (mitmproxy's ``tcp_timeout`` is an idle timer)."""
+    out: list[Timer] = []
+    for label, seconds in known_timeouts(records).items():
+        clocks = ("idle",) if label.endswith("tcp_timeout") else ("open", "idle")
+        out.extend(
+            Timer(name=label, seconds=seconds, clock=c, inferred_from="recorded option", source=label)
+            for c in clocks
+        )
+    return out
+
+
+def _context(
+    stream: Stream,
+    global_obs: list[Observation],
+    timers: list[Timer],
+    end: float | None,
+    everything: Sequence[Stream] = (),
+) -> Context:
+    others = [s for s in everything if s is not stream]
+    return Context(stream=stream, global_obs=global_obs, timers=timers, recording_end=end, others=others)
+
+
+def _diagnose_stream(ctx: Context) -> StreamDiagnosis:
+    stream = ctx.stream
     best, alts = _pick(run_rules(ctx))
     ended = stream.ended_at
-    abnormal = best.kind != "clean_close" and not (best.kind == "unknown" and ended is None)
+    still_open = best.kind == "unknown" and ended is None
+    outcome = "open" if still_open else ("expected" if best.expected else "fault")
     return StreamDiagnosis(
         id=stream.id,
         url=stream.url,
@@ -153,20 +187,89 @@ def _diagnose_stream(
         ended_at=ended,
         cause=best,
         alternatives=alts,
-        abnormal=abnormal,
+        abnormal=outcome == "fault",
+        outcome=outcome,
         sources=stream.sources,
         stats=stream.stats(),
     )
 
 
-def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
-    """Name the most likely cause of every stream's end in ``records`` (one per evidence file)."""
+REPEAT_MIN = 1.0  # seconds: shorter durations repeat by chance (one test's timings), not by a timer
+REPEAT_CLOCKS = ("open", "server_idle", "idle")
+UNEXPLAINED = ("server_abrupt_close", "unknown")
+SAME_MOMENT = (
+    0.5  # seconds: ends this close together are one event  # ends a repeating duration may explain better
+)
+
+
+def repeat_timers(contexts: Sequence[Context], results: Sequence[StreamDiagnosis]) -> list[Timer]:
+    """Durations that ended two or more streams the same way on the same clock at separate moments, none
+    of them explained by more than an abrupt end: a timer whose value no table knows. Streams that ended
+    together do not count twice: one event (a back end dropping its connections) ends them all."""
+    unexplained = [
+        ctx
+        for ctx, r in zip(contexts, results, strict=True)
+        if r.cause.kind in UNEXPLAINED and browser_initiated(ctx) is None
+    ]
+    out: list[Timer] = []
+    for clock in REPEAT_CLOCKS:
+        found = sorted(
+            (m[clock], ctx.ended or 0.0)
+            for ctx in unexplained
+            if (m := measures(ctx)).get(clock, 0) >= REPEAT_MIN
+        )
+        group: list[tuple[float, float]] = []
+        for v, end in [*found, (math.inf, 0.0)]:
+            if group and v - group[0][0] <= max(TOLERANCE_MIN, TOLERANCE_SHARE * group[0][0]):
+                group.append((v, end))
+                continue
+            if _separate_events([e for _, e in group]) >= 2:
+                value = statistics.median(x for x, _ in group)
+                out.append(
+                    Timer(
+                        name=f"a timer of {value:.1f} s that ended {len(group)} streams",
+                        seconds=value,
+                        clock=clock,
+                        inferred_from="repeats",
+                        source=f"{len(group)} streams of this recording",
+                    )
+                )
+            group = [(v, end)]
+    return out
+
+
+def _separate_events(ends: list[float]) -> int:
+    """How many separate moments these ends happened at: streams that ended together (within
+    ``SAME_MOMENT``) ended by one event (a back end dropping all its connections), not by a timer each."""
+    moments = 0
+    last = -math.inf
+    for t in sorted(ends):
+        if t - last > SAME_MOMENT:
+            moments += 1
+        last = t
+    return moments
+
+
+def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> Diagnosis:
+    """Name the most likely cause of every stream's end in ``records`` (one per evidence file).
+
+    ``timers``: deadlines known from configuration (``--caddy-config``); they come before values a
+    recorder wrote, documented defaults and durations that repeat across streams."""
     alignment = estimate_offsets(records)
     aligned = apply_offsets(records, alignment)
     streams, noise, global_obs = build_streams(aligned)
-    timeouts = known_timeouts(aligned)
+    known = [*timers, *recorded_timers(aligned), *DEFAULT_TIMERS]
     end = max((o.t for r in aligned for o in r.observations), default=None)
-    results = [_diagnose_stream(s, global_obs, timeouts, end) for s in streams]
+    contexts = [_context(s, global_obs, known, end, [*streams, *noise]) for s in streams]
+    results = [_diagnose_stream(ctx) for ctx in contexts]
+    repeats = repeat_timers(contexts, results)
+    if repeats:
+        results = [
+            _diagnose_stream(_context(ctx.stream, global_obs, [*known, *repeats], end, [*streams, *noise]))
+            if r.cause.kind in UNEXPLAINED
+            else r
+            for ctx, r in zip(contexts, results, strict=True)
+        ]
     sources = [
         SourceSummary(
             name=rec.name,
@@ -201,6 +304,9 @@ def diagnose(records: Sequence[SourceRecord]) -> Diagnosis:
         worst = max(m for _, m in agree)
         names = ", ".join(dict.fromkeys(n for n, _ in agree))
         notes.append(f"Clocks of {names} agree with the {ref} within {worst * 1000:.0f} ms; not shifted.")
+    for i, why in enumerate(alignment.refused):
+        if why:
+            notes.append(f"Clock of {records[i].name} ({records[i].path}) not shifted: {why}.")
     if not streams:
         notes.append("No WebSocket, SSE or streaming request was found in the evidence.")
     for n in noise:

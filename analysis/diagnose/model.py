@@ -20,6 +20,9 @@ import pandas as pd
 __all__ = [
     "ACTORS",
     "CAUSE_KINDS",
+    "EXPECTED_KINDS",
+    "FAULT_MECHANISMS",
+    "OUTCOMES",
     "Cause",
     "Diagnosis",
     "Evidence",
@@ -38,11 +41,25 @@ CAUSE_KINDS: dict[str, str] = {
     "upstream_unavailable": "the upstream could not be reached or answered 502/503/504",
     "protocol_error": "a peer broke the protocol",
     "stall": "data stopped while the stream stayed open",
+    "in_band_error": "the stream ended cleanly at HTTP level but reported a failure inside it (AG-UI RUN_ERROR, "
+    "an error event) and no deeper hop shows why",
     "injected_fault": "tearline itself injected the fault that ended the stream",
     "unknown": "the evidence does not say",
 }
 
 ACTORS: tuple[str, ...] = ("browser", "page", "proxy", "server", "network", "tearline", "unknown")
+
+# Cause kinds that are how a stream is meant to end: the page or browser chose it, or the protocol finished.
+# A stream that ended so "ended as expected"; every other end is a *fault*. A renderer crash is reported as
+# client_navigation (the page went away) but is a fault: its cause carries ``details["mechanism"]`` =
+# ``"renderer crash"`` (``FAULT_MECHANISMS``).
+EXPECTED_KINDS: tuple[str, ...] = ("clean_close", "client_navigation", "client_app_close")
+FAULT_MECHANISMS: tuple[str, ...] = ("renderer crash",)
+OUTCOMES: dict[str, str] = {
+    "fault": "the stream ended by a failure somewhere on its path (or the evidence does not say how)",
+    "expected": "the stream ended as expected: the page left or closed it, or it finished",
+    "open": "the stream was still open when the recording ended",
+}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +80,16 @@ class Cause:
     confidence: float  # 0..1
     evidence: tuple[Evidence, ...] = ()
     rule: str = ""  # name of the rule that produced it
+    # typed facts about the cause, for reports and tools: "timer" (its name), "measured" (seconds),
+    # "clock" (what the timer counts from: open, idle, server_idle, client_idle, reload), "configured"
+    # (seconds), "inferred_from" (config, recorded option, known default, repeats), "mechanism" (e.g.
+    # "page gave up", "renderer crash"), "in_band" (the failure event's type), "hop" (the deeper hop).
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expected(self) -> bool:
+        """The stream ended the way it is meant to (``EXPECTED_KINDS``), not by a fault."""
+        return self.kind in EXPECTED_KINDS and self.details.get("mechanism") not in FAULT_MECHANISMS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +97,8 @@ class Cause:
             "actor": self.actor,
             "summary": self.summary,
             "confidence": round(self.confidence, 3),
+            "expected": self.expected,
+            "details": dict(self.details),
             "rule": self.rule,
             "evidence": [
                 {"source": e.source, "t": e.t, "text": e.text, "where": e.where} for e in self.evidence
@@ -86,9 +115,16 @@ class StreamDiagnosis:
     ended_at: float | None
     cause: Cause
     alternatives: tuple[Cause, ...] = ()
-    abnormal: bool = False  # True unless the cause is clean_close
+    abnormal: bool = False  # a fault: True unless the stream ended as expected or is still open
+    outcome: str = ""  # one of OUTCOMES; when not given: "fault" if abnormal, else "expected" or "open"
     sources: tuple[str, ...] = ()  # which sources saw this stream
     stats: dict[str, Any] = field(default_factory=dict)  # messages/bytes per direction, last activity...
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            outcome = "fault" if self.abnormal else ("open" if self.ended_at is None else "expected")
+            object.__setattr__(self, "outcome", outcome)
+        assert self.outcome in OUTCOMES, self.outcome
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +134,7 @@ class StreamDiagnosis:
             "opened_at": self.opened_at,
             "ended_at": self.ended_at,
             "abnormal": self.abnormal,
+            "outcome": self.outcome,
             "sources": list(self.sources),
             "stats": self.stats,
             "cause": self.cause.to_dict(),
@@ -129,7 +166,27 @@ class Diagnosis:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def faults(self) -> list[StreamDiagnosis]:
+        return [s for s in self.streams if s.outcome == "fault"]
+
+    @property
+    def expected_ends(self) -> list[StreamDiagnosis]:
+        return [s for s in self.streams if s.outcome == "expected"]
+
+    def counts_sentence(self) -> str:
+        """'3 streams: 1 fault, 2 ended as expected' (and how many are still open)."""
+        n = len(self.streams)
+        faults, expected = len(self.faults), len(self.expected_ends)
+        still = n - faults - expected
+        out = f"{n} stream{'s' if n != 1 else ''}: {faults} fault{'s' if faults != 1 else ''}"
+        out += f", {expected} ended as expected"
+        if still:
+            out += f", {still} still open"
+        return out
+
+    @property
     def first_abnormal(self) -> StreamDiagnosis | None:
+        """The first fault (by end time)."""
         ended = [s for s in self.streams if s.abnormal]
         return min(ended, key=lambda s: s.ended_at or float("inf"), default=None)
 
@@ -138,6 +195,11 @@ class Diagnosis:
         return {
             "streams": [s.to_dict() for s in self.streams],
             "first_abnormal": first.id if first else None,
+            "counts": {
+                "streams": len(self.streams),
+                "faults": len(self.faults),
+                "expected": len(self.expected_ends),
+            },
             "sources": [
                 {
                     "name": s.name,

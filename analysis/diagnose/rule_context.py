@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tearline.analysis.diagnose.model import ACTORS, CAUSE_KINDS, Cause, Evidence
 from tearline.analysis.diagnose.signatures import CLIENT_SIDE_TEXTS, NEAR
-from tearline.analysis.diagnose.streams import BROWSER_SOURCES, Stream
+from tearline.analysis.diagnose.streams import BROWSER_SOURCES, PROXY_SOURCES, Stream
 from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.evidence.timers import Timer
 
 __all__ = [
     "Context",
@@ -34,12 +36,13 @@ __all__ = [
 
 @dataclass
 class Context:
-    """What a rule sees: one stream, the stream-less observations, the known timer values."""
+    """What a rule sees: one stream, the stream-less observations, the timers that may have ended it."""
 
     stream: Stream
     global_obs: list[Observation] = field(default_factory=list)
-    timeouts: dict[str, float] = field(default_factory=dict)  # label -> seconds
+    timers: list[Timer] = field(default_factory=list)  # every timer that may apply, best-known first
     recording_end: float | None = None  # wall time of the last observation anywhere
+    others: list[Stream] = field(default_factory=list)  # the other streams (noise too): hops behind this one
 
     @property
     def opened(self) -> float | None:
@@ -80,9 +83,24 @@ def ev(o: Observation, text: str) -> Evidence:
     return Evidence(source=o.source, t=o.t, text=text, where=o.where)
 
 
-def cause(kind: str, actor: str, summary: str, confidence: float, evidence: Iterable[Evidence]) -> Cause:
+def cause(
+    kind: str,
+    actor: str,
+    summary: str,
+    confidence: float,
+    evidence: Iterable[Evidence],
+    **details: Any,
+) -> Cause:
+    """A finding; ``details`` are the typed facts behind it (``Cause.details``), None values left out."""
     assert kind in CAUSE_KINDS and actor in ACTORS, (kind, actor)
-    return Cause(kind=kind, actor=actor, summary=summary, confidence=confidence, evidence=tuple(evidence))
+    return Cause(
+        kind=kind,
+        actor=actor,
+        summary=summary,
+        confidence=confidence,
+        evidence=tuple(evidence),
+        details={k: v for k, v in details.items() if v is not None},
+    )
 
 
 def text_of(o: Observation) -> str:
@@ -104,7 +122,7 @@ def browser_initiated(ctx: Context) -> Observation | None:
         return None  # the browser's own view says it did not start the end
     # no browser view: the capture nearest the browser saw the browser's close frame (its client leg)
     captures = sorted(
-        (p for p in ctx.stream.parts if p.source == "capture"),
+        (p for p in ctx.stream.parts if p.source in PROXY_SOURCES and not p.unkeyed),
         key=lambda p: p.opened_at if p.opened_at is not None else float("inf"),
     )
     for o in captures[0].of("ws_close_sent") if captures else []:

@@ -22,18 +22,18 @@ from dataclasses import dataclass
 from tearline.analysis.diagnose.model import Cause
 from tearline.analysis.diagnose.rule_context import Context
 from tearline.analysis.diagnose.rules_browser import rule_app_close, rule_clean, rule_navigation, rule_stall
+from tearline.analysis.diagnose.rules_in_band import rule_in_band
 from tearline.analysis.diagnose.rules_server import (
     rule_abrupt,
     rule_going_away,
     rule_injected_fault,
     rule_protocol_error,
-    rule_proxy_timer,
     rule_reset,
     rule_upstream_unavailable,
 )
-from tearline.analysis.diagnose.signatures import KNOWN_TIMEOUTS
+from tearline.analysis.diagnose.rules_timer import rule_proxy_timer
 
-__all__ = ["KNOWN_TIMEOUTS", "RULES", "Context", "Rule", "run_rules"]
+__all__ = ["RULES", "Context", "Rule", "run_rules"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ RULES: tuple[Rule, ...] = (
         "a capture's fault event at the end time",
     ),
     Rule(
+        "in_band",
+        rule_in_band,
+        ALL,
+        ("data_received",),
+        "an SSE event reporting failure (AG-UI RUN_ERROR, an error event) in a stream; the cause from the "
+        "deepest hop that failed in its lifetime",
+    ),
+    Rule(
         "navigation",
         rule_navigation,
         ALL,
@@ -76,7 +84,8 @@ RULES: tuple[Rule, ...] = (
         rule_proxy_timer,
         ALL,
         ("proxy_timeout", "ws_closed", "request_failed", "request_done"),
-        "a proxy timer log line, or a lifetime/idle time equal to a known timeout value",
+        "a proxy timer log line, or an end measured on a timer's clock (lifetime, idle, server/browser "
+        "silence, awaiting headers, since a reload) equal to a configured, recorded, default or repeating value",
     ),
     Rule(
         "upstream_unavailable",
@@ -158,6 +167,7 @@ def run_rules(ctx: Context, rules: Iterable[Rule] = RULES) -> list[Cause]:
                         confidence=c.confidence,
                         evidence=c.evidence,
                         rule=rule.name,
+                        details=c.details,
                     ),
                 )
             )

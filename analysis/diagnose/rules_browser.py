@@ -20,7 +20,6 @@ from tearline.analysis.diagnose.rule_context import (
     text_of,
 )
 from tearline.analysis.diagnose.signatures import (
-    CAPTURE_CLIENT_GONE_TEXTS,
     CODES_WITH_A_RULE,
     NAV_AFTER,
     NAV_BEFORE,
@@ -28,6 +27,7 @@ from tearline.analysis.diagnose.signatures import (
     STALL_MIN,
 )
 from tearline.analysis.diagnose.streams import END_KINDS
+from tearline.analysis.evidence.browser_codes import net_error_name
 
 __all__ = ["rule_app_close", "rule_clean", "rule_navigation", "rule_stall"]
 
@@ -66,6 +66,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 + " and the browser tore the stream down with it; look at the crash, not the network.",
                 0.93,
                 evidence,
+                mechanism="renderer crash",
             )
         )
     if navs and (initiated is not None or not server_ended(ctx)):
@@ -81,6 +82,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "the browser cancelled it. Expected, not a network fault.",
                 0.9 if initiated is not None else (0.75 if ctx.browser(*END_KINDS) == [] else 0.6),
                 evidence,
+                mechanism="navigation",
             )
         )
     elif going_away and initiated is not None:
@@ -91,6 +93,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
                 "The browser sent close 1001 (Going Away), which Chrome does when the page unloads or navigates.",
                 0.75,
                 [end_ev(initiated)],
+                mechanism="navigation",
             )
         )
     return out
@@ -99,11 +102,7 @@ def rule_navigation(ctx: Context) -> list[Cause]:
 def rule_app_close(ctx: Context) -> list[Cause]:
     initiated = browser_initiated(ctx)
     if initiated is None and not ctx.browser_sources_present():
-        gone = [
-            o
-            for o in ctx.obs("request_failed", sources=("capture",))
-            if any(w in text_of(o) for w in CAPTURE_CLIENT_GONE_TEXTS)
-        ]
+        gone = [o for o in ctx.obs("request_failed") if o.error_class == "client_gone"]
         if gone:
             o = gone[0]
             return [
@@ -118,17 +117,32 @@ def rule_app_close(ctx: Context) -> list[Cause]:
             ]
     if initiated is None or (initiated.kind.startswith("ws_close") and initiated.code == 1001):
         return []
+    start, end = established(ctx), ctx.ended if ctx.ended is not None else ctx.recording_end
+    navigated = end is not None and any(
+        o.kind in ("navigation", "page_crash") and start < o.t and end - NAV_BEFORE <= o.t <= end + NAV_AFTER
+        for o in ctx.global_obs
+    )
     return [
         cause(
             "client_app_close",
             "page",
             "The page's own code closed the stream "
-            + (f"(close {initiated.code})" if initiated.code else "(abort)")
-            + " while the page stayed.",
+            + _how_closed(initiated.code)
+            + (" around the time the page navigated away." if navigated else " while the page stayed."),
             0.7,
             [end_ev(initiated)],
         )
     ]
+
+
+def _how_closed(code: int | None) -> str:
+    """``(close 4000)``, or the net error's name for a negative code (``(net::ERR_ABORTED)``)."""
+    if not code:
+        return "(abort)"
+    if code < 0:
+        name = net_error_name(code)
+        return f"(net::{name}, {code})" if name else f"(net error {code})"
+    return f"(close {code})"
 
 
 def rule_stall(ctx: Context) -> list[Cause]:
@@ -171,6 +185,9 @@ def rule_stall(ctx: Context) -> list[Cause]:
                 Evidence(source="diagnosis", t=end, text=f"{silence:.1f} s of silence"),
                 *[ev(o, f"console: {o.text}") for o in said[:2]],
             ],
+            mechanism="page gave up" if page_ended else ("still open" if still_open else None),
+            measured=round(silence, 3),
+            usual_gap=round(usual, 3),
         )
     ]
 

@@ -1,5 +1,5 @@
 """Rules for ends the path or the server explains: tearline's own fault, a going-away close, a
-proxy timer, an unreachable upstream, protocol errors, resets and abrupt ends. Each is
+an unreachable upstream, protocol errors, resets and abrupt ends. Each is
 ``rule_x(ctx: Context) -> list[Cause]``; the table that runs them is ``tearline.analysis.diagnose.rules.RULES``.
 """
 
@@ -17,27 +17,24 @@ from tearline.analysis.diagnose.rule_context import (
     proxy_upstream_failures,
     text_of,
 )
+from tearline.analysis.diagnose.rules_timer import applies
 from tearline.analysis.diagnose.signatures import (
     ABRUPT_ERRORS,
     CADDY_PROTOCOL_TEXTS,
-    CAPTURE_CLIENT_GONE_TEXTS,
-    CAPTURE_CUT_TEXTS,
-    CAPTURE_PROTOCOL_TEXTS,
-    KNOWN_TIMEOUTS,
     NEAR,
     PROTOCOL_ERRORS,
     PROTOCOL_TEXTS,
-    RESET_WORDS,
     UNAVAILABLE_STATUSES,
 )
-from tearline.analysis.diagnose.streams import BROWSER_SOURCES
+from tearline.analysis.diagnose.streams import BROWSER_SOURCES, PROXY_SOURCES
+from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.evidence.timers import Timer
 
 __all__ = [
     "rule_abrupt",
     "rule_going_away",
     "rule_injected_fault",
     "rule_protocol_error",
-    "rule_proxy_timer",
     "rule_reset",
     "rule_upstream_unavailable",
 ]
@@ -90,6 +87,21 @@ def _reload_without_codes(ctx: Context) -> list[Cause]:
     ]
 
 
+def _delayed_reload(ctx: Context, t: float) -> tuple[Observation, Timer] | None:
+    """A reload whose distance before ``t`` (the close frame) or the stream's end is a configured
+    ``stream_close_delay`` (a ``reload`` timer)."""
+    for timer in ctx.timers:
+        if timer.clock != "reload" or not applies(timer, ctx.stream.url):
+            continue
+        ends = [t] + ([ctx.ended] if ctx.ended is not None else [])
+        for r in ctx.global_obs:
+            if r.kind == "proxy_reload" and any(
+                abs((end - r.t) - timer.seconds) <= max(0.3, 0.02 * timer.seconds) for end in ends
+            ):
+                return r, timer
+    return None
+
+
 def rule_going_away(ctx: Context) -> list[Cause]:
     frames = [
         o
@@ -115,6 +127,25 @@ def rule_going_away(ctx: Context) -> list[Cause]:
                 [ev(f, f"close {f.code} toward the browser"), ev(r, f"proxy reload: {r.text or ''}".strip())],
             )
         ]
+    delayed = _delayed_reload(ctx, f.t)
+    if delayed is not None:
+        r, timer = delayed
+        end = min((f.t, ctx.ended or f.t), key=lambda e: abs((e - r.t) - timer.seconds))
+        return [
+            cause(
+                "server_going_away",
+                "proxy",
+                f"The proxy reloaded its configuration and, {end - r.t:.1f} s later, when its {timer.name} "
+                f"({timer.seconds:g} s) ran out, closed the WebSocket with {f.code} (Going Away).",
+                0.93,
+                [ev(f, f"close {f.code} toward the browser"), ev(r, f"proxy reload: {r.text or ''}".strip())],
+                timer=timer.name,
+                measured=round(end - r.t, 3),
+                configured=timer.seconds,
+                clock="reload",
+                inferred_from=timer.inferred_from,
+            )
+        ]
     return [
         cause(
             "server_going_away",
@@ -124,56 +155,6 @@ def rule_going_away(ctx: Context) -> list[Cause]:
             [ev(f, f"close {f.code} toward the browser")],
         )
     ]
-
-
-def rule_proxy_timer(ctx: Context) -> list[Cause]:
-    out: list[Cause] = []
-    for o in ctx.near_end("proxy_timeout", before=NEAR + 1, after=NEAR):
-        out.append(
-            cause(
-                "proxy_timeout",
-                "proxy",
-                f"An intermediary's timer ended the stream ({o.text or 'timeout'}).",
-                0.92,
-                [ev(o, o.text or "proxy timer fired")],
-            )
-        )
-    if out or ctx.opened is None or ctx.ended is None:
-        return out
-    if browser_initiated(ctx) is not None:
-        return out
-    lifetime = ctx.ended - ctx.opened
-    idle_from = max(
-        (t for d in ("server", "client") if (t := ctx.stream.last_activity(d)) is not None), default=None
-    )
-    idle = ctx.ended - idle_from if idle_from is not None else None
-    # the closest match wins: a stream that sat idle for exactly the timer also lived a little longer
-    matches = [
-        (abs(measured - value), label, value, what, measured)
-        for label, value in {**KNOWN_TIMEOUTS, **ctx.timeouts}.items()
-        for what, measured in (("lifetime", lifetime), ("idle time", idle))
-        if measured is not None and abs(measured - value) <= max(0.3, 0.02 * value)
-    ]
-    if not matches:
-        return out
-    _, label, value, what, measured = min(matches, key=lambda m: (m[0], m[1] not in ctx.timeouts))
-    prim = ctx.stream.primary
-    end_o = next(iter(prim.of("ws_closed", "request_failed", "request_done")), None) if prim else None
-    evidence = [
-        Evidence(source="diagnosis", t=ctx.ended, text=f"{what} {measured:.2f} s = {label} {value:g} s")
-    ]
-    if end_o is not None:
-        evidence.append(end_ev(end_o))
-    out.append(
-        cause(
-            "proxy_timeout",
-            "proxy",
-            f"The stream ended after {measured:.1f} s of {what}, exactly the {label} ({value:g} s): a timer.",
-            0.8 if label in ctx.timeouts else 0.72,
-            evidence,
-        )
-    )
-    return out
 
 
 def rule_upstream_unavailable(ctx: Context) -> list[Cause]:
@@ -226,8 +207,8 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
         if any(w in text_of(o) for w in PROTOCOL_TEXTS):
             evidence.append(ev(o, o.text or "protocol error"))
     # a proxy in the path caught the upstream breaking the framing (mitmproxy: "illegal chunk header")
-    for o in ctx.obs("request_failed", "console", sources=("capture",)):
-        if any(w in text_of(o) for w in CAPTURE_PROTOCOL_TEXTS):
+    for o in ctx.obs("request_failed", "console"):
+        if o.error_class == "protocol":
             evidence.insert(0, ev(o, f"proxy saw: {o.text}"))
             break
     # ... or Caddy did, and hid it from the browser as a cut body ("invalid byte in chunk length")
@@ -257,11 +238,9 @@ def rule_reset(ctx: Context) -> list[Cause]:
     actor = "server"  # the peer sent the RST (a middlebox could too; nothing here tells them apart)
     upstream = False
     for o in ctx.obs("request_failed", "socket_error", "socket_closed", "ws_error"):
-        if (
-            o.error == "ERR_CONNECTION_RESET"
-            or o.code == -101
-            or (o.source == "capture" and any(w in text_of(o) for w in RESET_WORDS))
-        ) and (done is None or o.t < done):
+        if (o.error == "ERR_CONNECTION_RESET" or o.code == -101 or o.error_class == "reset") and (
+            done is None or o.t < done
+        ):
             evidence.append(ev(o, f"{o.kind}: {o.error or o.text or 'reset'}"))
     for o in proxy_upstream_failures(ctx):
         t = text_of(o)
@@ -314,13 +293,12 @@ def rule_abrupt(ctx: Context) -> list[Cause]:
     initiated = browser_initiated(ctx)
     cap = [
         o
-        for o in ctx.obs("ws_closed", "socket_closed", "request_failed", sources=("capture",))
+        for o in ctx.obs("ws_closed", "request_failed", sources=PROXY_SOURCES)
         if (
             (o.kind == "ws_closed" and o.code == 1006)
-            or (o.kind == "socket_closed" and o.leg == "server" and (o.text or "").startswith("peer"))
-            or (o.kind == "request_failed" and any(w in text_of(o) for w in CAPTURE_CUT_TEXTS))
+            or (o.kind == "request_failed" and o.error_class == "cut")
         )
-        and not any(w in text_of(o) for w in CAPTURE_PROTOCOL_TEXTS + CAPTURE_CLIENT_GONE_TEXTS)
+        and o.error_class not in ("protocol", "client_gone")
         and (initiated is None or o.t < initiated.t)
     ]
     if cap and not out:

@@ -1,4 +1,4 @@
-"""The vocabulary the rules match: timer values, net errors, log texts, windows.
+"""The vocabulary the rules match: net errors, log texts, windows (timers: ``analysis/evidence/timers.py``).
 
 Tables only, no logic: ``analysis/diagnose/rules.py`` reads them. Texts are matched
 lower-case as substrings of an observation's text, reason and error. Times
@@ -15,7 +15,6 @@ __all__ = [
     "CAPTURE_PROTOCOL_TEXTS",
     "CLIENT_SIDE_TEXTS",
     "CODES_WITH_A_RULE",
-    "KNOWN_TIMEOUTS",
     "NAV_AFTER",
     "NAV_BEFORE",
     "NEAR",
@@ -27,14 +26,6 @@ __all__ = [
     "UNAVAILABLE_STATUSES",
 ]
 
-# Timer values of common intermediaries, seconds. A stream that lived (or sat idle) this long was timed out.
-KNOWN_TIMEOUTS: dict[str, float] = {
-    "nginx proxy_read_timeout (default)": 60.0,
-    "AWS ALB idle timeout (default)": 60.0,
-    "Cloudflare proxy read timeout": 100.0,
-    "Caddy idle timeout (default)": 300.0,
-    "mitmproxy tcp_timeout (default)": 600.0,
-}
 NAV_BEFORE = 3.0  # seconds: a navigation this long before the end (or ...)
 NAV_AFTER = 1.5  # ... this long after it explains a browser-side end
 NEAR = 2.0  # seconds: a proxy log line or fault this close to the end belongs to it

@@ -6,7 +6,8 @@ one file saw it. ``build_streams`` matches parts from different files into
 one ``Stream`` by URL path (hosts differ between legs: a reverse proxy
 rewrites them), and by time (open times within ``MATCH_WINDOW`` seconds; the
 closest wins). Caddy log lines carry no stream id: each one joins the stream
-with the same path whose lifetime contains it.
+with the same path whose lifetime contains it, or whose open matches the
+line's own (its time minus its logged duration).
 
 Background noise is recognised and set aside, never reported as a failure
 (``Stream.noise`` names why): failed DNS lookups, refused IPv6 attempts,
@@ -19,6 +20,7 @@ ordinary, non-streaming requests (documents, scripts, a JSON fetch).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,13 +28,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
-from tearline.analysis.evidence.observation import Observation, SourceRecord
+from tearline.analysis.evidence.observation import SOURCE_ROLES, UNKEYED_SOURCES, Observation, SourceRecord
 
 __all__ = [
     "BROWSER_SOURCES",
     "END_KINDS",
     "MATCH_WINDOW",
     "OPEN_KINDS",
+    "PROXY_SOURCES",
     "SourcePart",
     "Stream",
     "build_streams",
@@ -41,7 +44,8 @@ __all__ = [
     "url_path",
 ]
 
-BROWSER_SOURCES: tuple[str, ...] = ("netlog", "cdp", "har")
+BROWSER_SOURCES: tuple[str, ...] = tuple(s for s, role in SOURCE_ROLES.items() if role == "browser")
+PROXY_SOURCES: tuple[str, ...] = tuple(s for s, role in SOURCE_ROLES.items() if role == "proxy")
 # Order in which a source's view of a stream is preferred for times and counts.
 SOURCE_PRIORITY: dict[str, int] = {"netlog": 0, "cdp": 1, "har": 2, "capture": 3, "console": 4, "caddy": 5}
 MATCH_WINDOW = 3.0  # seconds: two sources' open times of the same stream differ by less than this
@@ -121,6 +125,11 @@ class SourcePart:
         return text if text.isalpha() and len(text) <= 8 else None
 
     @property
+    def unkeyed(self) -> bool:
+        """Lines with no stream id, written when the request finished (an access log)."""
+        return self.source in UNKEYED_SOURCES
+
+    @property
     def label(self) -> str:
         return f"{self.source}#{self.record}"
 
@@ -136,11 +145,10 @@ class SourcePart:
         o = self.first(*OPEN_KINDS)
         if o is not None:
             return o.t
-        if self.source == "caddy":
+        if self.unkeyed:
             for a in self.of("access"):
-                dur = _float(a.reason)
-                if dur is not None and dur > 0:
-                    return a.t - dur
+                if a.duration is not None and math.isfinite(a.duration) and a.duration > 0:
+                    return a.t - a.duration
             return None
         return self.obs[0].t if self.obs else None
 
@@ -149,7 +157,7 @@ class SourcePart:
         ends = [o for o in self.of(*END_KINDS) if o.error != "ERR_WS_UPGRADE"]
         if ends:
             return ends[0].t
-        if self.source in ("caddy", "capture"):
+        if SOURCE_ROLES.get(self.source) == "proxy":
             closes = self.of("access", "ws_closed", "socket_closed", "proxy_abort")
             if closes:
                 return closes[0].t
@@ -187,18 +195,10 @@ class SourcePart:
             d = DATA_KINDS.get(o.kind)
             if d == direction and (o.text or "").lower() not in CONTROL_OPCODES:
                 out.append(o)
-        events = [o for o in out if (o.text or "").startswith("sse event")]
+        events = [o for o in out if o.event is not None]
         if events and len(events) < len(out):
-            return [o for o in out if not (o.text or "").startswith("sse event")]
+            return [o for o in out if o.event is None]
         return out
-
-
-def _float(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], list[Observation]]:
@@ -213,9 +213,9 @@ def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], lis
     for i, rec in enumerate(records):
         by_key: dict[str, SourcePart] = {}
         for o in sorted(rec.observations, key=lambda o: o.t):
-            if rec.name == "caddy":
+            if rec.name in UNKEYED_SOURCES:
                 if o.url and o.kind in ("access", "proxy_abort", "upstream_error", "proxy_timeout"):
-                    key = o.stream_key or f"caddy-{o.where or len(parts)}-{o.t}"
+                    key = o.stream_key or f"{rec.name}-{o.where or len(parts)}-{o.t}"
                     part = by_key.get(key)
                     if part is None:
                         part = by_key[key] = SourcePart(record=i, source=rec.name, key=key)
@@ -273,17 +273,31 @@ class Stream:
     def primary(self) -> SourcePart | None:
         """The part whose view of times and counts is trusted most (browser first)."""
         best = sorted(
-            (p for p in self.parts if p.source != "caddy"),
+            (p for p in self.parts if not p.unkeyed),
             key=lambda p: (SOURCE_PRIORITY.get(p.source, 9), -len(p.obs)),
         )
         return best[0] if best else (self.parts[0] if self.parts else None)
 
     @property
     def opened_at(self) -> float | None:
-        times = [t for p in self.parts if p.source != "caddy" and (t := p.opened_at) is not None]
+        times = [t for p in self.parts if not p.unkeyed and (t := p.opened_at) is not None]
         if not times:
             times = [t for p in self.parts if (t := p.opened_at) is not None]
         return min(times) if times else None
+
+    @property
+    def trusted_open(self) -> float | None:
+        """When the stream opened as the most trusted source saw it (NetLog first). DevTools and HAR stamp a
+        fetch when the page called it, before a CORS preflight; the NetLog when its own request started."""
+        for source in sorted({p.source for p in self.parts}, key=lambda s: SOURCE_PRIORITY.get(s, 9)):
+            times = [
+                t
+                for p in self.parts
+                if p.source == source and not p.unkeyed and (t := p.opened_at) is not None
+            ]
+            if times:
+                return min(times)
+        return None
 
     @property
     def ended_at(self) -> float | None:
@@ -413,7 +427,7 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
     """
     parts, global_obs = source_parts(records)
     ordered = sorted(
-        (p for p in parts if p.source != "caddy"),
+        (p for p in parts if not p.unkeyed),
         key=lambda p: (SOURCE_PRIORITY.get(p.source, 9), p.opened_at or 0.0),
     )
     clusters: list[list[SourcePart]] = []
@@ -436,20 +450,28 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             if gap < best_gap:
                 best, best_gap = cl, gap
         _join(part, best, path, clusters, by_path)
-    # Caddy lines: join the stream with the same path whose lifetime contains the line.
-    for part in (p for p in parts if p.source == "caddy"):
+    # access-log lines: join the stream with the same path whose lifetime contains the line, or whose open
+    # matches the line's own open (its time minus its duration: a proxy may log a WebSocket's end seconds
+    # after the browser's, once the upstream let go).
+    # lines that know their own open (access lines) first: the others (an abort) then join by lifetime
+    for part in sorted((p for p in parts if p.unkeyed), key=lambda p: p.opened_at is None):
         path = url_path(part.url)
         t = part.obs[0].t
+        own_open = part.opened_at
         best = None
         best_gap = math.inf
         for cl in by_path.get(path, []):
             start = min((x for p in cl if (x := p.opened_at) is not None), default=t)
             ends = [x for p in cl if (x := p.ended_at) is not None]
             end = max(ends) if ends else math.inf
+            gaps = []
             if start - 1.0 <= t <= end + MATCH_WINDOW:
-                gap = abs(t - end) if ends else t - start
-                if gap < best_gap:
-                    best, best_gap = cl, gap
+                gaps.append(abs(t - end) if ends else t - start)
+            keyed = [x for p in cl if not p.unkeyed and (x := p.opened_at) is not None]
+            if own_open is not None and keyed and abs(min(keyed) - own_open) < MATCH_WINDOW:
+                gaps.append(abs(min(keyed) - own_open))
+            if gaps and min(gaps) < best_gap:
+                best, best_gap = cl, min(gaps)
         _join(part, best, path, clusters, by_path)
     streams: list[Stream] = []
     noise: list[Stream] = []
@@ -459,13 +481,16 @@ def build_streams(records: Sequence[SourceRecord]) -> tuple[list[Stream], list[S
             (u for p in sorted(cl, key=lambda p: SOURCE_PRIORITY.get(p.source, 9)) if (u := p.url)), ""
         )
         kind = _cluster_kind(cl)
-        built.append(Stream(id="", url=url, kind=kind, parts=cl, noise=_noise(kind, cl, url)))
+        if kind == "ws":  # the same scheme whichever source named it (a capture records http://)
+            url = re.sub(r"^http(s?)://", r"ws\1://", url)
+        noise_why = _noise(kind, cl, url)
+        if noise_why is None and kind == "http":
+            kind = "http-stream"  # an ordinary request kept as a stream: chunks over time, a 5xx, no answer
+        built.append(Stream(id="", url=url, kind=kind, parts=cl, noise=noise_why))
     built.sort(key=lambda s: s.opened_at if s.opened_at is not None else math.inf)
     for s in built:
         if s.noise is None:
             s.id = f"s{len(streams) + 1}"
-            if s.kind == "http":
-                s.kind = "http-stream"
             streams.append(s)
         else:
             s.id = f"n{len(noise) + 1}"

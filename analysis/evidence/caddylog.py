@@ -8,8 +8,8 @@ warning; a file with no Caddy JSON line at all is an ``InputError``.
 Rules (a table: ``(logger prefix, msg) -> handler``), as verified on Caddy 2.11:
 
 ============================================  ==================================================
-``http.log.access*`` "handled request"         ``access``: url, status, size (bytes sent), reason =
-                                               duration seconds, text = "METHOD proto"; a 101 line
+``http.log.access*`` "handled request"         ``access``: url, status, size (bytes sent), duration
+                                               (seconds), text = "METHOD proto"; a 101 line
                                                is written when the WebSocket ends
 ``http.handlers.reverse_proxy``
   "aborting with incomplete response"          ``proxy_abort`` (text = error; leg ``server`` for
@@ -23,6 +23,9 @@ Rules (a table: ``(logger prefix, msg) -> handler``), as verified on Caddy 2.11:
                                                <address>, <content type>", e.g. text/event-stream)
   "upgrading connection"                       ``ws_open`` (status 101)
   "stream timed out"                           ``proxy_timeout`` (Caddy ``stream_timeout``)
+  an abort or streaming error with Go's        also ``proxy_timeout`` (timer = ``Caddy reverse_proxy
+  "i/o timeout"                                transport read_timeout`` reading from the upstream,
+                                               ``Caddy server write_timeout`` writing to the browser)
   "streaming error"                            ``proxy_abort`` (text = error; "hijacked connection
                                                copy complete" is a normal end and skipped)
 ``http.log.error*`` status >= 500              ``upstream_error`` (status; deduplicated against the
@@ -146,10 +149,31 @@ def _access(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
         d,
         status=int(status) if isinstance(status, int) else None,
         size=int(size) if isinstance(size, int) else None,
-        reason=None if duration is None else repr(duration),
+        duration=duration,
         text=f"{r.get('method', '')} {r.get('proto', '')}".strip() or None,
         leg="client",
     )
+
+
+def deadline_timer(err: str) -> str | None:
+    """The Caddy timer whose deadline an error names (Go's "i/o timeout"), None when it names none.
+
+    Reading from the upstream timed out: the reverse_proxy transport's ``read_timeout``; writing
+    toward the browser timed out: the server's ``write_timeout``."""
+    low = err.lower()
+    if "i/o timeout" not in low and "deadline exceeded" not in low:
+        return None
+    if low.startswith("writing"):
+        return "Caddy server write_timeout"
+    if low.startswith("reading") or "read tcp" in low:
+        return "Caddy reverse_proxy transport read_timeout"
+    return None
+
+
+def _timed_out(c: _Ctx, t: float, where: str, d: dict[str, Any], err: str) -> None:
+    timer = deadline_timer(err)
+    if timer is not None:
+        c.add("proxy_timeout", t, where, d, text=f"{timer} fired: {err}", timer=timer, error_class="timeout")
 
 
 def _abort(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
@@ -163,6 +187,7 @@ def _abort(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
         text=f"aborting with incomplete response: {err}",
         leg="client" if client_side else "server",
     )
+    _timed_out(c, t, where, d, err)
 
 
 def _reading_from_backend(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
@@ -212,7 +237,15 @@ def _upgrading(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
 
 
 def _stream_timeout(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
-    c.add("proxy_timeout", t, where, d, text="Caddy reverse_proxy stream_timeout fired (stream timed out)")
+    c.add(
+        "proxy_timeout",
+        t,
+        where,
+        d,
+        text="Caddy reverse_proxy stream_timeout fired (stream timed out)",
+        timer="Caddy reverse_proxy stream_timeout",
+        error_class="timeout",
+    )
 
 
 def _streaming_error(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
@@ -220,6 +253,7 @@ def _streaming_error(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:
     if "copy complete" in err:
         return  # "hijacked connection copy complete": Caddy's note that one direction ended normally
     c.add("proxy_abort", t, where, d, text=f"streaming error: {err}")
+    _timed_out(c, t, where, d, err)
 
 
 def _error_log(c: _Ctx, t: float, where: str, d: dict[str, Any]) -> None:

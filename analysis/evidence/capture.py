@@ -11,22 +11,24 @@ Event -> observation table (``HANDLERS``):
 ``http_response``   ``response_headers`` (status, text = stream kind), or ``ws_open`` for 101
 ``ws_start``        ``ws_open`` (status 101) when no 101 response was recorded
 ``body_chunk``      ``data_received`` (direction server: toward the browser) / ``data_sent``
-``sse_event``       ``data_received`` (size = data bytes, text = "sse event <name>")
-``body_end``        ``request_done`` (complete) or ``request_failed`` (text = how/error)
+``sse_event``       ``data_received`` (size = data bytes, event = its name, data_type = the JSON
+                    ``type`` of its data when the recorder wrote it, payload when recorded)
+``body_end``        ``request_done`` (complete) or ``request_failed`` (how = cut/error, text)
 ``flow_error``      ``request_failed`` (text = mitmproxy's message)
 ``ws_message``      ``ws_frame_sent`` (from the browser) / ``ws_frame_received`` (to it);
-                    reason "injected"/"dropped" when tearline did it
+                    tampered "injected"/"dropped" when tearline did it
 ``ws_close``        ``ws_close_sent`` (closed_by client) / ``ws_close_received`` (server or
                     proxy; text names the proxy) when a frame was seen, then ``ws_closed``
-                    (code, reason, text 'clean' when the close was answered, else 'unclean')
-``conn_close``      ``socket_closed`` (text = "<how> by <by>", error; stream_key = the last
-                    stream the connection carried); a ``timeout`` by the ``proxy`` (mitmproxy's
-                    idle watchdog, ``tcp_timeout``) also ``proxy_timeout`` (text names the timer)
+                    (code, reason, by, frame, how = transport end, text 'clean' when the close was
+                    answered, else 'unclean')
+``conn_close``      ``socket_closed`` (how, by, errno, error; stream_key = the last stream the
+                    connection carried); a ``timeout`` by the ``proxy`` (mitmproxy's idle
+                    watchdog, ``tcp_timeout``) also ``proxy_timeout`` (timer names it)
 ``h2_reset``        ``h2_rst_stream`` (code, direction = who sent it)
 ``h2_goaway``       ``h2_goaway``
 ``relay``           ``relay`` (text = observed -> action)
 ``fault_fired``     ``fault`` (text = action, trigger and what was done to each leg)
-``anomaly``         ``console`` (reason "anomaly")
+``anomaly``         ``console`` (level "anomaly")
 ==================  =====================================================================
 
 ``SourceRecord.meta`` carries the header's ``mode`` (list of mitmproxy mode specs) and ``options``
@@ -44,11 +46,45 @@ from typing import Any
 
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.sourcefile import guarded
+from tearline.analysis.evidence.sse_data import data_type
 
 from tearline import events as ev
 from tearline.capture import read_capture
 
-__all__ = ["HANDLERS", "load_capture"]
+__all__ = ["ERROR_CLASSES", "HANDLERS", "error_class", "load_capture"]
+
+# mitmproxy's (and the OS's) words in a capture's error texts -> ``Observation.error_class``; first match wins.
+ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "protocol",  # the peer broke the framing ("illegal chunk header", a reserved opcode)
+        (
+            "illegal chunk",
+            "invalid chunk",
+            "chunk header",
+            "invalid opcode",
+            "reserved opcode",
+            "unknown opcode",
+            "invalid frame",
+            "reserved bits",
+            "rsv",
+            "malformed",
+        ),
+    ),
+    ("client_gone", ("client disconnected",)),  # the browser hung up
+    ("reset", ("reset", "econnreset", "rst")),  # a TCP reset
+    ("cut", ("peer closed connection", "without sending complete", "incomplete", "unexpected eof")),
+)
+
+
+def error_class(*texts: str | None) -> str | None:
+    """The class of a capture's error texts (``ERROR_CLASSES``), None when none matches."""
+    low = " ".join(t for t in texts if t).lower()
+    if not low:
+        return None
+    for name, words in ERROR_CLASSES:
+        if any(w in low for w in words):
+            return name
+    return None
 
 
 class _State:
@@ -85,15 +121,28 @@ def _conn_close(s: _State, e: Any, where: str) -> None:
         where,
         leg=e.leg,
         text=f"{e.how} by {e.by}",
+        how=e.how,
+        by=e.by,
         error=e.error,
+        errno=e.errno,
         code=e.errno,
+        error_class="reset" if e.how == "rst" else error_class(e.error),
         stream_key=stream,
         url=s.urls.get(stream or ""),
     )
     if e.how == "timeout" and e.by == "proxy":  # the proxy's own idle timer, not a kernel ETIMEDOUT
         text = f"mitmproxy {e.error}" if e.error else "mitmproxy idle timeout (tcp_timeout)"
         s.add(
-            "proxy_timeout", e, where, leg=e.leg, text=text, stream_key=stream, url=s.urls.get(stream or "")
+            "proxy_timeout",
+            e,
+            where,
+            leg=e.leg,
+            text=text,
+            timer="mitmproxy tcp_timeout",
+            how=e.how,
+            by=e.by,
+            stream_key=stream,
+            url=s.urls.get(stream or ""),
         )
 
 
@@ -126,35 +175,87 @@ def _body_chunk(s: _State, e: Any, where: str) -> None:
 
 def _sse_event(s: _State, e: Any, where: str) -> None:
     text = f"sse event {e.event}" + (" (partial)" if e.partial else "")
-    s.add("data_received", e, where, size=e.data_len, direction="server", text=text)
+    s.add(
+        "data_received",
+        e,
+        where,
+        size=e.data_len,
+        direction="server",
+        text=text,
+        event=e.event,
+        # recorders since #9 write data_type; for older captures, read it from the payload when kept
+        data_type=getattr(e, "data_type", None) or data_type(_text_payload(e)),
+        payload=_text_payload(e),
+    )
+
+
+def _text_payload(e: Any) -> str | None:
+    return e.payload if e.payload_encoding == "utf-8" else None
 
 
 def _body_end(s: _State, e: Any, where: str) -> None:
     if e.complete:
-        s.add("request_done", e, where, size=e.total_bytes, direction=e.direction, text=e.how)
+        s.add("request_done", e, where, size=e.total_bytes, direction=e.direction, text=e.how, how=e.how)
     else:
         text = f"body {e.how} after {e.total_bytes} bytes" + (f": {e.error}" if e.error else "")
-        s.add("request_failed", e, where, size=e.total_bytes, direction=e.direction, text=text)
+        s.add(
+            "request_failed",
+            e,
+            where,
+            size=e.total_bytes,
+            direction=e.direction,
+            text=text,
+            how=e.how,
+            error_class=error_class(e.error),
+        )
 
 
 def _flow_error(s: _State, e: Any, where: str) -> None:
-    s.add("request_failed", e, where, text=e.message)
+    s.add("request_failed", e, where, text=e.message, error_class=error_class(e.message))
 
 
 def _ws_message(s: _State, e: Any, where: str) -> None:
     kind = "ws_frame_sent" if e.direction == "client" else "ws_frame_received"
-    reason = "injected" if e.injected else "dropped" if e.dropped else None
-    s.add(kind, e, where, size=e.size, direction=e.direction, text=e.opcode, reason=reason)
+    tampered = "injected" if e.injected else "dropped" if e.dropped else None
+    payload = _text_payload(e)
+    s.add(
+        kind, e, where, size=e.size, direction=e.direction, text=e.opcode, tampered=tampered, payload=payload
+    )
 
 
 def _ws_close(s: _State, e: Any, where: str) -> None:
+    # the end belongs to the leg of the peer that ended it (the event itself carries the client conn)
+    leg = e.closed_by if e.closed_by in ("client", "server") else None
     if e.frame:
         kind = "ws_close_sent" if e.closed_by == "client" else "ws_close_received"
         direction = "client" if e.closed_by == "client" else "server"
         text = "by proxy" if e.closed_by == "proxy" else None
-        s.add(kind, e, where, code=e.code, reason=e.reason, direction=direction, text=text)
+        s.add(
+            kind,
+            e,
+            where,
+            code=e.code,
+            reason=e.reason,
+            direction=direction,
+            text=text,
+            leg=leg,
+            by=e.closed_by,
+            frame=True,
+        )
     clean = "clean" if e.frame and e.answered else "unclean"
-    s.add("ws_closed", e, where, code=e.code, reason=e.reason, text=clean, direction=_direction(e.closed_by))
+    s.add(
+        "ws_closed",
+        e,
+        where,
+        code=e.code,
+        reason=e.reason,
+        text=clean,
+        direction=_direction(e.closed_by),
+        leg=leg,
+        by=e.closed_by,
+        frame=e.frame,
+        how=e.transport_end,
+    )
 
 
 def _direction(side: str | None) -> str | None:
@@ -189,7 +290,7 @@ def _fault_fired(s: _State, e: Any, where: str) -> None:
 
 
 def _anomaly(s: _State, e: Any, where: str) -> None:
-    s.add("console", e, where, text=e.text, reason="anomaly")
+    s.add("console", e, where, text=e.text, level="anomaly", error_class=error_class(e.text))
 
 
 HANDLERS: dict[type[ev.Event], Callable[[_State, Any, str], None]] = {

@@ -14,7 +14,7 @@ its own ``wallTime - timestamp``; other events use the median of those offsets (
 (``webSocketCreated``, ``Page.frameNavigated``, ``Inspector.targetCrashed``) take the time of the
 nearest timed event in the file.
 
-Emits (``stream_key`` = ``requestId``; ``request_start.reason`` = the resource type, e.g. ``Fetch``,
+Emits (``stream_key`` = ``requestId``; ``request_start.resource`` = the resource type, e.g. ``Fetch``,
 ``EventSource``, ``Document``): ``request_start``, ``navigation``, ``response_headers``,
 ``data_received`` (``dataReceived``: size = dataLength; ``eventSourceMessageReceived``: text starts
 with ``sse``), ``request_done``, ``request_failed``, ``request_cancelled`` (``canceled`` or ERR_ABORTED),
@@ -40,12 +40,14 @@ from tearline.analysis.evidence.console import classify, console_fields
 from tearline.analysis.evidence.jsonshape import arr, obj, text
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.sourcefile import guarded
+from tearline.analysis.evidence.sse_data import data_type
 
 from tearline.errors import InputError
 
 __all__ = ["load_cdp", "read_messages"]
 
 _OPCODES = {1: "text", 2: "binary"}
+PAYLOAD_KEEP = 2000  # characters of an EventSource message's data kept (to read its type, not to show)
 
 
 def _num(value: Any) -> float | None:
@@ -167,7 +169,7 @@ def _request_will_be_sent(b: _Builder, where: str, p: dict[str, Any]) -> None:
             url=url,
             status=p["redirectResponse"].get("status"),
         )
-    b.add("request_start", t, where, raw, stream_key=rid, url=url, text=req.get("method"), reason=rtype)
+    b.add("request_start", t, where, raw, stream_key=rid, url=url, text=req.get("method"), resource=rtype)
     frame = p.get("frameId")
     main = b.main_frame is None or frame is None or frame == b.main_frame
     if rtype == "Document" and p.get("loaderId") == rid and main:
@@ -205,6 +207,9 @@ def _event_source_message(b: _Builder, where: str, p: dict[str, Any]) -> None:
         direction="server",
         text=f"sse event {p.get('eventName') or 'message'}"
         + (f" id={p['eventId']}" if p.get("eventId") else ""),
+        event=text(p.get("eventName")) or "message",
+        data_type=data_type(data),
+        payload=data[:PAYLOAD_KEEP] or None,
     )
 
 
@@ -358,7 +363,7 @@ def _log_entry(b: _Builder, where: str, p: dict[str, Any]) -> None:
 def _console(b: _Builder, where: str, ts_ms: float | None, text: str, level: str, url: Any) -> None:
     t = ts_ms / 1000.0 if ts_ms is not None and ts_ms > 1e11 else ts_ms
     url = url if isinstance(url, str) and url else None
-    b.add("console", t, where, ts_ms, text=text, reason=level, **console_fields(text, url))
+    b.add("console", t, where, ts_ms, text=text, level=level, **console_fields(text, url))
     for kind, fields in classify(text, url=url):
         b.add(kind, t, where, ts_ms, **fields)
 

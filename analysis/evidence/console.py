@@ -14,7 +14,7 @@ per line, so mixed files work):
 ``time only``       ``01:17:46.036 text`` (DevTools "Save as..." with timestamps; date from the file)
 
 A line without a timestamp continues the previous message (stack traces).
-Emits ``console`` (text, reason = level, url/error when the text names them) for every message,
+Emits ``console`` (text, level, url/error when the text names them) for every message,
 plus ``ws_error`` for "WebSocket connection to '...' failed" lines and ``page_crash`` for
 crashed-renderer lines. ``classify`` is shared with the DevTools importer.
 """
@@ -215,7 +215,7 @@ def load_console(path: str | os.PathLike[str], *, flag: str | None = "--console"
         fields = console_fields(ln.text, ln.url)
         rec.observations.append(
             Observation(
-                source="console", kind="console", t=ln.t, text=ln.text, reason=ln.level, where=where, **fields
+                source="console", kind="console", t=ln.t, text=ln.text, level=ln.level, where=where, **fields
             )
         )
         for kind, extra in classify(ln.text, url=ln.url):

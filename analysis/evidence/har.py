@@ -12,11 +12,11 @@ Understands the extensions of the producers a user is likely to hand us:
 Clock: ``startedDateTime`` (ISO 8601 with zone) plus the entry's ``timings``; WebSocket messages
 carry their own wall times. ``stream_key`` = the entry index as a string.
 
-Emits ``request_start`` (text = method, reason = ``_resourceType``), ``response_headers`` (at
+Emits ``request_start`` (text = method, resource = ``_resourceType``), ``response_headers`` (at
 start + blocked + dns + connect + ssl + send + wait), ``request_done`` (at start + ``time``, size =
 ``content.size``), ``request_failed``/``request_cancelled`` (from ``_error``/``_failureText``; when
 ``timings.receive`` is -1, as Playwright writes for a body that failed mid-way, the real end time is
-unknown and ``reason`` says so),
+unknown and ``time_note`` says so),
 and for WebSockets ``ws_created``, ``ws_open`` (status 101) or ``ws_error``, ``ws_frame_sent``/
 ``ws_frame_received`` (size in bytes, text = opcode name) and ``ws_error`` for error messages.
 """
@@ -189,14 +189,14 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
         if error and status == 101:
             add("ws_error", end, text=error, error=error.removeprefix("net::"))
         return True
-    add("request_start", start, text=req.get("method"), reason=rtype)
+    add("request_start", start, text=req.get("method"), resource=rtype)
     if status is not None:
         add("response_headers", headers_at, status=status, text=_mime(resp))
     if error:
         name = error.removeprefix("net::").split()[0] if error.strip() else ""
         when = _END_UNKNOWN if end_unknown else None
         if name == "ERR_ABORTED" or ("aborted" in error.lower() and not name.startswith("ERR_")):
-            add("request_cancelled", end, error="ERR_ABORTED", code=-3, text=error, reason=when)
+            add("request_cancelled", end, error="ERR_ABORTED", code=-3, text=error, time_note=when)
         else:
             add(
                 "request_failed",
@@ -204,7 +204,7 @@ def _entry(rec: SourceRecord, i: int, e: dict[str, Any]) -> bool:
                 error=name or None,
                 code=net_error_number(name),
                 text=error,
-                reason=when,
+                time_note=when,
             )
     elif status is not None:
         content = obj(resp.get("content"))

@@ -19,15 +19,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OBSERVATION_KINDS", "SOURCE_NAMES", "Observation", "SourceRecord"]
+__all__ = [
+    "OBSERVATION_KINDS",
+    "SOURCE_NAMES",
+    "SOURCE_ROLES",
+    "UNKEYED_SOURCES",
+    "Observation",
+    "SourceRecord",
+]
 
 SOURCE_NAMES: tuple[str, ...] = ("netlog", "cdp", "har", "console", "caddy", "capture")
+# Where each source stands: the browser's own network view, the page's messages, or a proxy in the path.
+SOURCE_ROLES: dict[str, str] = {
+    "netlog": "browser",
+    "cdp": "browser",
+    "har": "browser",
+    "console": "page",
+    "caddy": "proxy",
+    "capture": "proxy",
+}
+# Sources whose lines carry no stream id and are written when a request has finished (an access log):
+# each line joins the stream whose lifetime contains it, and its time is an end, not an open.
+UNKEYED_SOURCES: tuple[str, ...] = ("caddy",)
 
 OBSERVATION_KINDS: dict[str, str] = {
     # requests and streams
     "request_start": "the browser (or proxy) started a request; url, text=method",
     "response_headers": "response headers arrived; status",
-    "data_received": "body bytes or an SSE event arrived at the browser; size",
+    "data_received": "body bytes or an SSE event arrived at the browser; size; event, data_type for an SSE event",
     "data_sent": "body bytes left the browser; size",
     "request_done": "the request finished successfully; size = total bytes",
     "request_failed": "the request failed; error = net error name (ERR_...), code = net error number",
@@ -43,7 +62,7 @@ OBSERVATION_KINDS: dict[str, str] = {
     "ws_closed": "the socket is closed (as the page saw it); code, reason, text='clean'|'unclean' when known",
     "ws_error": "a WebSocket error was reported; text",
     # connections and transport
-    "socket_closed": "a transport connection ended; error = net error name when abnormal",
+    "socket_closed": "a transport connection ended; error = net error name when abnormal; how, by, errno when known",
     "socket_error": "a read/write error on a socket; error, code",
     "h2_rst_stream": "an HTTP/2 RST_STREAM; code = h2 error code, direction = who sent it",
     "h2_goaway": "an HTTP/2 GOAWAY; code",
@@ -51,13 +70,13 @@ OBSERVATION_KINDS: dict[str, str] = {
     # page and browser
     "navigation": "the page navigated or unloaded; url = destination",
     "page_crash": "the renderer crashed (sad tab); text",
-    "console": "a console or log message; text, level in reason",
+    "console": "a console or log message; text, level",
     # proxy-side facts (Caddy logs, tearline captures)
     "upstream_error": "the proxy failed to reach or read the upstream; text, status",
     "proxy_abort": "the proxy aborted a response it had started; text",
     "proxy_reload": "the proxy reloaded its configuration",
-    "proxy_timeout": "an intermediary's timer fired; text names it",
-    "access": "an access-log line for a finished request; status, size, reason=duration seconds",
+    "proxy_timeout": "an intermediary's timer fired; timer names it",
+    "access": "an access-log line for a finished request; status, size, duration (seconds)",
     "fault": "tearline injected a fault; text describes it",
     "relay": "tearline relayed an end faithfully; text describes it",
 }
@@ -76,11 +95,28 @@ class Observation:
     size: int | None = None
     status: int | None = None  # HTTP status
     code: int | None = None  # WebSocket close code, net error number, h2 error code
-    reason: str | None = None
+    reason: str | None = None  # the WebSocket close reason, and nothing else
     error: str | None = None  # net error name, e.g. "ERR_INCOMPLETE_CHUNKED_ENCODING"
-    text: str | None = None  # free text (console message, log msg)
+    text: str | None = None  # free text for a person (console message, log msg); rules do not parse it
     where: str | None = None  # place in the source file: "line 12", "event 3456", "entries[4]"
     leg: str | None = None  # for proxy-side sources: "client" or "server" leg
+    # typed facts the rules match on (None when the source does not say)
+    how: str | None = None  # how a connection or body ended: fin, rst, timeout, error, closed (capture
+    #   conn_close); terminated, length, eof, cut, error (capture body_end)
+    by: str | None = None  # who ended it: peer, proxy, unknown (capture); peer, local (NetLog QUIC)
+    errno: int | None = None  # the OS error number that ended a connection
+    frame: bool | None = None  # a WebSocket close: True when a close frame was seen, False when none was
+    event: str | None = None  # an SSE event's name ("message" when it had none)
+    data_type: str | None = None  # the JSON ``type`` / shape of an SSE event's data (e.g. "RUN_ERROR")
+    payload: str | None = None  # the recorded data of a message or event, when the recorder kept it
+    error_class: str | None = None  # what an error message means, classified by its importer: reset, cut,
+    #   protocol, client_gone, timeout (the importer knows its source's words; rules match this, not the text)
+    timer: str | None = None  # the name of the timer that fired (proxy_timeout)
+    level: str | None = None  # console / log level: error, warning, info, ..., "anomaly" for tearline's own
+    resource: str | None = None  # a request's resource type (Fetch, EventSource, XHR, WebSocket, ...)
+    duration: float | None = None  # seconds the source says the request took (an access log line)
+    tampered: str | None = None  # "injected" / "dropped" when tearline did it to a WebSocket message
+    time_note: str | None = None  # what the source does not know about ``t`` (HAR end without timing, ...)
     raw_t: float | None = None  # the source's own time value, before conversion
 
 

@@ -29,6 +29,7 @@ from tearline.analysis.evidence.browser_codes import (
     net_error_number,
     net_errors,
 )
+from tearline.analysis.explain.client_errors import CLIENT_TEXTS
 
 from tearline.errors import UsageError
 
@@ -49,7 +50,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """What a symptom means. ``kind``: net_error | close_code | sad_tab | console."""
+    """What a symptom means. ``kind``: net_error | close_code | sad_tab | console | client."""
 
     symptom: str
     kind: str
@@ -192,6 +193,17 @@ def explain(symptom: str) -> Explanation:
     if m and m.group(1).upper() in net_errors():
         # a console line naming a net error is explained by the error itself
         return _net_error(symptom, m.group(1).upper())
+    for pattern, title, meaning, causes in CLIENT_TEXTS:
+        cm = re.search(pattern, text, re.I)
+        if cm:
+            return Explanation(
+                symptom=symptom,
+                kind="client",
+                name=title,
+                code=None,
+                meaning=meaning.format(*cm.groups()),
+                causes=causes,
+            )
     sad = _SAD_TAB_RE.search(text)
     if sad and (_SAD_TAB_WORDS.search(text) or re.match(r"^\s*error\s*code", text, re.I)):
         code = sad.group(1).strip()
@@ -223,7 +235,7 @@ def explain(symptom: str) -> Explanation:
         )
     raise UsageError(
         f"unknown symptom {text[:80]!r}: not a Chrome net error, WebSocket close code, "
-        "'Error code: N' page or known console text",
+        "'Error code: N' page, known console text or client library message",
         hint=_close_matches(text),
     )
 
@@ -272,7 +284,11 @@ def explain_command(symptom: tuple[str, ...], as_json: bool) -> None:
 
     SYMPTOM is what you saw: "Error code: 11", the whole crashed-page text,
     ERR_INCOMPLETE_CHUNKED_ENCODING, net::ERR_ABORTED, -355, 1006, "close 1001",
-    or a console line such as "WebSocket connection to 'wss://…' failed: …".
+    or a console line such as "WebSocket connection to 'wss://…' failed: …",
+    or what a client library printed about a cut or reset stream: "curl: (18) …",
+    "curl: (56) …", httpx's RemoteProtocolError, aiohttp's ClientPayloadError,
+    websockets' "no close frame received or sent", Node's "TypeError: terminated",
+    "socket hang up", ECONNRESET, the ws package's "Invalid WebSocket frame".
     """
     exp = explain(" ".join(symptom))
     if as_json:

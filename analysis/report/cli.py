@@ -3,7 +3,7 @@
 Takes the same inputs as ``tearline diagnose`` (``tearline.analysis.diagnose.cli``'s
 ``evidence_options``), diagnoses them, and writes ``-o report.html``; with
 ``--png timeline.png`` also the overview picture (headline, swimlane
-timeline, zoom on the first abnormal end) for pasting into an issue tracker.
+timeline, zoom on the first fault) for pasting into an issue tracker.
 
 Exit status: 0 when the report was written; 2 with a one-line message when an
 input is missing or malformed or an output path cannot be written.
@@ -47,7 +47,7 @@ def default_title(kwargs: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False),
     default=None,
     metavar="FILE",
-    help="Also write the overview figure (headline, timeline, first abnormal end) as PNG.",
+    help="Also write the overview figure (headline, timeline, first fault) as PNG.",
 )
 @click.option("--title", default=None, help="Title of the report (default: the input file names).")
 def report_command(output: str, png: str | None, title: str | None, **kwargs: Any) -> None:
@@ -66,13 +66,9 @@ def report_command(output: str, png: str | None, title: str | None, **kwargs: An
         check_target(Path(png), "--png")
     diagnosis = diagnosis_from_options(**kwargs)
     files = render_report(diagnosis, output, png, title=title or default_title(kwargs))
-    abnormal = sum(1 for s in diagnosis.streams if s.abnormal)
-    click.echo(
-        f"wrote {files.html} ({files.bytes_html / 1024:.0f} KiB): {len(diagnosis.streams)} stream(s),"
-        f" {abnormal} ended abnormally"
-    )
+    click.echo(f"wrote {files.html} ({files.bytes_html / 1024:.0f} KiB): {diagnosis.counts_sentence()}")
     if files.png is not None:
         click.echo(f"wrote {files.png}")
     first = diagnosis.first_abnormal
     if first is not None:
-        click.echo(f"first abnormal end: {scrub(headline(first), 300)}")
+        click.echo(f"first fault: {scrub(headline(first), 300)}")

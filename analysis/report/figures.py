@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import textwrap
+import time
 
-import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
@@ -35,8 +35,12 @@ def clock(t: float | None, date: bool = False) -> str:
     """Epoch seconds as a UTC clock time with milliseconds ("14:13:25.210"), or "-" for None."""
     if t is None:
         return "-"
-    fmt = "%Y-%m-%d %H:%M:%S.%f" if date else "%H:%M:%S.%f"
-    return pd.Timestamp(t, unit="s", tz="UTC").strftime(fmt)[:-3]
+    # rounded to the millisecond, exactly as diagnosis.txt prints it (analysis/diagnose/cli.py)
+    ms = round((t % 1) * 1000)
+    if ms == 1000:
+        t, ms = t + 1, 0
+    fmt = "%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S"
+    return time.strftime(fmt, time.gmtime(t)) + f".{ms:03d}"
 
 
 def headline(s: StreamDiagnosis) -> str:
@@ -154,10 +158,7 @@ def overview_figure(d: Diagnosis, title: str = "tearline report", max_streams: i
         summary = "\n".join(textwrap.wrap(plain(first.cause.summary, 330), 165)[:2])
         top.text(0.01, 0.40, summary, fontsize=9.5, va="top", color="#222222", linespacing=1.3)
     else:
-        n = len(d.streams)
-        top.text(
-            0.01, 0.5, f"{n} stream{'s' if n != 1 else ''}, none ended abnormally.", fontsize=10.5, va="top"
-        )
+        top.text(0.01, 0.5, d.counts_sentence() + ": no fault.", fontsize=10.5, va="top")
     plot_swimlanes(d, parts[1].add_subplot(), max_streams=max_streams)
     if first is not None:
         _zoom_into(parts[2], d, first, zoom_lanes, window)

@@ -195,6 +195,9 @@ def report_context(
         "first": by_id[first.id] if first else None,
         "streams": streams,
         "abnormal_count": len(abnormal),
+        "counts": d.counts_sentence(),
+        "expected_count": len(d.expected_ends),
+        "open_count": len(d.streams) - len(d.faults) - len(d.expected_ends),
         "timeline_img": timeline_img,
         "zooms": [{**by_id[sid], "img": img} for sid, img in zooms.items() if sid in by_id],
         "zooms_left_out": max(0, len(abnormal) - len(zooms)),
@@ -202,6 +205,7 @@ def report_context(
             {
                 "name": scrub(src.name, 80),
                 "path": scrub(src.path, 400),
+                "file": scrub(src.path.replace("\\", "/").rsplit("/", 1)[-1], 120) if src.path else "",
                 "observations": src.observations,
                 "clock": scrub(src.clock, 200),
                 "offset": _seconds(src.offset),

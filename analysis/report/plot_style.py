@@ -58,6 +58,7 @@ CAUSE_STYLE: dict[str, CauseStyle] = {
     "upstream_unavailable": CauseStyle(PALETTE["vermillion"], "s", "upstream unavailable"),
     "protocol_error": CauseStyle(PALETTE["purple"], "X", "protocol error"),
     "stall": CauseStyle(PALETTE["orange"], "s", "stalled"),
+    "in_band_error": CauseStyle(PALETTE["vermillion"], "P", "failed inside the stream"),
     "injected_fault": CauseStyle(PALETTE["black"], "*", "tearline injected fault"),
     "unknown": CauseStyle(PALETTE["grey"], "o", "unknown"),
 }

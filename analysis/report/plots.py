@@ -426,7 +426,7 @@ def plot_swimlanes(data: Diagnosis | pd.DataFrame, ax: Axes | None = None, *, ma
         ax.axvline(xv, color=PALETTE["vermillion"], linewidth=1.6, alpha=0.8, zorder=2)
         stamp = pd.Timestamp(first.ended_at, unit="s", tz="UTC").strftime("%H:%M:%S.%f")[:-3]
         ax.annotate(
-            plain(f"first abnormal end: {first.id} at {stamp} UTC — {cause_label(first.cause.kind)}", 100),
+            plain(f"first fault: {first.id} at {stamp} UTC — {cause_label(first.cause.kind)}", 100),
             (xv, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 4), textcoords="offset points",
             ha=_side(xv, xlim), va="bottom", fontsize=9, fontweight="bold", color=PALETTE["vermillion"],
         )  # fmt: skip

@@ -267,6 +267,21 @@ def df_streams(
             streams[sid] = r
         return streams[sid]
 
+    for sid, t in (cap.totals or {}).items():  # read with totals=True: the data events, added up
+        r = row(sid)
+        r.update(first_data=t.first_data, last_data=t.last_data)
+        c = counts[sid]
+        for k in (
+            "client_messages",
+            "server_messages",
+            "client_bytes",
+            "server_bytes",
+            "chunks",
+            "sse_events",
+            "partial_events",
+        ):
+            c[k] += getattr(t, k)
+
     def data_at(r: dict[str, Any], ts: float) -> None:
         if r["first_data"] is None:
             r["first_data"] = ts

@@ -82,7 +82,7 @@ def _clean(name: str, value: Any) -> Any:
 
 def summarize(path: str, *, all_kinds: bool = False) -> dict[str, Any]:
     """The ``--json`` object for a capture file."""
-    cap = read_capture(path)
+    cap = read_capture(path, totals=True)  # only the sums of the data events are needed
     df = df_streams(cap, kinds=None if all_kinds else STREAM_KINDS)
     streams = [{k: _clean(k, rec[col]) for k, col in _FIELDS.items()} for rec in df.to_dict("records")]
     return {

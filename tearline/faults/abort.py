@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from tearline.faults.effects import TO, Abort, Effect
+from tearline.faults.effects import H2_ERRORS, TO, Abort, Effect
 from tearline.faults.fault import FirePoint
 from tearline.faults.params import check_choice, param
 
@@ -26,8 +26,18 @@ class AbortFault:
 
     to: str = field(default="client", metadata=param("which leg is ended", kind="str", choices=TO))
 
+    h2_error: str = field(
+        default="INTERNAL_ERROR",
+        metadata=param(
+            "with HTTP/2 to the browser: the RST_STREAM code that ends this stream (its siblings go on)",
+            kind="str",
+            choices=H2_ERRORS,
+        ),
+    )
+
     def __post_init__(self) -> None:
+        check_choice("h2_error", self.h2_error, H2_ERRORS)
         check_choice("to", self.to, TO)
 
     def effects(self, at: FirePoint) -> tuple[Effect, ...]:
-        return (Abort(how=self.how, to=self.to),)  # type: ignore[arg-type]
+        return (Abort(how=self.how, to=self.to, h2_error=self.h2_error),)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "H2_ERRORS",
+    "H2_ERROR_CODES",
     "HOW",
     "TO",
     "Abort",
@@ -20,6 +22,7 @@ __all__ = [
     "Drop",
     "Effect",
     "Forward",
+    "GoAway",
     "Respond",
     "Stall",
     "Throttle",
@@ -30,6 +33,20 @@ __all__ = [
 To = Literal["client", "server", "both"]
 TO: tuple[str, ...] = ("client", "server", "both")
 HOW: tuple[str, ...] = ("fin", "rst")
+H2_ERROR_CODES: dict[str, int] = {
+    "NO_ERROR": 0x0,
+    "PROTOCOL_ERROR": 0x1,
+    "INTERNAL_ERROR": 0x2,
+    "FLOW_CONTROL_ERROR": 0x3,
+    "STREAM_CLOSED": 0x5,
+    "REFUSED_STREAM": 0x7,
+    "CANCEL": 0x8,
+    "ENHANCE_YOUR_CALM": 0xB,
+    "INADEQUATE_SECURITY": 0xC,
+    "HTTP_1_1_REQUIRED": 0xD,
+}
+"""HTTP/2 error codes (RFC 9113 section 7) a fault may send in RST_STREAM or GOAWAY."""
+H2_ERRORS: tuple[str, ...] = tuple(H2_ERROR_CODES)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -68,6 +85,9 @@ class Abort:
 
     how: Literal["fin", "rst"] = "fin"
     to: To = "client"
+    h2_error: str = (
+        "INTERNAL_ERROR"  # with HTTP/2 to the browser: the RST_STREAM code ending this stream only
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,6 +97,9 @@ class Truncate:
 
     keep: int
     how: Literal["fin", "rst"] = "fin"
+    h2_error: str = (
+        "INTERNAL_ERROR"  # with HTTP/2 to the browser: the RST_STREAM code ending this stream only
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,7 +130,15 @@ class Throttle:
     direction: Literal["client", "server"] = "server"
 
 
-Effect = Forward | Drop | Delay | Close | Abort | Truncate | Respond | Stall | Throttle
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GoAway:
+    """HTTP/2 GOAWAY to the browser (``h2_error`` name, ``last_stream_id``; None = the highest it opened)."""
+
+    h2_error: str = "NO_ERROR"
+    last_stream_id: int | None = None
+
+
+Effect = Forward | Drop | Delay | Close | Abort | Truncate | Respond | Stall | Throttle | GoAway
 
 
 def describe(effect: Effect) -> str:
@@ -131,5 +162,7 @@ def describe(effect: Effect) -> str:
             return f"throttle {rate} bytes/s"
         case Drop():
             return "drop"
+        case GoAway(h2_error=err, last_stream_id=last):
+            return f"GOAWAY {err}" + (f" last_stream_id={last}" if last is not None else "")
         case _:
             return "forward"

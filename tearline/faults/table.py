@@ -8,6 +8,7 @@ from tearline.faults.abort import AbortFault
 from tearline.faults.close import CloseFault
 from tearline.faults.delay import DelayFault
 from tearline.faults.drop import DropFault
+from tearline.faults.goaway import GoAwayFault
 from tearline.faults.idle_timeout import IdleTimeoutFault
 from tearline.faults.reset import ResetFault
 from tearline.faults.respond import RespondFault
@@ -28,4 +29,5 @@ FAULTS: dict[str, type[Any]] = {
     "throttle": ThrottleFault,
     "respond": RespondFault,
     "idle_timeout": IdleTimeoutFault,
+    "goaway": GoAwayFault,
 }

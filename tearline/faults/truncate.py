@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from tearline.faults.effects import HOW, Effect, Truncate
+from tearline.faults.effects import H2_ERRORS, HOW, Effect, Truncate
 from tearline.faults.fault import FirePoint
 from tearline.faults.params import check_choice, param
 
@@ -34,8 +34,18 @@ class TruncateFault:
         default="fin", metadata=param("how the browser's connection ends", kind="str", choices=HOW)
     )
 
+    h2_error: str = field(
+        default="INTERNAL_ERROR",
+        metadata=param(
+            "with HTTP/2 to the browser: the RST_STREAM code that ends this stream (its siblings go on)",
+            kind="str",
+            choices=H2_ERRORS,
+        ),
+    )
+
     def __post_init__(self) -> None:
+        check_choice("h2_error", self.h2_error, H2_ERRORS)
         check_choice("how", self.how, HOW)
 
     def effects(self, at: FirePoint) -> tuple[Effect, ...]:
-        return (Truncate(keep=at.keep, how=self.how),)  # type: ignore[arg-type]
+        return (Truncate(keep=at.keep, how=self.how, h2_error=self.h2_error),)  # type: ignore[arg-type]

@@ -222,7 +222,7 @@ def record_browser(
     from playwright.sync_api import sync_playwright
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     rec = BrowserRecording(
         netlog=out_dir / f"{prefix}netlog.json",
         cdp=out_dir / f"{prefix}cdp.jsonl",

@@ -56,6 +56,8 @@ class CaddySite:
     stream_timeout: float | None = None  # seconds: hard lifetime of upgraded (WebSocket) streams
     stream_close_delay: float | None = None  # seconds: keep upgraded streams open this long after a reload
     flush_interval: float | None = None  # seconds; -1 flushes after every write
+    read_timeout: float | None = None  # seconds: reverse_proxy transport http read_timeout (upstream silence)
+    write_timeout: float | None = None  # seconds: the server's write timeout (global: any site's sets it)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -136,6 +138,14 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
+def _server_timeouts(sites: Sequence[CaddySite]) -> list[str]:
+    """The global ``servers { timeouts { write ... } }`` block when a site asks for a write timeout."""
+    write = [s.write_timeout for s in sites if s.write_timeout is not None]
+    if not write:
+        return []
+    return ["\tservers {", "\t\ttimeouts {", f"\t\t\twrite {_duration(min(write))}", "\t\t}", "\t}"]
+
+
 def render_caddyfile(
     sites: Sequence[CaddySite],
     *,
@@ -174,6 +184,7 @@ def render_caddyfile(
         "\t\tformat json",
         "\t\tlevel DEBUG",
         "\t}",
+        *_server_timeouts(sites),
         "}",
     ]
     for site in sites:
@@ -195,6 +206,8 @@ def render_caddyfile(
             lines.append(f"\t\tstream_timeout {_duration(site.stream_timeout)}")
         if site.stream_close_delay is not None:
             lines.append(f"\t\tstream_close_delay {_duration(site.stream_close_delay)}")
+        if site.read_timeout is not None:
+            lines += ["\t\ttransport http {", f"\t\t\tread_timeout {_duration(site.read_timeout)}", "\t\t}"]
         lines += ["\t}", "}"]
     return "\n".join(lines) + "\n"
 

@@ -97,7 +97,7 @@ def prepare_out_dir(out: Path) -> Path:
                     hint="choose an empty or new directory",
                 )
             clear_previous_run(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     return out
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 __all__ = ["Mitmdump", "MitmdumpFailed", "mitmdump_binary"]
 
-_LISTEN = re.compile(r"listening at (?:\[[^\]]+\]|[\w.:-]+?):(\d+)")
+_LISTEN = re.compile(r"listening at (?:\[[^\]]+\]|\*|[\w.:-]+?):(\d+)")
 
 
 class MitmdumpFailed(RuntimeError):

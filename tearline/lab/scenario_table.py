@@ -82,6 +82,7 @@ class Scenario:
     fault: str | None = None  # TOML for addons/faults.py on the browser leg
     without_caddy: Scenario | None = None  # the variant used when caddy=False (None: same row)
     needs_caddy: bool = False
+    trace_payload: str | None = None  # the recorder's trace_payload option (e.g. "preview:512"), None: none
 
 
 _LONG = {"deltas": "100"}  # ~10 s of deltas: still streaming when something happens mid-stream
@@ -155,6 +156,18 @@ SCENARIOS: dict[str, Scenario] = {
             ),
         ),
         Scenario(
+            name="stream_close_delay",
+            summary="Caddy's config is reloaded mid-stream with stream_close_delay 3s on the ai route: the "
+            "WebSocket is closed 3 s after the reload.",
+            expected_kind="server_going_away",
+            expected_actor="proxy",
+            streams={"ws": "finish"},
+            page=_LONG,
+            act=act_reload_caddy,
+            ai_site={"stream_close_delay": 3.0},
+            needs_caddy=True,
+        ),
+        Scenario(
             name="server_abrupt_close",
             summary="The agent drops its connections mid-stream: the SSE body without its terminating chunk, "
             "the WebSocket without a close frame.",
@@ -182,6 +195,27 @@ SCENARIOS: dict[str, Scenario] = {
             needs_caddy=True,
         ),
         Scenario(
+            name="proxy_read_timeout",
+            summary="The agent goes silent mid-stream and keeps its connections open; Caddy's reverse_proxy "
+            "transport read_timeout (2 s) ends the streams.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "stall", "ws": "stall"},
+            page={**_LONG, **_EARLY},
+            ai_site={"read_timeout": 2.0},
+            needs_caddy=True,
+        ),
+        Scenario(
+            name="server_write_timeout",
+            summary="Caddy's server write timeout (3 s) cuts the long SSE answer while the agent still streams.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "finish"},
+            page=_LONG,
+            ai_site={"write_timeout": 3.0},
+            needs_caddy=True,
+        ),
+        Scenario(
             name="upstream_unavailable",
             summary="The agent is down: Caddy answers the stream request and the WebSocket upgrade with 502.",
             expected_kind="upstream_unavailable",
@@ -205,6 +239,16 @@ SCENARIOS: dict[str, Scenario] = {
             expected_actor="server",
             streams={"sse": "garbage", "ws": "garbage"},
             page={**_LONG, **_EARLY},
+        ),
+        Scenario(
+            name="in_band_error",
+            summary="The agent's run fails: it sends AG-UI RUN_ERROR and then ends the SSE body properly, as "
+            "CopilotKit's runtime does; the recorder keeps payload previews to read the event's type.",
+            expected_kind="in_band_error",
+            expected_actor="server",
+            streams={"sse": "run_error"},
+            page={**_LONG, **_EARLY},
+            trace_payload="preview:512",
         ),
         Scenario(
             name="stall",

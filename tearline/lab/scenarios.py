@@ -68,6 +68,7 @@ class EvidenceBundle:
     started_at: float  # epoch seconds
     ended_at: float  # epoch seconds
     notes: tuple[str, ...] = ()
+    caddy_config: Path | None = None  # the Caddyfile Caddy ran with (for --caddy-config)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,11 +83,18 @@ class EvidenceBundle:
         args += ["--console", str(self.console)]
         if self.caddy_log is not None:
             args += ["--caddy-log", str(self.caddy_log)]
+        if self.caddy_config is not None:
+            args += ["--caddy-config", str(self.caddy_config)]
         return args
 
 
 def _mitmdump(
-    out_dir: Path, upstream: str, capture: Path | None, fault_file: Path | None, scheme: str = "http"
+    out_dir: Path,
+    upstream: str,
+    capture: Path | None,
+    fault_file: Path | None,
+    scheme: str = "http",
+    trace_payload: str | None = None,
 ) -> Any:
     """A reverse-mode mitmdump in front of ``scheme://upstream`` recording into ``capture``."""
     from tearline.lab.mitmdump import Mitmdump
@@ -98,6 +106,8 @@ def _mitmdump(
     if capture is not None:
         scripts.append(WS_TRACE)
         options["trace_file"] = str(capture)
+        if trace_payload is not None:
+            options["trace_payload"] = trace_payload
     if fault_file is not None:
         scripts.append(FAULTS)
         options["faults"] = str(fault_file)
@@ -157,7 +167,7 @@ def record_scenario(
         why = "addons/faults.py is not there yet" if proxy else "it needs the proxy (proxy=True)"
         raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     clear_previous_run(out_dir)  # an earlier recording here must not mix into this one
     notes: list[str] = []
     tracing = proxy and WS_TRACE.exists()
@@ -173,7 +183,9 @@ def record_scenario(
         if caddy:
             if proxy and backend_leg and not sc.ai_down:
                 capture = out_dir / "capture-backend.jsonl" if tracing else None
-                leg2 = stack.enter_context(_started(_mitmdump(out_dir, ai_upstream, capture, None)))
+                leg2 = stack.enter_context(
+                    _started(_mitmdump(out_dir, ai_upstream, capture, None, trace_payload=sc.trace_payload))
+                )
                 ai_upstream = f"127.0.0.1:{leg2.port}"
                 if capture is not None:
                     captures.append(capture)
@@ -196,7 +208,14 @@ def record_scenario(
             try:
                 leg1 = stack.enter_context(
                     _started(
-                        _mitmdump(out_dir, front, capture, fault_file, "https" if tls and caddy else "http")
+                        _mitmdump(
+                            out_dir,
+                            front,
+                            capture,
+                            fault_file,
+                            "https" if tls and caddy else "http",
+                            trace_payload=sc.trace_payload,
+                        )
                     )
                 )
             except Exception as e:  # MitmdumpFailed: with a fault scenario, the fault addon is not ready
@@ -233,6 +252,7 @@ def record_scenario(
         started_at=started_at,
         ended_at=time.time(),
         notes=tuple(notes),
+        caddy_config=lab_caddy.config_path if lab_caddy is not None else None,
     )
     (out_dir / "bundle.json").write_text(json.dumps(bundle.to_dict(), indent=2) + "\n")
     return bundle

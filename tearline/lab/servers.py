@@ -31,6 +31,11 @@ Routes and query parameters (times in milliseconds, sizes in bytes):
 ``/length``  ``size`` bytes with Content-Length (``end=cut`` sends half then FIN).
 anything else: ``200 ok``.
 
+A parameter the route does not take, a number that is not one or an ``end`` it does not know is
+answered ``400`` with the reason (the table: ``tearline/lab/server_routes.py``); parameters meant for
+someone else on the path are declared with ``LabServer(extra_params=...)``. HTTP/1.1 goes through h11,
+WebSocket through ``websockets``' sans-I/O ``ServerProtocol``; FIN and RST ends through ``tearline.tcp_end``.
+
 Each server keeps ``observed``: what it saw from clients (``ServerEvent``),
 so tests can check what reached the upstream (close codes, EOF, resets).
 
@@ -44,18 +49,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
-import struct
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from websockets.frames import Frame, Opcode
+import h11
+from websockets.datastructures import Headers
 from websockets.http11 import Request
-from websockets.protocol import State
-from websockets.server import ServerProtocol
+
+from tearline.lab.server_routes import ParamError, Params, message_text, parse_params, sse_event_bytes
+from tearline.lab.server_ws import serve_websocket
+from tearline.tcp_end import fin_writer, reset_writer
 
 __all__ = ["LabServer", "ServerEvent", "message_text", "sse_event_bytes"]
 
@@ -80,76 +86,13 @@ class ServerEvent:
     text: str = ""
 
 
-def message_text(i: int, size: int) -> str:
-    """The ``i``-th server message: ``"<i>:"`` padded with ``x`` to ``size`` bytes."""
-    head = f"{i}:"
-    return head + "x" * max(0, size - len(head))
-
-
-def sse_event_bytes(
-    i: int,
-    *,
-    event: str | None = None,
-    ids: bool = False,
-    retry: int | None = None,
-    comment: bool = False,
-    size: int = 16,
-    crlf: bool = False,
-) -> bytes:
-    """The ``i``-th SSE event as sent on the wire (data = ``message_text(i, size)``)."""
-    lines: list[str] = []
-    if comment:
-        lines.append(f": comment {i}")
-    if retry is not None:
-        lines.append(f"retry: {retry}")
-    if event:
-        lines.append(f"event: {event}")
-    if ids:
-        lines.append(f"id: {i}")
-    lines.append(f"data: {message_text(i, size)}")
-    nl = "\r\n" if crlf else "\n"
-    return (nl.join(lines) + nl + nl).encode()
-
-
-@dataclass
-class _Params:
-    q: dict[str, str] = field(default_factory=dict)
-
-    def num(self, name: str, default: int) -> int:
-        try:
-            return int(self.q.get(name, default))
-        except ValueError:
-            return default
-
-    def text(self, name: str, default: str) -> str:
-        return self.q.get(name, default)
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        v = self.q.get(name)
-        return default if v is None else v not in ("0", "false", "no", "")
-
-
-def _rst(writer: asyncio.StreamWriter) -> None:
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
-
-
-async def _fin(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        await writer.drain()
-    writer.close()
-    with contextlib.suppress(OSError, ConnectionError):
-        await writer.wait_closed()
-
-
 class LabServer:
     """A scriptable HTTP/WebSocket server on 127.0.0.1 (port 0 = a free port)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, extra_params: Iterable[str] = ()) -> None:
         self.port = port
+        # query parameters meant for someone else on the path (a proxy addon, a label): ignored here
+        self.extra_params = frozenset(extra_params)
         self.observed: list[ServerEvent] = []
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,6 +110,11 @@ class LabServer:
 
     def ws_url(self, path: str = "/ws") -> str:
         return f"ws://{HOST}:{self.port}{path}"
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections the server has accepted so far."""
+        return self._conns
 
     def events(self, what: str | None = None) -> list[ServerEvent]:
         return [e for e in list(self.observed) if what is None or e.what == what]
@@ -227,78 +175,122 @@ class LabServer:
         self._conns += 1
         conn = self._conns
         self._writers.add(writer)
+        h = h11.Connection(h11.SERVER)
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
+                event = await self._next_event(h, reader)
+                if isinstance(event, h11.ConnectionClosed):
                     self._note(conn, "eof")
                     break
-                except ConnectionResetError:
-                    self._note(conn, "reset")
+                if not isinstance(event, h11.Request):
                     break
-                keep = await self._request(conn, head, reader, writer)
-                if not keep:
+                keep = await self._request(conn, h, event, reader, writer)
+                if not keep or h.our_state is not h11.DONE:
                     break
+                h.start_next_cycle()
         except ConnectionResetError:
             self._note(conn, "reset")
-        except (OSError, asyncio.LimitOverrunError) as e:
+        except h11.RemoteProtocolError as e:
+            if h.their_state is h11.ERROR and h.trailing_data[1]:  # the client left mid-request
+                self._note(conn, "eof")
+            else:
+                self._note(conn, "error", text=f"bad request: {e}")
+                with contextlib.suppress(h11.LocalProtocolError):
+                    writer.write(
+                        h.send(
+                            h11.Response(
+                                status_code=400, headers=[("Content-Length", "0")], reason=b"Bad Request"
+                            )
+                        )
+                    )
+        except OSError as e:
             self._note(conn, "error", text=str(e))
         finally:
             self._writers.discard(writer)
             if not writer.transport.is_closing():
                 writer.close()
 
-    async def _request(
-        self, conn: int, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        target = parts[1] if len(parts) > 1 else "/"
-        headers = {}
-        for line in lines[1:]:
-            if ":" in line:
-                k, _, v = line.partition(":")
-                headers[k.strip().lower()] = v.strip()
-        u = urlsplit(target)
-        p = _Params(dict(parse_qsl(u.query)))
-        self._note(conn, "request", path=target)
-        length = int(headers.get("content-length", "0") or 0)
-        if length:
-            await reader.readexactly(length)
-        if headers.get("upgrade", "").lower() == "websocket":
-            await self._websocket(conn, target, head, p, reader, writer)
-            return False
-        route = u.path.rstrip("/") or "/"
-        close = headers.get("connection", "").lower() == "close"
-        if route == "/sse":
-            return await self._chunked(conn, target, p, writer, sse=True) and not close
-        if route == "/stream":
-            return await self._chunked(conn, target, p, writer, sse=False) and not close
-        if route == "/length":
-            return await self._length(conn, target, p, writer) and not close
-        body = b"ok\n"
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-        )
-        await writer.drain()
-        return not close
+    @staticmethod
+    async def _next_event(h: h11.Connection, reader: asyncio.StreamReader) -> object:
+        """The next HTTP/1.1 event from the client, reading as needed (end of stream included)."""
+        while True:
+            event = h.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            h.receive_data(await reader.read(65536))
 
-    # --- HTTP bodies -------------------------------------------------------------------
-    async def _length(self, conn: int, path: str, p: _Params, writer: asyncio.StreamWriter) -> bool:
-        size = p.num("size", 1000)
-        body = message_text(0, size).encode()
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body))
-        if p.text("end", "") == "cut":
-            writer.write(body[: size // 2])
-            self._note(conn, "end", path=path, text="cut")
-            await _fin(writer)
+    async def _request(
+        self,
+        conn: int,
+        h: h11.Connection,
+        req: h11.Request,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        target = req.target.decode("latin-1")
+        u = urlsplit(target)
+        upgrade = any(k == b"upgrade" and v.lower() == b"websocket" for k, v in req.headers)
+        self._note(conn, "request", path=target)
+        route = u.path.rstrip("/") or "/"
+        try:
+            p = parse_params(route, u.query, websocket=upgrade, extra=self.extra_params)
+        except ParamError as e:
+            self._note(conn, "error", path=target, text=str(e))
+            body = f"lab server: {e}\n".encode()
+            headers = [
+                ("content-type", "text/plain"),
+                ("content-length", str(len(body))),
+                ("connection", "close"),
+            ]
+            writer.write(
+                h.send(h11.Response(status_code=400, headers=headers, reason=b"Bad Request"))
+                + h.send(h11.Data(data=body))
+            )
+            writer.write(h.send(h11.EndOfMessage()))
+            await fin_writer(writer)
             return False
-        writer.write(body)
+        if upgrade:
+            await serve_websocket(
+                self._note, conn, target, self._ws_handshake(h, req, target), p, reader, writer
+            )
+            return False
+        while not isinstance(await self._next_event(h, reader), h11.EndOfMessage):
+            pass  # a request body: read and dropped
+        if route == "/sse":
+            return await self._chunked(conn, h, target, p, writer, sse=True)
+        if route == "/stream":
+            return await self._chunked(conn, h, target, p, writer, sse=False)
+        if route == "/length":
+            return await self._length(conn, h, target, p, writer)
+        body = b"ok\n"
+        writer.write(h.send(_response("text/plain", length=len(body))) + h.send(h11.Data(data=body)))
+        writer.write(h.send(h11.EndOfMessage()))
         await writer.drain()
         return True
 
-    def _pieces(self, p: _Params, sse: bool) -> Iterator[list[bytes]]:
+    @staticmethod
+    def _ws_handshake(h: h11.Connection, req: h11.Request, target: str) -> tuple[bytes, bytes]:
+        """The upgrade request as websockets' ``ServerProtocol`` reads it, and what the client sent after it."""
+        headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers])
+        return Request(target, headers).serialize(), h.trailing_data[0]
+
+    # --- HTTP bodies -------------------------------------------------------------------
+    async def _length(
+        self, conn: int, h: h11.Connection, path: str, p: Params, writer: asyncio.StreamWriter
+    ) -> bool:
+        size = p.num("size", 1000)
+        body = message_text(0, size).encode()
+        writer.write(h.send(_response("text/plain", length=len(body))))
+        if p.text("end", "full") == "cut":
+            writer.write(h.send(h11.Data(data=body[: size // 2])))
+            self._note(conn, "end", path=path, text="cut")
+            await fin_writer(writer)
+            return False
+        writer.write(h.send(h11.Data(data=body)) + h.send(h11.EndOfMessage()))
+        await writer.drain()
+        return True
+
+    def _pieces(self, p: Params, sse: bool) -> Iterator[list[bytes]]:
         n, size = p.num("n", 3), p.num("size", 16)
         retry = p.num("retry", -1)
         for i in range(n):
@@ -321,13 +313,9 @@ class LabServer:
                 yield [data]
 
     async def _chunked(
-        self, conn: int, path: str, p: _Params, writer: asyncio.StreamWriter, sse: bool
+        self, conn: int, h: h11.Connection, path: str, p: Params, writer: asyncio.StreamWriter, sse: bool
     ) -> bool:
-        ctype = b"text/event-stream" if sse else b"text/plain"
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n" % ctype
-        )
+        writer.write(h.send(_response("text/event-stream" if sse else "text/plain", length=None)))
         await writer.drain()
         interval = p.num("interval_ms", 50) / 1000
         await asyncio.sleep(p.num("delay_ms", 0) / 1000)
@@ -337,160 +325,36 @@ class LabServer:
             for j, piece in enumerate(pieces):
                 if j:
                     await asyncio.sleep(min(interval / 2, 0.05))
-                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                writer.write(h.send(h11.Data(data=piece)))
                 await writer.drain()
         await asyncio.sleep(p.num("end_delay_ms", 0) / 1000)
         end = p.text("end", "terminate")
         self._note(conn, "end", path=path, text=end)
         if end == "terminate":
-            writer.write(b"0\r\n\r\n")
+            writer.write(h.send(h11.EndOfMessage()))
             await writer.drain()
             return True
         if end == "partial":
             half = (sse_event_bytes(p.num("n", 3), size=p.num("size", 16)) if sse else b"partial")[:-3]
-            writer.write(b"%x\r\n%s\r\n" % (len(half), half))
-            await _fin(writer)
+            writer.write(h.send(h11.Data(data=half)))
+            await fin_writer(writer)
         elif end == "rst":
-            _rst(writer)
+            reset_writer(writer)
         elif end == "hang":
             await asyncio.sleep(3600)
         else:  # cut
-            await _fin(writer)
+            await fin_writer(writer)
         return False
 
-    # --- WebSocket -------------------------------------------------------------------------
-    async def _websocket(
-        self,
-        conn: int,
-        path: str,
-        head: bytes,
-        p: _Params,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        proto = ServerProtocol(max_size=None)
-        proto.receive_data(head)
-        reqs = [e for e in proto.events_received() if isinstance(e, Request)]
-        if not reqs:
-            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            await _fin(writer)
-            return
-        proto.send_response(proto.accept(reqs[0]))
-        writer.write(b"".join(proto.data_to_send()))
-        await writer.drain()
-        self._note(conn, "ws_open", path=path)
-        done = asyncio.Event()
-        echo, answer = p.flag("echo", True), p.flag("answer", True)
-        sent_close = False
 
-        def flush() -> None:
-            items = proto.data_to_send()
-            data = b"".join(items)
-            if data and not writer.transport.is_closing():
-                writer.write(data)
-            if b"" in items and not writer.transport.is_closing():
-                # the close handshake is done: the server closes the TCP connection (RFC 6455 7.1.1)
-                writer.close()
-
-        async def read_loop() -> None:
-            try:
-                while True:
-                    try:
-                        data = await reader.read(65536)
-                    except ConnectionResetError:
-                        self._note(conn, "reset", path=path)
-                        return
-                    if not data:
-                        self._note(conn, "eof", path=path)
-                        proto.receive_eof()
-                        return
-                    if not answer:
-                        # parse frames without the protocol's automatic close answer
-                        proto.receive_data(data)
-                        for fr in proto.events_received():
-                            self._frame(conn, path, fr)
-                            if isinstance(fr, Frame) and fr.opcode == Opcode.CLOSE:
-                                proto.data_to_send()  # discard the automatic answer
-                                return
-                        proto.data_to_send()
-                        continue
-                    proto.receive_data(data)
-                    for fr in proto.events_received():
-                        self._frame(conn, path, fr)
-                        echoable = (
-                            echo and proto.state is State.OPEN
-                        )  # a data frame read with the close: no echo
-                        if isinstance(fr, Frame) and fr.opcode in (Opcode.TEXT, Opcode.BINARY) and echoable:
-                            if fr.opcode == Opcode.TEXT:
-                                proto.send_text(fr.data)
-                            else:
-                                proto.send_binary(fr.data)
-                        if isinstance(fr, Frame) and fr.opcode == Opcode.CLOSE and not sent_close:
-                            self._note(conn, "ws_close_sent", path=path, text="answer")
-                    flush()
-                    await writer.drain()
-            finally:
-                done.set()
-
-        async def send_loop() -> None:
-            nonlocal sent_close
-            await asyncio.sleep(p.num("delay_ms", 0) / 1000)
-            n, size, interval = p.num("n", 0), p.num("size", 16), p.num("interval_ms", 50) / 1000
-            for i in range(n):
-                if i:
-                    await asyncio.sleep(interval)
-                if done.is_set():
-                    return
-                if p.flag("binary"):
-                    proto.send_binary(message_text(i, size).encode())
-                else:
-                    proto.send_text(message_text(i, size).encode())
-                flush()
-                await writer.drain()
-            end = p.text("end", "wait")
-            if end == "wait":
-                return
-            # fin/rst default to a 50 ms gap after the last message: mitmproxy 12.3.1 can miss an
-            # upstream end that arrives together with the last message (the client is never closed)
-            await asyncio.sleep(p.num("end_delay_ms", 50 if end in ("fin", "rst") else 0) / 1000)
-            if done.is_set():
-                return
-            self._note(conn, "end", path=path, text=end)
-            if end == "close":
-                sent_close = True
-                proto.send_close(p.num("code", 1000), p.text("reason", ""))
-                self._note(conn, "ws_close_sent", path=path, code=p.num("code", 1000))
-                flush()
-                await writer.drain()
-            elif end == "fin":
-                await _fin(writer)
-            elif end == "rst":
-                _rst(writer)
-
-        sender = asyncio.ensure_future(send_loop())
-        try:
-            await read_loop()
-        except (OSError, ValueError) as e:
-            self._note(conn, "error", path=path, text=str(e))
-        finally:
-            if not sender.done():
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await sender
-            if not writer.transport.is_closing():
-                await _fin(writer)
-
-    def _frame(self, conn: int, path: str, fr: object) -> None:
-        if not isinstance(fr, Frame):
-            return
-        if fr.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self._note(conn, "ws_message", path=path, size=len(fr.data), text=fr.opcode.name.lower())
-        elif fr.opcode == Opcode.CLOSE:
-            code, reason = 1005, ""
-            if len(fr.data) >= 2:
-                code = struct.unpack("!H", fr.data[:2])[0]
-                reason = bytes(fr.data[2:]).decode("utf-8", "replace")
-            self._note(conn, "ws_close_received", path=path, code=code, text=reason)
+def _response(ctype: str, *, length: int | None) -> h11.Response:
+    """A 200 with ``ctype``: ``Content-Length`` when ``length`` is known, else chunked and not cached."""
+    headers = [("Content-Type", ctype)]
+    if length is None:
+        headers += [("Cache-Control", "no-cache"), ("Transfer-Encoding", "chunked")]
+    else:
+        headers.append(("Content-Length", str(length)))
+    return h11.Response(status_code=200, headers=headers, reason=b"OK")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,13 +15,18 @@ Everything is on 127.0.0.1; times are seconds.
 
 from __future__ import annotations
 
-import base64
-import os
 import socket
-import struct
 from dataclasses import dataclass
 
-__all__ = ["HttpOutcome", "WsOutcome", "http_get", "ws_session"]
+import h11
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.uri import parse_uri
+
+from tearline.tcp_end import end_socket
+
+__all__ = ["HttpOutcome", "WsOutcome", "http_get", "parse_response", "ws_session"]
 
 HOST = "127.0.0.1"
 
@@ -45,35 +50,6 @@ class HttpOutcome:
     end: str
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        data = sock.recv(n - len(buf))
-        if not data:
-            raise EOFError
-        buf += data
-    return buf
-
-
-def _masked_frame(opcode: int, payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def _abort(sock: socket.socket, how: str) -> None:
-    if how == "rst":
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
-
-
 def ws_session(
     port: int,
     path: str,
@@ -86,55 +62,59 @@ def ws_session(
 ) -> WsOutcome:
     """Open a WebSocket to 127.0.0.1:``port`` and read until the connection ends.
 
-    Close frames are answered (echoing the code) as a browser does; pings get
-    pongs. ``abort="fin"``/``"rst"``: after ``abort_after`` data messages close
+    Speaks WebSocket through the sans-I/O ``websockets.client.ClientProtocol`` on a plain socket,
+    so the end can be chosen: close frames are answered by echoing them (RFC 6455 5.5.1); pings
+    get pongs. ``abort="fin"``/``"rst"``: after ``abort_after`` data messages close
     the socket without a close frame (FIN, or RST via SO_LINGER 0). ``close=(code,
     reason)``: after ``abort_after`` data messages send that close frame and keep
     reading (``WsOutcome.close`` is then the server's answer). After a close frame
     the server has ``after_close_timeout`` seconds to close TCP.
     """
     sock = socket.create_connection((HOST, port), timeout=timeout)
+    proto = ClientProtocol(parse_uri(f"ws://{HOST}:{port}{path}"), max_size=None)
     messages, received = 0, None
     sent_close = False
+
+    def flush() -> None:
+        data = b"".join(proto.data_to_send())  # b"" marks "close TCP": the caller's end decides that
+        if data:
+            sock.sendall(data)
+
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += _recv_exact(sock, 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"WebSocket handshake refused: {head.splitlines()[0]!r}")
+        proto.send_request(proto.connect())
+        flush()
         while True:
-            b0, b1 = _recv_exact(sock, 2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", _recv_exact(sock, 2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", _recv_exact(sock, 8))[0]
-            payload = _recv_exact(sock, n) if n else b""
-            opcode = b0 & 0x0F
-            if opcode in (1, 2) or (opcode == 0 and b0 & 0x80):
-                messages += 1
-                if abort and messages >= abort_after:
-                    _abort(sock, abort)
-                    return WsOutcome(messages, None, f"aborted-{abort}")
-                if close and messages >= abort_after and not sent_close:
-                    sent_close = True
-                    sock.sendall(_masked_frame(8, struct.pack("!H", close[0]) + close[1].encode()))
+            data = sock.recv(65536)
+            if not data:
+                raise EOFError
+            proto.receive_data(data)
+            for event in proto.events_received():
+                if isinstance(event, Response):
+                    if event.status_code != 101 or proto.handshake_exc is not None:
+                        raise ConnectionError(
+                            f"WebSocket handshake refused: {event.status_code} {event.reason_phrase}"
+                        )
+                    continue
+                if not isinstance(event, Frame):
+                    continue
+                if event.opcode in (Opcode.TEXT, Opcode.BINARY):
+                    messages += 1
+                    if abort and messages >= abort_after:
+                        end_socket(sock, "rst" if abort == "rst" else "fin")
+                        return WsOutcome(messages, None, f"aborted-{abort}")
+                    if close and messages >= abort_after and not sent_close:
+                        sent_close = True
+                        proto.send_close(close[0], close[1])
+                        sock.settimeout(after_close_timeout)
+                elif event.opcode == Opcode.CLOSE:
+                    # the protocol answers a close it did not start by echoing it
+                    rcvd = proto.close_rcvd
+                    received = (
+                        rcvd.code if rcvd and rcvd.code != 1005 else None,
+                        rcvd.reason if rcvd else "",
+                    )
                     sock.settimeout(after_close_timeout)
-            elif opcode == 8:
-                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-                received = (code, payload[2:].decode("utf-8", "replace"))
-                if not sent_close:
-                    sock.sendall(_masked_frame(8, payload[:2]))
-                sock.settimeout(after_close_timeout)
-            elif opcode == 9:
-                sock.sendall(_masked_frame(10, payload))
+            flush()  # pongs, the close answer, our own close
     except EOFError:
         return WsOutcome(messages, received, "eof")
     except ConnectionResetError:
@@ -145,22 +125,30 @@ def ws_session(
         sock.close()
 
 
-def _dechunk(rest: bytes) -> tuple[bytes, bool]:
-    body = b""
-    while True:
-        line, sep, after = rest.partition(b"\r\n")
-        if not sep:
-            return body, False
-        try:
-            n = int(line.split(b";")[0], 16)
-        except ValueError:
-            return body, False
-        if n == 0:
-            return body, True
-        body += after[:n]
-        if len(after) < n + 2:
-            return body, False
-        rest = after[n + 2 :]
+def parse_response(raw: bytes) -> tuple[int, bytes, bool]:
+    """Status, body and whether the body was complete, from the bytes of a response to a GET (maybe cut).
+
+    The end of the stream is not fed: a body delimited only by the connection's end never counts
+    as complete, nor does a chunked body without its terminator or a short Content-Length body.
+    """
+    h = h11.Connection(h11.CLIENT)
+    h.send(h11.Request(method="GET", target="/", headers=[("Host", HOST)]))
+    h.send(h11.EndOfMessage())
+    status, body = 0, b""
+    h.receive_data(raw)
+    try:
+        while True:
+            event = h.next_event()
+            if isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                return status, body, True
+            elif event is h11.NEED_DATA or event is h11.PAUSED:
+                return status, body, False
+    except h11.RemoteProtocolError:
+        return status, body, False
 
 
 def http_get(
@@ -172,13 +160,17 @@ def http_get(
     the socket (FIN, or RST via SO_LINGER 0) the way a browser leaving the page does.
     """
     sock = socket.create_connection((HOST, port), timeout=timeout)
+    h = h11.Connection(h11.CLIENT)  # only to write the request
     raw, end = b"", "eof"
     try:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n".encode())
+        request = h11.Request(
+            method="GET", target=path, headers=[("Host", f"{HOST}:{port}"), ("Connection", "close")]
+        )
+        sock.sendall(h.send(request) + h.send(h11.EndOfMessage()))
         while data := sock.recv(65536):
             raw += data
             if abort and len(raw) >= abort_after:
-                _abort(sock, abort)
+                end_socket(sock, "rst" if abort == "rst" else "fin")
                 end = f"aborted-{abort}"
                 break
     except ConnectionResetError:
@@ -187,13 +179,5 @@ def http_get(
         end = "timeout"
     finally:
         sock.close()
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
-    headers = [h.lower() for h in head.split(b"\r\n")[1:]]
-    if any(h.startswith(b"transfer-encoding:") and b"chunked" in h for h in headers):
-        body, terminated = _dechunk(rest)
-    else:
-        body = rest
-        lengths = [int(h.split(b":", 1)[1]) for h in headers if h.startswith(b"content-length:")]
-        terminated = bool(lengths) and len(body) >= lengths[0]
+    status, body, terminated = parse_response(raw)
     return HttpOutcome(status, body, terminated, end)

@@ -16,7 +16,7 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
   ``data_sent`` (request body), ``request_done`` (size = total body bytes),
   ``request_failed`` (error/code: the first real net error), ``request_cancelled`` (ERR_ABORTED).
 - A request or WebSocket already open when logging started (a synthetic BEGIN) has
-  ``reason = "already open when logging started"`` on its ``request_start``/``ws_created``:
+  ``time_note = "already open when logging started"`` on its ``request_start``/``ws_created``:
   its real start time is unknown.
 - WebSocket (ws:// or wss:// requests): ``ws_created``, ``ws_handshake_request``, ``ws_open``
   (status 101), ``ws_frame_sent``/``ws_frame_received`` (size, text = opcode name),
@@ -33,31 +33,41 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from typing import Any
 
 from tearline.analysis.evidence.jsonshape import obj
 from tearline.analysis.evidence.netlog.reader import NetLogStream
 from tearline.analysis.evidence.netlog.state import (
-    ALREADY_OPEN,
-    NOT_FAILURES,
-    OPCODES,
-    STATUS_RE,
+    CLOSE_ABNORMAL,
+    CLOSE_NO_STATUS,
     RequestState,
     SocketState,
     as_int,
-    as_str,
-    content_type,
     fallback_name,
     first_close,
     invert,
 )
-from tearline.analysis.evidence.netlog.transport import on_h2, on_socket
+from tearline.analysis.evidence.netlog.transport import on_h2, on_quic, on_socket
+from tearline.analysis.evidence.netlog.url_request import on_channel, on_request
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.sourcefile import guarded
 
 from tearline.errors import InputError
 
-__all__ = ["Interpreter", "load_netlog"]
+__all__ = ["SOURCES", "Interpreter", "load_netlog"]
+
+# source type -> handler(interpreter, source id, event name, phase, params, tick, where); each hands the
+# event on by name through its own table (url_request.REQUEST_EVENTS/CHANNEL_EVENTS, transport.SOCKET_EVENTS/
+# H2_EVENTS); other source types are ignored, except that NETWORK_CHANGED counts from any source
+SourceHandler = Callable[["Interpreter", int, str, str, dict[str, Any], float, str], None]
+SOURCES: dict[str, SourceHandler] = {
+    "URL_REQUEST": on_request,
+    "SOCKET": on_socket,
+    "HTTP2_SESSION": on_h2,
+    "WEBSOCKET_CHANNEL": on_channel,
+    "QUIC_SESSION": on_quic,
+}
 
 
 class Interpreter:
@@ -159,197 +169,11 @@ class Interpreter:
         phase = self.phase.get(phase_id, "PHASE_NONE") if phase_id is not None else "PHASE_NONE"
         params = obj(e.get("params"))
         where = f"event {index}"
-        if stype == "URL_REQUEST":
-            self.on_request(sid, name, phase, params, tick, where)
-        elif stype == "SOCKET":
-            on_socket(self, sid, name, phase, params, tick, where)
-        elif stype == "HTTP2_SESSION":
-            on_h2(self, sid, name, params, tick, where)
-        elif stype == "WEBSOCKET_CHANNEL":
-            self.on_channel(sid, name, phase, params, tick, where)
-        elif stype == "QUIC_SESSION" and name == "QUIC_SESSION_CLOSED":
-            self.add(
-                "socket_closed",
-                tick,
-                where,
-                text=f"QUIC session closed: {params.get('details') or params.get('quic_error')}",
-                reason="peer" if params.get("from_peer") else "local",
-            )
+        handler = SOURCES.get(stype)
+        if handler is not None:
+            handler(self, sid, name, phase, params, tick, where)
         if name == "NETWORK_CHANGED":
             self.add("network_changed", tick, where, text=str(params.get("new_connection_type", "")))
-
-    def on_request(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
-        r = self.request(sid)
-        if name == "REQUEST_ALIVE" and phase == "PHASE_BEGIN":
-            r.url = r.url or as_str(p.get("url"))
-            if r.url and r.url.startswith(("ws://", "wss://")):
-                r.is_ws = True
-            if not r.started:
-                r.started = True
-                kind = "ws_created" if r.is_ws else "request_start"
-                # a synthetic BEGIN (logging started while the request was open) carries its state
-                pending = ALREADY_OPEN if ("is_pending" in p or "load_state" in p) else None
-                r.start_obs = self.add(
-                    kind,
-                    tick,
-                    where,
-                    stream_key=r.key,
-                    url=r.url,
-                    text=as_str(p.get("method")),
-                    reason=pending,
-                )
-            return
-        if name == "URL_REQUEST_START_JOB" and phase == "PHASE_BEGIN":
-            first_job = r.method is None
-            r.method = r.method or as_str(p.get("method"))
-            r.url = r.url or as_str(p.get("url"))
-            if r.start_obs is not None and first_job:
-                self.obs[r.start_obs] = dataclasses.replace(self.obs[r.start_obs], text=r.method, url=r.url)
-            if p.get("request_type") == "main frame":
-                self.add("navigation", tick, where, stream_key=r.key, url=as_str(p.get("url")), text=r.method)
-        elif name == "URL_REQUEST_REDIRECTED":
-            r.url = as_str(p.get("location")) or r.url
-        elif name in ("HTTP_STREAM_REQUEST_BOUND_TO_JOB", "HTTP_STREAM_JOB_CONTROLLER_BOUND"):
-            dep = p.get("source_dependency") or {}
-            job = as_int(dep.get("id")) if isinstance(dep, dict) else None
-            if job is not None:
-                self.job_to_request[job] = r.key
-                waiting = self.job_to_socket.get(job)
-                if waiting is not None:
-                    self.link(self.socket(waiting), r)
-        elif name in ("HTTP_TRANSACTION_SEND_REQUEST_HEADERS", "HTTP_TRANSACTION_HTTP2_SEND_REQUEST_HEADERS"):
-            if name.startswith("HTTP_TRANSACTION_HTTP2"):
-                r.h2_headers_t = tick
-            if r.is_ws:
-                self.add("ws_handshake_request", tick, where, stream_key=r.key, url=r.url)
-        elif name == "HTTP_TRANSACTION_SEND_REQUEST_BODY":
-            self.add("data_sent", tick, where, stream_key=r.key, url=r.url, size=as_int(p.get("length")))
-        elif name == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS":
-            headers = p.get("headers")
-            first = headers[0] if isinstance(headers, list) and headers else ""
-            m = STATUS_RE.match(first if isinstance(first, str) else "")
-            r.status = int(m.group(1)) if m else None
-            kind = "ws_open" if r.is_ws and r.status == 101 else "response_headers"
-            text = None if kind == "ws_open" else content_type(headers)
-            self.add(kind, tick, where, stream_key=r.key, url=r.url, status=r.status, text=text)
-        elif name == "URL_REQUEST_JOB_FILTERED_BYTES_READ":
-            size = as_int(p.get("byte_count")) or 0
-            r.bytes_read += size
-            self.add("data_received", tick, where, stream_key=r.key, url=r.url, size=size, direction="server")
-        elif name in ("WEBSOCKET_SENT_FRAME_HEADER", "WEBSOCKET_RECV_FRAME_HEADER"):
-            self.on_frame(r, name, p, tick, where)
-        elif name in ("WEBSOCKET_UPGRADE_FAILURE", "WEBSOCKET_INVALID_FRAME", "WEBSOCKET_CLOSE_TIMEOUT"):
-            code = self.net_error(p.get("net_error"))
-            text = as_str(p.get("message")) or as_str(p.get("reason")) or name.lower().replace("_", " ")
-            self.add(
-                "ws_error",
-                tick,
-                where,
-                stream_key=r.key,
-                url=r.url,
-                text=text,
-                code=code,
-                error=self.name(code),
-            )
-        elif name == "CANCELLED":
-            code = self.net_error(p.get("net_error"))
-            if code is None or code == -3:
-                self.cancel(r, tick, where)
-            elif code not in NOT_FAILURES:
-                self.fail(r, code, tick, where)
-        elif name == "FAILED":
-            code = self.net_error(p.get("net_error"))
-            if code is not None and code not in NOT_FAILURES:
-                self.fail(r, code, tick, where)
-        elif name == "HTTP2_STREAM_ERROR":
-            sid2 = as_int(p.get("stream_id"))
-            text = f"HTTP/2 stream {sid2}: {p.get('description', '')}".strip()
-            self.socket_error(r, self.net_error(p.get("net_error")), text, tick, where)
-        elif name == "HTTP_TRANSACTION_RESTART_AFTER_ERROR":
-            text = "retried on a fresh connection (the reused keep-alive connection was closed)"
-            self.socket_error(r, self.net_error(p.get("net_error")), text, tick, where)
-        if name == "REQUEST_ALIVE" and phase == "PHASE_END":
-            code = self.net_error(p.get("net_error"))
-            if code is not None and code not in NOT_FAILURES and r.error is None:
-                self.fail(r, code, tick, where)
-            elif code == -3 and not r.cancelled:  # an explicit ERR_ABORTED without a CANCELLED event
-                self.cancel(r, tick, where)
-            if not r.ended:
-                r.ended = True
-                if r.error is None and not r.cancelled and not r.is_ws and code not in (-173,):
-                    self.add("request_done", tick, where, stream_key=r.key, url=r.url, size=r.bytes_read)
-
-    def fail(self, r: RequestState, code: int, tick: float, where: str) -> None:
-        if r.error is not None:
-            return
-        r.error = code
-        kind = "ws_error" if r.is_ws and r.status != 101 else "request_failed"
-        self.add(kind, tick, where, stream_key=r.key, url=r.url, error=self.name(code), code=code)
-
-    def cancel(self, r: RequestState, tick: float, where: str) -> None:
-        """The request was cancelled (ERR_ABORTED, -3): mark it and add ``request_cancelled``."""
-        r.cancelled = True
-        self.add("request_cancelled", tick, where, stream_key=r.key, url=r.url, error="ERR_ABORTED", code=-3)
-
-    def socket_error(self, r: RequestState, code: int | None, text: str, tick: float, where: str) -> None:
-        """A ``socket_error`` on the request's connection, with the net error (if any) and a note."""
-        self.add(
-            "socket_error",
-            tick,
-            where,
-            stream_key=r.key,
-            url=r.url,
-            code=code,
-            error=self.name(code),
-            text=text,
-        )
-
-    def on_frame(self, r: RequestState, name: str, p: dict[str, Any], tick: float, where: str) -> None:
-        r.is_ws = True  # frames prove it, even when the request began before logging did
-        if r.status is None:
-            r.status = 101
-        sent = name == "WEBSOCKET_SENT_FRAME_HEADER"
-        opcode = as_int(p.get("opcode"))
-        size = as_int(p.get("payload_length"))
-        direction = "client" if sent else "server"
-        if opcode == 8:
-            kind = "ws_close_sent" if sent else "ws_close_received"
-            if sent:
-                r.sent_close_frame = True
-            else:
-                r.recv_close_frame = True
-            r.close_obs[direction] = self.add(
-                kind, tick, where, stream_key=r.key, url=r.url, size=size, direction=direction
-            )
-            return
-        kind = "ws_frame_sent" if sent else "ws_frame_received"
-        text = OPCODES.get(opcode or 0, str(opcode))
-        self.add(kind, tick, where, stream_key=r.key, url=r.url, size=size, direction=direction, text=text)
-
-    def on_channel(self, sid: int, name: str, phase: str, p: dict[str, Any], tick: float, where: str) -> None:
-        if name == "WEBSOCKET_ALIVE" and phase == "PHASE_BEGIN":
-            # Chrome >= ~147: the channel's URL_REQUEST has the next source id (verified on 148 and 156)
-            self.ws_channels[sid] = str(sid + 1)
-            url = as_str(p.get("url"))
-            if url:  # a channel already open when logging started names its URL here
-                r = self.request(sid + 1)
-                r.url = r.url or url
-                r.is_ws = True
-                if p.get("state") == "CONNECTED":
-                    r.status = r.status or 101
-                if not r.started:
-                    r.started = True
-                    reason = ALREADY_OPEN if p.get("state") == "CONNECTED" else None
-                    r.start_obs = self.add(
-                        "ws_created", tick, where, stream_key=r.key, url=r.url, reason=reason
-                    )
-        elif (name == "WEBSOCKET_STATE_CHANGED" and p.get("new_state") == "CLOSED") or (
-            name == "WEBSOCKET_ALIVE" and phase == "PHASE_END"
-        ):
-            key = self.ws_channels.get(sid)
-            req = self.requests.get(int(key)) if key else None
-            if req is not None and req.is_ws and not req.ws_closed:
-                self.ws_closed(req, tick, where)
 
     def ws_closed(self, r: RequestState, tick: float, where: str) -> None:
         r.ws_closed = True
@@ -366,17 +190,21 @@ class Interpreter:
             sent = first_close(s.sent) if s else None
             if recv is not None and "server" in r.close_obs:
                 i = r.close_obs["server"]
-                self.obs[i] = dataclasses.replace(self.obs[i], code=recv[0] or 1005, reason=recv[1])
+                self.obs[i] = dataclasses.replace(
+                    self.obs[i], code=recv[0] or CLOSE_NO_STATUS, reason=recv[1]
+                )
             if sent is not None and "client" in r.close_obs:
                 i = r.close_obs["client"]
-                self.obs[i] = dataclasses.replace(self.obs[i], code=sent[0] or 1005, reason=sent[1])
+                self.obs[i] = dataclasses.replace(
+                    self.obs[i], code=sent[0] or CLOSE_NO_STATUS, reason=sent[1]
+                )
             if r.closed_obs is not None:
                 if r.recv_close_frame:
-                    code = (recv[0] or 1005) if recv else None
+                    code = (recv[0] or CLOSE_NO_STATUS) if recv else None
                     reason = recv[1] if recv else "close frame received (payload not in this capture mode)"
                     clean = "clean" if (s is None or (s.fin and not s.error)) else "unclean"
                 else:
-                    code, reason, clean = 1006, "", "unclean"
+                    code, reason, clean = CLOSE_ABNORMAL, "", "unclean"
                 i = r.closed_obs
                 self.obs[i] = dataclasses.replace(self.obs[i], code=code, reason=reason, text=clean)
 

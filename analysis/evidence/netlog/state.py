@@ -18,10 +18,19 @@ from tearline.analysis.evidence.netlog.frames import FrameScanner
 
 __all__ = [
     "ALREADY_OPEN",
+    "CLOSE_ABNORMAL",
+    "CLOSE_NO_STATUS",
+    "ERR_ABORTED",
+    "ERR_CONNECTION_RESET",
+    "ERR_IO_PENDING",
+    "ERR_WS_UPGRADE",
     "H2_CODE_RE",
     "NOT_FAILURES",
+    "OK",
     "OPCODES",
+    "OPCODE_CLOSE",
     "STATUS_RE",
+    "SWITCHING_PROTOCOLS",
     "RequestState",
     "SocketState",
     "as_int",
@@ -34,8 +43,21 @@ __all__ = [
     "invert",
 ]
 
-OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
-NOT_FAILURES = {0, -1, -3, -173}  # OK, IO_PENDING, ABORTED (handled as cancel), WS_UPGRADE (success)
+# Chrome net errors the interpreter decides on (chromium net/base/net_error_list.h); every other
+# number is named through the file's own ``constants.netError``
+OK = 0
+ERR_IO_PENDING = -1
+ERR_ABORTED = -3  # the request was cancelled: ``request_cancelled``, never a failure
+ERR_CONNECTION_RESET = -101  # a socket that ended with it was reset (RST), not closed
+ERR_WS_UPGRADE = -173  # the WebSocket upgrade's success marker, never a failure
+NOT_FAILURES = frozenset({OK, ERR_IO_PENDING, ERR_ABORTED, ERR_WS_UPGRADE})
+
+# HTTP and WebSocket numbers (RFC 9110, RFC 6455)
+SWITCHING_PROTOCOLS = 101  # the status of a WebSocket upgrade that succeeded
+OPCODE_CLOSE = 8
+OPCODES = {0: "continuation", 1: "text", 2: "binary", OPCODE_CLOSE: "close", 9: "ping", 10: "pong"}
+CLOSE_NO_STATUS = 1005  # what the page sees for a close frame without a code
+CLOSE_ABNORMAL = 1006  # what the page sees when no close frame arrived
 ALREADY_OPEN = "already open when logging started"
 STATUS_RE = re.compile(r"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 H2_CODE_RE = re.compile(r"^\s*(\d+)")

@@ -25,7 +25,8 @@ plays every scenario:
                   close TCP with no close frame), ``reset`` (TCP RST),
                   ``going_away`` (WS close 1001), ``stall`` (stop sending, stay
                   open), ``garbage`` (SSE: invalid chunk framing; WS: a frame with
-                  reserved opcode 0x3).
+                  reserved opcode 0x3), ``run_error`` (the agent fails: AG-UI
+                  ``RUN_ERROR``, then a proper end, as CopilotKit's runtime does).
 
 Every request and every end is logged as a JSON line (``ts`` epoch seconds,
 ``msg``, fields) to ``log_path``, like an agent runtime's own log: it shows
@@ -40,7 +41,6 @@ import contextlib
 import hashlib
 import json
 import mimetypes
-import socket
 import struct
 import threading
 import time
@@ -52,10 +52,12 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
+from tearline.tcp_end import reset_writer
+
 __all__ = ["END_BEHAVIOURS", "WWW_DIR", "IncidentBackend", "RunPlan", "run_backend"]
 
 WWW_DIR = Path(__file__).with_name("www")
-END_BEHAVIOURS = ("finish", "cut", "reset", "going_away", "stall", "garbage")
+END_BEHAVIOURS = ("finish", "cut", "reset", "going_away", "stall", "garbage", "run_error")
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _ANSWER_TEXT = (
     "A WebSocket or a streamed fetch ends for one of a handful of reasons: the page left, "
@@ -104,6 +106,8 @@ def agui_events(plan: RunPlan, run_id: str) -> Iterator[dict[str, Any]]:
     if plan.end == "finish":
         yield {"type": "TEXT_MESSAGE_END", "messageId": f"msg-{run_id}"}
         yield {"type": "RUN_FINISHED", "threadId": "thread-1", "runId": run_id}
+    elif plan.end == "run_error":
+        yield {"type": "RUN_ERROR", "message": "the model provider failed", "code": "PROVIDER_ERROR"}
 
 
 def ws_frame(opcode: int, payload: bytes) -> bytes:
@@ -130,14 +134,6 @@ async def read_ws_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     mask = await reader.readexactly(4) if b1 & 0x80 else b"\0\0\0\0"
     data = await reader.readexactly(n)
     return b0 & 0x0F, bytes(c ^ mask[i % 4] for i, c in enumerate(data))
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Abort the connection with a TCP RST (SO_LINGER 0)."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
 
 
 class IncidentBackend:
@@ -251,7 +247,7 @@ class IncidentBackend:
         self, writer: asyncio.StreamWriter, plan: RunPlan, gone: asyncio.Future[bytes], run_id: str, sent: int
     ) -> None:
         self.log("run ending", transport="sse", run_id=run_id, end=plan.end, events_sent=sent)
-        if plan.end == "finish":
+        if plan.end in ("finish", "run_error"):
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         elif plan.end == "garbage":
@@ -259,7 +255,7 @@ class IncidentBackend:
             await writer.drain()
             await asyncio.sleep(0.2)
         elif plan.end == "reset":
-            _reset(writer)
+            reset_writer(writer)
         elif plan.end == "stall":
             await gone  # hold the stream open, silent, until the other side gives up
             self.log("client went away", transport="sse", run_id=run_id, events_sent=sent)
@@ -297,9 +293,9 @@ class IncidentBackend:
                     self.log("run cancelled", transport="ws", run_id=run_id, messages_sent=sent)
                     return
             self.log("run ending", transport="ws", run_id=run_id, end=plan.end, messages_sent=sent)
-            if plan.end in ("finish", "going_away"):
-                code = 1000 if plan.end == "finish" else 1001
-                reason = b"run finished" if plan.end == "finish" else b"agent restarting"
+            if plan.end in ("finish", "going_away", "run_error"):
+                code = 1001 if plan.end == "going_away" else 1000
+                reason = b"agent restarting" if plan.end == "going_away" else b"run finished"
                 closing.set()
                 writer.write(ws_frame(0x8, struct.pack("!H", code) + reason))
                 await writer.drain()
@@ -309,7 +305,7 @@ class IncidentBackend:
                 await writer.drain()
                 await asyncio.wait({client}, timeout=5)
             elif plan.end == "reset":
-                _reset(writer)
+                reset_writer(writer)
             elif plan.end == "stall":
                 await client
         except (ConnectionError, OSError):

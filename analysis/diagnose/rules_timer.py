@@ -1,0 +1,170 @@
+"""The timer rule: which deadline ended a stream, from a proxy's own word or from timing alone.
+
+``rule_proxy_timer`` first takes an intermediary's own account (a ``proxy_timeout`` observation: Caddy's
+"stream timed out", mitmproxy's idle watchdog in a capture). Otherwise, when the browser did not end
+the stream itself, it measures the end on every clock (``tearline.analysis.evidence.timers.CLOCKS``:
+from the open, from the last data either way, from the last data of the server or of the browser,
+while awaiting headers, from a proxy reload) and names the timer whose value the measure matches
+within ``max(TOLERANCE_MIN, TOLERANCE_SHARE * value)``: configured timers (``--caddy-config``) first,
+then values a recorder wrote, documented defaults, and durations that repeat across the run's streams.
+The cause's ``details`` carry the timer's name, the measured and configured seconds, the clock and how
+the value was learned; the confidence comes from the last (``INFERENCE``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from tearline.analysis.diagnose.model import Cause, Evidence
+from tearline.analysis.diagnose.rule_context import Context, browser_initiated, cause, end_ev, ev
+from tearline.analysis.diagnose.signatures import NEAR
+from tearline.analysis.evidence.timers import CLOCKS, INFERENCE, Timer
+
+__all__ = ["CLOCK_WORDS", "TOLERANCE_MIN", "TOLERANCE_SHARE", "applies", "measures", "rule_proxy_timer"]
+
+TOLERANCE_MIN = 0.3  # seconds
+TOLERANCE_SHARE = 0.02  # of the timer's value
+CLOCK_WORDS: dict[str, str] = {
+    "open": "lifetime",
+    "idle": "idle time",
+    "server_idle": "silence from the server",
+    "client_idle": "silence from the browser",
+    "awaiting_headers": "wait for response headers",
+    "reload": "time since the proxy reload",
+}
+
+
+def applies(timer: Timer, url: str) -> bool:
+    """Does ``timer`` (its route patterns) cover a stream at ``url``? Ports are not compared: a proxy in
+    front of Caddy (mitmproxy, a load balancer) puts its own port in the browser's URL."""
+    if not timer.route:
+        return True
+    try:
+        path = urlsplit(url).path or "/"
+    except ValueError:
+        return False
+    return any(fnmatch.fnmatchcase(path.lower(), pattern.lower()) for pattern in timer.route)
+
+
+def measures(ctx: Context) -> dict[str, float]:
+    """The stream's end measured on every clock it can be (seconds); clocks with no start are left out."""
+    opened = ctx.stream.trusted_open
+    if opened is None or ctx.ended is None:
+        return {}
+    end = ctx.ended
+    out = {"open": end - opened}
+    server = ctx.stream.last_activity("server")
+    client = ctx.stream.last_activity("client")
+    if server is not None or client is not None:
+        out["idle"] = end - max(t for t in (server, client) if t is not None)
+    if server is not None:
+        out["server_idle"] = end - server
+    if client is not None:
+        out["client_idle"] = end - client
+    if not ctx.obs("response_headers", "ws_open", "data_received", "ws_frame_received"):
+        out["awaiting_headers"] = end - opened
+    reloads = [o.t for o in ctx.global_obs if o.kind == "proxy_reload" and opened < o.t <= end]
+    if reloads:
+        out["reload"] = end - max(reloads)
+    return out
+
+
+def _tolerance(value: float) -> float:
+    return max(TOLERANCE_MIN, TOLERANCE_SHARE * value)
+
+
+def _timer_word(o_timer: str | None, timers: Iterable[Timer]) -> Timer | None:
+    """The configured timer a proxy's own timeout line names (e.g. Caddy's stream_timeout)."""
+    if not o_timer:
+        return None
+    configured = [t for t in timers if t.inferred_from == "config"]
+    exact = [t for t in configured if t.name == o_timer]
+    same_key = [t for t in configured if t.name.split()[-1] == o_timer.split()[-1]]
+    found = exact or same_key
+    return found[0] if found else None
+
+
+def _from_the_proxy(ctx: Context) -> list[Cause]:
+    out: list[Cause] = []
+    got = measures(ctx)
+    for o in ctx.near_end("proxy_timeout", before=NEAR + 1, after=NEAR):
+        named = _timer_word(o.timer, [t for t in ctx.timers if applies(t, ctx.stream.url)])
+        measured = got.get(named.clock) if named is not None else None
+        value = (
+            f" after {measured:.2f} s of {CLOCK_WORDS[named.clock]}" if named and measured is not None else ""
+        )
+        configured = f", configured {named.seconds:g} s ({named.source})" if named is not None else ""
+        out.append(
+            cause(
+                "proxy_timeout",
+                "proxy",
+                f"An intermediary's timer ended the stream ({o.timer or o.text or 'timeout'}){value}{configured}.",
+                0.92,
+                [ev(o, o.text or o.timer or "proxy timer fired")],
+                timer=o.timer,
+                measured=round(measured, 3) if measured is not None else None,
+                configured=named.seconds if named is not None else None,
+                clock=named.clock if named is not None else None,
+                inferred_from="proxy log",
+            )
+        )
+    return out
+
+
+def rule_proxy_timer(ctx: Context) -> list[Cause]:
+    out = _from_the_proxy(ctx)
+    if out or ctx.opened is None or ctx.ended is None or browser_initiated(ctx) is not None:
+        return out
+    got = measures(ctx)
+    matches = [
+        (abs(measured - t.seconds), -INFERENCE[t.inferred_from], i, t, measured)
+        for i, t in enumerate(ctx.timers)
+        if (measured := got.get(t.clock)) is not None
+        and abs(measured - t.seconds) <= _tolerance(t.seconds)
+        and applies(t, ctx.stream.url)
+    ]
+    if not matches:
+        return out
+    # the closest match wins (a stream idle for exactly the timer also lived a little longer), then the
+    # best-known value, then table order
+    _, _, _, timer, measured = min(matches, key=lambda m: m[:3])
+    what = CLOCK_WORDS.get(timer.clock, timer.clock)
+    prim = ctx.stream.primary
+    end_o = next(iter(prim.of("ws_closed", "request_failed", "request_done")), None) if prim else None
+    evidence = [
+        Evidence(
+            source="diagnosis",
+            t=ctx.ended,
+            text=f"{what} {measured:.2f} s = {timer.name} {timer.seconds:g} s ({CLOCKS[timer.clock]})",
+        )
+    ]
+    if end_o is not None:
+        evidence.append(end_ev(end_o))
+    if timer.inferred_from == "repeats":
+        summary = (
+            f"The stream ended after {measured:.1f} s of {what}, as {timer.source} did ({timer.seconds:.2f} s,"
+            f" counted {CLOCKS[timer.clock]}): a timer whose value no table or configuration names."
+        )
+    else:
+        where = f"; value from {timer.source}" if timer.source else ""
+        summary = (
+            f"The stream ended after {measured:.1f} s of {what}, exactly the {timer.name} ({timer.seconds:g} s,"
+            f" counted {CLOCKS[timer.clock]}): a timer ({timer.inferred_from}{where})."
+        )
+    out.append(
+        cause(
+            "proxy_timeout",
+            timer.actor,
+            summary,
+            INFERENCE[timer.inferred_from],
+            evidence,
+            timer=timer.name,
+            measured=round(measured, 3),
+            configured=timer.seconds,
+            clock=timer.clock,
+            inferred_from=timer.inferred_from,
+        )
+    )
+    return out

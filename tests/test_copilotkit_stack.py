@@ -1,0 +1,130 @@
+"""The real CopilotKit + LangGraph stack through real Caddy, tearline's taps and a real Chromium.
+
+What these assert is what the stack was observed to do (docs/case-study-copilotkit.md): the chat streams
+AG-UI events over one POST; when the user leaves, the browser's stream is cancelled while the runtime
+keeps reading the agent's whole answer; a failure behind the runtime reaches the browser as an in-band
+RUN_ERROR in a response that ends normally.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tearline.lab.browser import CHROMIUM
+from tearline.lab.copilotkit.record import record_chat
+
+pytestmark = [
+    pytest.mark.real_app,
+    pytest.mark.browser,
+    pytest.mark.caddy,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
+
+pytest.importorskip("ag_ui_langgraph")
+if shutil.which("npm") is None or not Path(CHROMIUM).exists():
+    pytest.skip("the real app needs Node.js/npm and Chromium", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def app_built() -> Path:
+    """npm ci + next build, once (cached across runs: tearline.lab.copilotkit.build)."""
+    from tearline.lab.copilotkit.build import ensure_app
+
+    return ensure_app()
+
+
+@pytest.mark.parametrize("tls", [True, False], ids=["http2", "http1"])
+def test_nav_away_mid_answer(app_built, tmp_path, tls) -> None:
+    rec = record_chat(tmp_path / "ck", tls=tls, tokens=120, interval=0.05, leave_after_tokens=20)
+    # the page's CopilotKit calls, all on one POST route
+    assert rec.calls[0] == "info" and "agent/connect" in rec.calls and rec.calls[-1] == "agent/run"
+    browser = rec.run_stream("browser")
+    assert browser.http_version == ("HTTP/2.0" if tls else "HTTP/1.1")
+    assert browser.data_types[0] == "RUN_STARTED"
+    assert browser.count("TEXT_MESSAGE_CONTENT") >= 1
+    assert "RUN_FINISHED" not in browser.data_types and "RUN_ERROR" not in browser.data_types
+    assert browser.complete is False and browser.how == "cut"  # the browser cancelled its stream
+    assert browser.ended_at is not None and rec.left_at is not None and browser.ended_at >= rec.left_at
+    # the hop behind the runtime streamed the whole answer to its end regardless
+    agent = rec.run_stream("agent")
+    assert agent.complete is True and agent.data_types[-1] == "RUN_FINISHED"
+    assert agent.count("TEXT_MESSAGE_CONTENT") == 120
+    (run,) = rec.agent_runs()
+    assert (run.response_end, run.model_end, run.tokens) == ("complete", "finished", 120)
+    assert (
+        run.last_token_at is not None and run.last_token_at > browser.ended_at
+    )  # generated after the user left
+
+
+def test_clean_finish(app_built, tmp_path) -> None:
+    rec = record_chat(tmp_path / "ck", tls=True, tokens=15, interval=0.02, leave_after_tokens=None)
+    browser = rec.run_stream("browser")
+    assert browser.complete is True and browser.how == "terminated"
+    assert browser.data_types[0] == "RUN_STARTED" and browser.data_types[-1] == "RUN_FINISHED"
+    assert browser.count("TEXT_MESSAGE_CONTENT") == 15
+    (run,) = rec.agent_runs()
+    assert (run.response_end, run.model_end, run.tokens) == ("complete", "finished", 15)
+
+
+ABORT_AFTER_20 = """
+[[fault]]
+action = "abort"
+stream = "sse"
+direction = "server"
+after_messages = 20
+to = "both"
+"""
+
+
+def test_abort_on_the_agent_leg_reaches_the_browser_in_band(app_built, tmp_path) -> None:
+    rec = record_chat(
+        tmp_path / "ck",
+        tls=True,
+        tokens=120,
+        interval=0.05,
+        leave_after_tokens=None,
+        faults={"agent": ABORT_AFTER_20},
+    )
+    agent = rec.run_stream("agent")
+    assert agent.complete is False  # the hop behind the runtime was cut
+    browser = rec.run_stream("browser")
+    # ... and the browser's response ends normally, the failure only inside it
+    assert browser.data_types[-1] == "RUN_ERROR"
+    assert browser.complete is True and browser.how == "terminated"
+    (run,) = rec.agent_runs()
+    assert run.response_end == "client_gone"
+
+
+def test_abort_on_the_browser_leg_goes_unseen_by_the_agent(app_built, tmp_path) -> None:
+    rec = record_chat(
+        tmp_path / "ck",
+        tls=True,
+        tokens=60,
+        interval=0.05,
+        leave_after_tokens=None,
+        faults={"browser": ABORT_AFTER_20.replace('"both"', '"client"')},
+    )
+    browser = rec.run_stream("browser")
+    assert browser.complete is False and len(browser.data_types) >= 20
+    agent = rec.run_stream("agent")
+    assert agent.complete is True and agent.data_types[-1] == "RUN_FINISHED"
+    (run,) = rec.agent_runs()
+    assert (run.response_end, run.model_end, run.tokens) == ("complete", "finished", 60)
+
+
+def test_user_stop_cuts_the_agent_hop_and_ends_the_browser_stream_in_band(app_built, tmp_path) -> None:
+    rec = record_chat(
+        tmp_path / "ck", tls=True, tokens=120, interval=0.05, leave_after_tokens=None, stop_after_tokens=20
+    )
+    assert "agent/stop" in rec.calls
+    browser = rec.run_stream("browser")
+    assert browser.complete is True and browser.data_types[-1] == "RUN_ERROR"
+    agent = rec.run_stream("agent")
+    assert agent.complete is False  # the runtime cancelled its call to the agent
+    (run,) = rec.agent_runs()
+    assert run.response_end == "client_gone"
+    assert run.model_end is not None  # and how the model call ended is logged (observed: it ran to its end)
