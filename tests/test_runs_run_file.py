@@ -98,6 +98,10 @@ BAD = [
         _with('cause = "client_navigation"', 'cause = "client_nav"'),
         "expect.stream 1, key 'cause': unknown cause kind",
     ),
+    (
+        _with('cause = "client_navigation"', 'cause = "client_navigation"\nwhich = "any"'),
+        "expect.stream 1, key 'which': unknown value 'any'",
+    ),
     (GOOD.split("[[step]]")[0], "step: has no [[step]] tables"),
     (
         _with('app = "incident"', 'app = "incident"\nurl = "https://app.localhost/"'),
@@ -138,3 +142,29 @@ def test_the_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
         assert result.returncode == 2, result.stderr
         assert result.stderr.count("\n") == 1 and "step 3, key 'clik'" in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_expect_which_every_and_some() -> None:
+    from tearline.runs.model import Expect, StreamExpect
+    from tearline.runs.symptoms import check_expect
+
+    record = {
+        "streams": [
+            {"kind": "sse", "url": "https://app.localhost/api/copilotkit", "cause_kind": "clean_close"},
+            {"kind": "sse", "url": "https://app.localhost/api/copilotkit", "cause_kind": "client_navigation"},
+        ]
+    }
+    every = StreamExpect(url="/api/copilotkit", causes=("client_navigation",))
+    some = StreamExpect(url="/api/copilotkit", causes=("client_navigation",), which="some")
+    assert check_expect(Expect(streams=(every,)), record) == [
+        "sse https://app.localhost/api/copilotkit: cause clean_close, expected client_navigation"
+    ]
+    assert check_expect(Expect(streams=(some,)), record) == []
+    record["streams"][1]["cause_kind"] = "clean_close"
+    assert check_expect(Expect(streams=(some,)), record) == [
+        "no stream matching '/api/copilotkit' ended with client_navigation (seen: clean_close)"
+    ]
+    parsed = parse_run_text(
+        _with('cause = "client_navigation"', 'cause = "client_navigation"\nwhich = "some"'), "t"
+    )
+    assert [s.which for s in parsed.expect.streams] == ["some"]

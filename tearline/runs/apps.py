@@ -37,4 +37,15 @@ APPS: dict[str, AppRow] = {
             "backend_tap": True,  # record the Caddy -> agent leg too
         },
     ),
+    "copilotkit": AppRow(
+        launcher="tearline.runs.copilotkit_app:launch_copilotkit",
+        summary="The real stack (make app): a Next.js + CopilotKit chat (app.localhost) whose runtime streams "
+        "a LangGraph agent's answer (ai.localhost) over AG-UI SSE, both behind Caddy; needs Node and npm.",
+        default_path="/",
+        options={
+            "tokens": 200,  # the agent's answer, in words ...
+            "interval": 0.05,  # ... one every this many seconds
+            "backend_tap": True,  # record the Caddy -> agent leg too
+        },
+    ),
 }

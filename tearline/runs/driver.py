@@ -68,6 +68,8 @@ class RunResult:
         args += ["--console", str(self.console)]
         if self.caddy_log is not None:
             args += ["--caddy-log", str(self.caddy_log)]
+        if self.caddy_config is not None and self.caddy_config.exists():
+            args += ["--caddy-config", str(self.caddy_config)]
         return args
 
 
@@ -149,7 +151,12 @@ def _diagnose(result: RunResult) -> Any:
         console=result.console if result.console.exists() and result.console.stat().st_size else None,
         caddy_log=result.caddy_log if result.caddy_log and result.caddy_log.exists() else None,
     )
-    return diagnose(records)
+    timers = []
+    if result.caddy_config is not None and result.caddy_config.exists():
+        from tearline.analysis.evidence.caddyconfig import load_caddy_config
+
+        timers = load_caddy_config(result.caddy_config)  # Caddy's timers, so a timer's end is named
+    return diagnose(records, timers=timers)
 
 
 def _write_diagnosis(diagnosis: Any, out: Path, title: str, report: bool) -> dict[str, Any]:
@@ -222,7 +229,7 @@ def execute_run(
         browser_tap = start_tap(
             stack, out_dir, upstream=site.front, leg="browser", index=0, faults=rf.faults_on("browser")
         )
-        ports += [*site.ports, browser_tap.port, *(t.port for t in ctx.taps)]
+        ports += [*site.ports, browser_tap.port, *(t.port for t in ctx.taps if t.port)]
         page_url = _page_url(rf, site, browser_tap)
         host = urlsplit(page_url).hostname or "localhost"
         browser = stack.enter_context(

@@ -96,6 +96,7 @@ class LegFault:
 class StreamExpect:
     url: str  # substring of the stream's URL
     causes: tuple[str, ...]  # acceptable cause kinds
+    which: str = "every"  # "every": each matching stream must end so; "some": at least one must
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -397,8 +397,11 @@ def _expect(raw: Any, source: str) -> Expect:
     for i, s in enumerate(raw.get("stream", []), 1):
         place = f"expect.stream {i}"
         _typed(s, dict, source, place, "a table")
-        _check_keys(s, ("url", "cause"), source, place)
+        _check_keys(s, ("url", "cause", "which"), source, place)
         url = _typed(s.get("url", ""), str, source, f"{place}, key 'url'", "a string")
+        which = _typed(s.get("which", "every"), str, source, f"{place}, key 'which'", '"every" or "some"')
+        if which not in ("every", "some"):
+            raise _err(source, f"{place}, key 'which'", f"unknown value {which!r}", 'use "every" or "some"')
         causes = s.get("cause")
         causes = [causes] if isinstance(causes, str) else causes
         if not causes or not isinstance(causes, list) or not all(isinstance(c, str) for c in causes):
@@ -417,7 +420,7 @@ def _expect(raw: Any, source: str) -> Expect:
                     f"unknown cause kind {c!r}",
                     _close(c, known) + "see tearline diagnose --help",
                 )
-        streams.append(StreamExpect(url=url, causes=tuple(causes)))
+        streams.append(StreamExpect(url=url, causes=tuple(causes), which=which))
     return Expect(error_page=error_page, streams=tuple(streams))
 
 

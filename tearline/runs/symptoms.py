@@ -171,9 +171,16 @@ def check_expect(expect: Expect, record: Mapping[str, Any]) -> list[str]:
         matching = [s for s in streams if e.url in s.get("url", "")]
         if not matching:
             failures.append(f"expected a stream matching {e.url!r}, none was seen")
-        for s in matching:
-            if s.get("cause_kind") not in e.causes:
+        wrong = [s for s in matching if s.get("cause_kind") not in e.causes]
+        if e.which == "some":
+            if matching and len(wrong) == len(matching):
+                seen = ", ".join(sorted({str(s.get("cause_kind")) for s in wrong}))
                 failures.append(
-                    f"{s['kind']} {s['url']}: cause {s.get('cause_kind')}, expected {' or '.join(e.causes)}"
+                    f"no stream matching {e.url!r} ended with {' or '.join(e.causes)} (seen: {seen})"
                 )
+            continue
+        for s in wrong:
+            failures.append(
+                f"{s['kind']} {s['url']}: cause {s.get('cause_kind')}, expected {' or '.join(e.causes)}"
+            )
     return failures

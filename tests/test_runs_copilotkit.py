@@ -1,0 +1,57 @@
+"""`tearline run` on the real CopilotKit stack (``app = "copilotkit"``): Next.js + CopilotKit's runtime,
+the LangGraph agent over AG-UI, Caddy with ``tls internal`` (HTTP/2), a tap on each side of Caddy and
+headless Chromium. The user clicks away mid-answer: only the run stream is cut by the navigation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tearline.lab.browser import CHROMIUM
+
+ROOT = Path(__file__).resolve().parents[1]
+NAV_AWAY = ROOT / "examples" / "runs" / "copilotkit-nav-away.toml"
+TEARLINE = str(Path(sys.executable).with_name("tearline"))
+
+pytestmark = [
+    pytest.mark.real_app,
+    pytest.mark.browser,
+    pytest.mark.caddy,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
+
+pytest.importorskip("ag_ui_langgraph")
+if shutil.which("npm") is None or not Path(CHROMIUM).exists():
+    pytest.skip("the real app needs Node.js/npm and Chromium", allow_module_level=True)
+
+
+def test_a_run_of_the_real_stack_names_the_navigation(tmp_path: Path) -> None:
+    from tearline.lab.copilotkit.build import ensure_app
+
+    ensure_app()  # npm ci + next build once (cached), outside the run's own time
+    result = subprocess.run(
+        [TEARLINE, "run", str(NAV_AWAY), "-o", "D", "--var", "tokens=120"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "D"
+    for name in ("capture-browser.jsonl", "capture-agent.jsonl", "netlog.json", "caddy.log", "agent.log"):
+        assert (out / name).stat().st_size > 0, name
+    record = json.loads((out / "run.json").read_text())
+    assert record["error_page"] is False and record["expect_failures"] == []
+    runtime = [s for s in record["streams"] if "/api/copilotkit" in s["url"]]
+    cut = [s for s in runtime if s["cause_kind"] == "client_navigation"]
+    assert len(cut) == 1 and cut[0]["net_error"] == "ERR_ABORTED", runtime
+    # the hop between Caddy and the agent was recorded by the back-end tap, and it was not cut
+    diagnosis = json.loads((out / "diagnosis.json").read_text())
+    agent = [s for s in diagnosis["streams"] if s["url"].endswith("/agent")]
+    assert agent and all(s["cause"]["kind"] != "client_navigation" for s in agent), agent
