@@ -33,11 +33,12 @@ from typing import Any, Literal
 import wsproto
 import wsproto.events
 from mitmproxy import ctx, http
+from mitmproxy import flow as mflow
 from mitmproxy.connection import Connection, ConnectionState
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
-from mitmproxy.proxy.layers.http import DropStream, HttpLayer, HttpStream, SendHttp
+from mitmproxy.proxy.layers.http import DropStream, HttpErrorHook, HttpLayer, HttpStream, SendHttp
 from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
 from mitmproxy.proxy.layers.http._http2 import Http2Server
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
@@ -282,7 +283,21 @@ def h2_reset_stream(flow: Any, code: int, *, upstream: bool = True) -> asyncio.T
             yield SendHttp(cancel, flow.server_conn)
         yield DropStream(sid)
 
-    return _in_stream(flow, reset)
+    task = _in_stream(flow, reset)
+    if task is not None:
+        # the stream's layer is dropped, so mitmproxy fires no error hook for it: fire it here so
+        # the recorder ends the stream (body_end complete=False) like any other failed stream
+        message = f"stream reset by tearline (RST_STREAM {code}, to the client)"
+        task.add_done_callback(lambda _t: asyncio.get_running_loop().create_task(_flow_failed(flow, message)))
+    return task
+
+
+async def _flow_failed(flow: Any, message: str) -> None:
+    """Mark ``flow`` failed with ``message`` and run every addon's ``error`` hook for it, once."""
+    if flow.error is not None:
+        return
+    flow.error = mflow.Error(message)
+    await ctx.master.addons.handle_lifecycle(HttpErrorHook(flow))
 
 
 def h2_goaway(flow: Any, code: int, last_stream_id: int | None = None) -> asyncio.Task[None] | None:

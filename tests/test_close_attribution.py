@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tearline.capture import read_capture
+from tearline.events import event_to_dict
 from tests.fault_clients import arun, ws_run
 
 TEARLINE = str(Path(sys.executable).parent / "tearline")
 
 
 def ws_closes(capture: Path) -> list[dict]:
-    events = [json.loads(line) for line in capture.read_text().splitlines()[1:] if line.strip()]
-    return [e for e in events if e.get("type") == "ws_close"]
+    return [event_to_dict(e) for e in read_capture(capture).events if e.type == "ws_close"]
 
 
 @pytest.mark.parametrize("to", ["client", "both"])

@@ -27,6 +27,7 @@ WS_TRACE = REPO / "addons" / "ws_trace.py"
 FAULTS = REPO / "addons" / "faults.py"
 
 SIBLING = "/sse?n=8&interval_ms=100&sibling=1"
+LAB_EXTRA_PARAMS = ("sibling", "victim")  # labels that tell the two streams apart
 INTERNAL_ERROR, CANCEL = 0x2, 0x8
 
 pytestmark = pytest.mark.caddy

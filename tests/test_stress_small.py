@@ -16,6 +16,7 @@ from tests.fixtures_proxy import REPO, WS_TRACE
 from tests.stress.workloads import churn, concurrency, kill9
 
 INTROSPECT = REPO / "tests" / "addons" / "introspect.py"
+LAB_EXTRA_PARAMS = ("c",)  # c= labels each client's stream (tests/stress/workloads.py)
 
 
 @pytest.fixture

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     only = set(a.only or ["concurrency", "churn", "kill9", "fuzz"])
     figures: dict[str, object] = {"cpus": os.cpu_count(), "load": os.getloadavg()[0]}
-    with tempfile.TemporaryDirectory(prefix="tearline-stress-") as tmp, LabServer() as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="tearline-stress-") as tmp,
+        LabServer(extra_params={"c"}) as server,
+    ):  # c= labels each client
         work = Path(tmp)
         if "concurrency" in only:
             proxy = recorder(server, work, "concurrency")
