@@ -114,6 +114,9 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("mitmproxy.proxy.layers.http:ErrorCode.CANCEL", None, "read", "mitm_io"),
     Internal("mitmproxy.proxy.layers.http:SendHttp", ("self", "event", "connection"), "called", "mitm_io"),
     Internal("mitmproxy.proxy.layers.http:DropStream", ("self", "stream_id"), "called", "mitm_io"),
+    # ... and the flow's error hook, which mitmproxy does not fire for a dropped stream
+    Internal("mitmproxy.proxy.layers.http:HttpErrorHook", ("self", "flow"), "called", "mitm_io"),
+    Internal("mitmproxy.addonmanager:AddonManager.handle_lifecycle", ("self", "event"), "called", "mitm_io"),
     Internal("mitmproxy.proxy.commands:RequestWakeup", ("self", "delay"), "called", "mitm_io"),
     Internal("mitmproxy.proxy.events:Wakeup", ("self", "command"), "called", "mitm_io"),
     Internal(
