@@ -55,6 +55,8 @@ def test_a_run_of_the_incident_diagnoses_client_navigation(tmp_path: Path) -> No
     assert sse["net_error"] == "ERR_ABORTED"
     assert record["backend_went_on_s"] is not None and record["backend_went_on_s"] >= 0
     assert (out / "screenshot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_mode & 0o777 == 0o700  # a run folder is its owner's only
+    assert (out / "capture-browser.jsonl").stat().st_mode & 0o777 == 0o600
 
 
 def test_a_failed_expectation_and_a_failed_step_exit_1(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def prepare_dir(out: Path, marker: str, option: str = "-o") -> Path:
                 hint="choose an empty or new directory",
             )
         clear_previous_run(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     return out
 
 

@@ -196,7 +196,7 @@ def execute_run(
 ) -> RunResult:
     """Run ``rf`` with its files in ``out_dir`` (created); return what happened. See the module doc."""
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # run folders: owner only
     started = time.time()
     step_error: str | None = None
     ports: list[int] = []
