@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from tearline.faults.effects import H2_ERRORS, TO, Abort, Effect
+from tearline.faults.effects import H2_ERRORS, H2_RST_HELP, TO, Abort, Effect
 from tearline.faults.fault import FirePoint
 from tearline.faults.params import check_choice, param
 
@@ -27,12 +27,7 @@ class AbortFault:
     to: str = field(default="client", metadata=param("which leg is ended", kind="str", choices=TO))
 
     h2_error: str = field(
-        default="INTERNAL_ERROR",
-        metadata=param(
-            "with HTTP/2 to the browser: the RST_STREAM code that ends this stream (its siblings go on)",
-            kind="str",
-            choices=H2_ERRORS,
-        ),
+        default="INTERNAL_ERROR", metadata=param(H2_RST_HELP, kind="str", choices=H2_ERRORS)
     )
 
     def __post_init__(self) -> None:

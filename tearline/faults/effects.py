@@ -14,6 +14,7 @@ from typing import Literal
 __all__ = [
     "H2_ERRORS",
     "H2_ERROR_CODES",
+    "H2_RST_HELP",
     "HOW",
     "TO",
     "Abort",
@@ -47,6 +48,8 @@ H2_ERROR_CODES: dict[str, int] = {
 }
 """HTTP/2 error codes (RFC 9113 section 7) a fault may send in RST_STREAM or GOAWAY."""
 H2_ERRORS: tuple[str, ...] = tuple(H2_ERROR_CODES)
+# the help of the h2_error parameter of every fault that ends one HTTP/2 stream (abort, reset, truncate)
+H2_RST_HELP = "with HTTP/2 to the browser: the RST_STREAM code that ends this stream (its siblings go on)"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
