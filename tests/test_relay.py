@@ -309,7 +309,11 @@ def test_client_close_frame_reaches_server(rep: int, server: LabServer, proxy: M
 def test_control_mitmproxy_alone_rewrites_websocket_drops(
     path: str, laundered: WsOutcome, server: LabServer, bare_proxy: Mitmdump
 ) -> None:
-    assert ws_session(bare_proxy.port, path) == laundered
+    got = ws_session(bare_proxy.port, path)
+    # the laundering is the invented close frame 1000; how mitmproxy's socket then ends depends on
+    # whether the client's answering close frame reaches it before it closes (on a loaded machine: RST)
+    assert (got.messages, got.close) == (laundered.messages, laundered.close)
+    assert got.end in ("eof", "rst")
     assert ws_session(server.port, path).close is None
 
 
