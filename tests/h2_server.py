@@ -7,19 +7,21 @@
   (``n=-1``: RST_STREAM before any headers);
 - ``/goaway?code=C&n=N``: headers and ``N`` data frames, then GOAWAY(``C``, last stream id =
   the highest stream opened); ``C`` 0: the streams go on and this one ends normally (a
-  reloading server), else the connection is closed.
+  reloading server), else the connection is closed 50 ms later.
 
 Used by ``tests/test_stream_ends.py`` directly (``tests/h2_client.py``) and through tearline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import socket
 import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -91,69 +93,90 @@ class H2Server:
             threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
 
     def _serve(self, raw: socket.socket) -> None:
+        """One connection, one thread: read with a short timeout and run each stream's due steps."""
         try:
             sock = self._ctx.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError):
             raw.close()
             return
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        lock = threading.Lock()
         conn.initiate_connection()
-        sock.sendall(conn.data_to_send())
+        steps: list[tuple[float, Callable[[], bool]]] = []  # (when, step); a step returning True ends all
         try:
-            while data := sock.recv(65536):
-                with lock:
-                    evs = conn.receive_data(data)
-                    out = conn.data_to_send()
+            sock.sendall(conn.data_to_send())
+            sock.settimeout(0.01)
+            while True:
+                try:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    for ev in conn.receive_data(data):
+                        if isinstance(ev, h2.events.RequestReceived):
+                            headers = {k.decode(): v.decode() for k, v in ev.headers}  # type: ignore[union-attr]
+                            steps += self._plan(conn, ev.stream_id, headers[":path"])
+                except TimeoutError:
+                    pass
+                now = time.monotonic()
+                due = [s for s in steps if s[0] <= now]
+                steps = [s for s in steps if s[0] > now]
+                stop = any([step() for _, step in sorted(due, key=lambda s: s[0])])
+                out = conn.data_to_send()
                 if out:
                     sock.sendall(out)
-                for ev in evs:
-                    if isinstance(ev, h2.events.RequestReceived):
-                        headers = {k.decode(): v.decode() for k, v in ev.headers}  # type: ignore[union-attr]
-                        args = (sock, conn, lock, ev.stream_id, headers[":path"])
-                        threading.Thread(target=self._answer, args=args, daemon=True).start()
+                if stop:
+                    return
         except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
             pass
         finally:
             sock.close()
 
-    def _answer(self, sock: ssl.SSLSocket, conn: h2.connection.H2Connection, lock: threading.Lock, sid: int, path: str) -> None:
+    def _plan(
+        self, conn: h2.connection.H2Connection, sid: int, path: str
+    ) -> list[tuple[float, Callable[[], bool]]]:
+        """The steps answering one request, each at its time."""
         parts = urlsplit(path)
         q = {k: v[0] for k, v in parse_qs(parts.query).items()}
         n, code = int(q.get("n", "3")), int(q.get("code", "0"))
+        t0 = time.monotonic()
 
-        def send(fn: object) -> None:
-            with lock:
-                fn()  # type: ignore[operator]
-                out = conn.data_to_send()
-            if out:
-                sock.sendall(out)
+        def do(fn: Callable[[], object], stop: bool = False) -> Callable[[], bool]:
+            def step() -> bool:
+                with contextlib.suppress(h2.exceptions.ProtocolError):  # e.g. data after an error GOAWAY
+                    fn()
+                return stop
 
-        try:
-            if parts.path == "/rst" and n < 0:
-                send(lambda: conn.reset_stream(sid, code))
-                self.sent.append(("rst_stream", sid, code))
-                return
-            send(lambda: conn.send_headers(sid, [(":status", "200"), ("content-type", "text/event-stream")]))
-            for i in range(n):
-                time.sleep(INTERVAL_S)
-                send(lambda i=i: conn.send_data(sid, f"data: {i}\n\n".encode()))
-            time.sleep(INTERVAL_S)
-            if parts.path == "/rst":
-                send(lambda: conn.reset_stream(sid, code))
-                self.sent.append(("rst_stream", sid, code))
-            elif parts.path == "/goaway":
-                last = conn.highest_inbound_stream_id
-                send(lambda: conn.close_connection(error_code=code, last_stream_id=last))
-                self.sent.append(("goaway", last, code))
-                if code:
-                    sock.close()
-                    return
+            return step
+
+        def reset() -> None:
+            conn.reset_stream(sid, code)
+            self.sent.append(("rst_stream", sid, code))
+
+        def goaway() -> None:
+            last = conn.highest_inbound_stream_id
+            conn.close_connection(error_code=code, last_stream_id=last)
+            self.sent.append(("goaway", last, code))
+            if not code:
                 # graceful (a reloading server): the streams up to ``last`` go on; h2 closes its state
                 # machine on any GOAWAY, a real server keeps answering them
                 conn.state_machine.state = h2.connection.ConnectionState.SERVER_OPEN
-                send(lambda: conn.end_stream(sid))
+
+        if parts.path == "/rst" and n < 0:
+            return [(t0, do(reset))]
+        head = [(":status", "200"), ("content-type", "text/event-stream")]
+        plan = [(t0, do(lambda: conn.send_headers(sid, head)))]
+        for i in range(n):
+            plan.append(
+                (t0 + (i + 1) * INTERVAL_S, do(lambda i=i: conn.send_data(sid, f"data: {i}\n\n".encode())))
+            )
+        t_end = t0 + (n + 1) * INTERVAL_S
+        if parts.path == "/rst":
+            plan.append((t_end, do(reset)))
+        elif parts.path == "/goaway":
+            plan.append((t_end, do(goaway)))
+            if code:  # then the connection is closed, a moment later
+                plan.append((t_end + INTERVAL_S, do(lambda: None, stop=True)))
             else:
-                send(lambda: conn.end_stream(sid))
-        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
-            pass
+                plan.append((t_end + INTERVAL_S, do(lambda: conn.end_stream(sid))))
+        else:
+            plan.append((t_end, do(lambda: conn.end_stream(sid))))
+        return plan
