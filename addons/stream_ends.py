@@ -33,14 +33,9 @@ from typing import Any
 import h2.events
 from mitmproxy import ctx
 from mitmproxy.proxy import commands as pcommands
-from mitmproxy.proxy.layers.http import (
-    HttpLayer,
-    ResponseData,
-    ResponseHeaders,
-    ResponseProtocolError,
-    SendHttp,
-)
+from mitmproxy.proxy.layers.http import HttpLayer, SendHttp
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
+from mitmproxy.proxy.layers.http._events import ResponseData, ResponseHeaders, ResponseProtocolError
 from mitmproxy.proxy.layers.http._http2 import Http2Client
 from tearline.addons import mitm_io
 
@@ -100,7 +95,8 @@ def wrap_handle_protocol_error(orig: Any) -> Any:
 
     def handle_protocol_error(self: Any, event: Any) -> Generator[Any, Any, None]:
         if not _buffered_cut(self, event):
-            return (yield from orig(self, event))
+            yield from orig(self, event)
+            return None
         partial = bytes(self.response_body_buf)
         self.flow.metadata[PARTIAL_BODY_KEY] = len(partial)  # the recorder's body_end counts them
         commands = orig(self, event)
@@ -108,8 +104,8 @@ def wrap_handle_protocol_error(orig: Any) -> Any:
         while True:
             try:
                 cmd = commands.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+            except StopIteration:
+                return None
             if isinstance(cmd, SendHttp) and cmd.event is event and cmd.connection == self.context.client:
                 client = self.context.client
                 yield SendHttp(ResponseHeaders(self.stream_id, self.flow.response, False), client)
@@ -158,7 +154,8 @@ def wrap_handle_h2_event(orig: Any) -> Any:
     def handle_h2_event(self: Any, event: Any) -> Generator[Any, Any, bool]:
         upstream = isinstance(self, Http2Client)
         if not isinstance(event, h2.events.StreamReset | h2.events.ConnectionTerminated):
-            return (yield from orig(self, event))
+            handled: bool = yield from orig(self, event)
+            return handled
         now, mono = time.time(), time.monotonic()
         by = "server" if upstream else "client"
         if isinstance(event, h2.events.StreamReset):
@@ -177,7 +174,8 @@ def wrap_handle_h2_event(orig: Any) -> Any:
                     setattr(cmd.event, _CODE_ATTR, int(event.error_code))
                 reply = yield cmd
         _record_goaway(self, event, by, now, mono)
-        return (yield from orig(self, event))
+        stopped: bool = yield from orig(self, event)
+        return stopped
 
     return handle_h2_event
 
@@ -233,7 +231,8 @@ def wrap_h2_send(orig: Any) -> Any:
     def _handle_event(self: Any, event: Any) -> Generator[Any, Any, None]:
         code = getattr(event, _CODE_ATTR, None) if isinstance(event, ResponseProtocolError) else None
         if code is None or self.is_closed(event.stream_id):
-            return (yield from orig(self, event))
+            yield from orig(self, event)
+            return None
         self.h2_conn.reset_stream(event.stream_id, code)
         out = self.h2_conn.data_to_send()
         if out:
