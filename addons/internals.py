@@ -158,6 +158,10 @@ INTERNALS: tuple[Internal, ...] = (
         "stream_ends",
     ),
     Internal("mitmproxy.proxy.layers.http._http2:Http2Client.their_stream_id", None, "read", "stream_ends"),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Connection.streams", None, "set", "stream_ends"),
+    Internal("h2.connection:H2Connection._receive_goaway_frame", ("self", "frame"), "patched", "stream_ends"),
+    Internal("h2.connection:H2Connection.state_machine", None, "set", "stream_ends"),
+    Internal("mitmproxy.connection:Connection.state", None, "set", "stream_ends"),
     Internal("mitmproxy.proxy.layers.http._base:ReceiveHttp", ("self", "event"), "read", "stream_ends"),
     # TLS: a close_notify from the peer (conn_watch)
     Internal(
@@ -220,6 +224,10 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "mitmproxy.proxy.layers.http._http2:Http2Server._handle_event",
         "tearline.addons.stream_ends:wrap_h2_send",
+    ),
+    Patch(
+        "h2.connection:H2Connection._receive_goaway_frame",
+        "tearline.addons.stream_ends:wrap_receive_goaway_frame",
     ),
     # WebsocketLayer.relay_messages, innermost first: each wraps the one before
     Patch(f"{_WS}:WebsocketLayer.relay_messages", "tearline.addons.ws_inject:wrap_relay_messages"),

@@ -39,8 +39,8 @@ from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy import layer as player
 from mitmproxy.proxy.layers.http import DropStream, HttpLayer, HttpStream, SendHttp
-from mitmproxy.proxy.layers.http._hooks import HttpErrorHook
 from mitmproxy.proxy.layers.http._events import ErrorCode, RequestProtocolError
+from mitmproxy.proxy.layers.http._hooks import HttpErrorHook
 from mitmproxy.proxy.layers.http._http2 import Http2Server
 from mitmproxy.proxy.layers.websocket import WebsocketEndHook, WebsocketLayer, WebSocketMessageInjected
 from mitmproxy.proxy.server import ConnectionHandler, ConnectionIO

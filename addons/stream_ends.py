@@ -30,12 +30,19 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+import h2.connection
 import h2.events
 from mitmproxy import ctx
+from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy.layers.http import HttpLayer, SendHttp
 from mitmproxy.proxy.layers.http._base import ReceiveHttp
-from mitmproxy.proxy.layers.http._events import ResponseData, ResponseHeaders, ResponseProtocolError
+from mitmproxy.proxy.layers.http._events import (
+    ErrorCode,
+    ResponseData,
+    ResponseHeaders,
+    ResponseProtocolError,
+)
 from mitmproxy.proxy.layers.http._http2 import Http2Client
 from tearline.addons import mitm_io
 
@@ -49,6 +56,7 @@ __all__ = [
     "wrap_h2_send",
     "wrap_handle_h2_event",
     "wrap_handle_protocol_error",
+    "wrap_receive_goaway_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -174,10 +182,61 @@ def wrap_handle_h2_event(orig: Any) -> Any:
                     setattr(cmd.event, _CODE_ATTR, int(event.error_code))
                 reply = yield cmd
         _record_goaway(self, event, by, now, mono)
-        stopped: bool = yield from orig(self, event)
-        return stopped
+        code = int(event.error_code)
+        if upstream and code == 0:
+            return (yield from _graceful_goaway(self, event))
+        commands = orig(self, event)
+        reply = None
+        while True:
+            try:
+                cmd = commands.send(reply)
+            except StopIteration as stop:
+                return bool(stop.value)
+            if upstream and isinstance(cmd, ReceiveHttp) and isinstance(cmd.event, ResponseProtocolError):
+                setattr(cmd.event, _CODE_ATTR, code)  # each browser stream ends with the GOAWAY's code
+            reply = yield cmd
 
     return handle_h2_event
+
+
+REFUSED_STREAM = 0x7
+
+
+def _graceful_goaway(self: Any, event: Any) -> Generator[Any, Any, bool]:
+    """A ``NO_ERROR`` GOAWAY from the upstream: its streams up to ``last_stream_id`` go on, as directly.
+
+    mitmproxy would end every stream of the connection at once. Here the connection stays
+    readable (``wrap_receive_goaway_frame`` kept h2's state machine open) but is marked
+    half-closed so mitmproxy opens a new upstream connection for new requests, as a browser
+    would after a GOAWAY; streams the upstream will not process (above ``last_stream_id``)
+    end with RST_STREAM ``REFUSED_STREAM`` toward the browser, which may retry them.
+    """
+    self.conn.state = ConnectionState.CAN_READ  # no new streams on it (HttpLayer.get_connection)
+    for ours in [sid for sid in list(self.streams) if sid > event.last_stream_id]:
+        self.streams.pop(ours, None)
+        error = ResponseProtocolError(
+            ours, "stream refused by the upstream's GOAWAY", ErrorCode.GENERIC_SERVER_ERROR
+        )
+        setattr(error, _CODE_ATTR, REFUSED_STREAM)
+        yield ReceiveHttp(error)
+    return False
+
+
+def wrap_receive_goaway_frame(orig: Any) -> Any:
+    """``h2.connection.H2Connection._receive_goaway_frame``: keep an upstream connection readable after a graceful GOAWAY.
+
+    h2 closes its state machine on any GOAWAY, so the DATA a server still sends on the streams
+    it promised to finish would fail the connection. Only client-side connections (mitmproxy's
+    upstream legs) and ``NO_ERROR`` are kept open.
+    """
+
+    def _receive_goaway_frame(self: Any, frame: Any) -> Any:
+        result = orig(self, frame)
+        if self.config.client_side and frame.error_code == 0:
+            self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return result
+
+    return _receive_goaway_frame
 
 
 def _conn_id(self: Any) -> str:

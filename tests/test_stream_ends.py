@@ -7,17 +7,23 @@
   resets one of two streams with a chosen RST_STREAM code, before or after its headers: an
   HTTP/2 client (``tests/h2_client.py``) sees the same code on the same stream and the
   sibling completes, directly and through tearline; the capture records the frame
-  (``h2_reset`` by ``server`` with the code), and a GOAWAY (``h2_goaway``) likewise.
+  (``h2_reset`` by ``server`` with the code), and a GOAWAY (``h2_goaway``) likewise. A graceful
+  GOAWAY (``NO_ERROR``) lets the streams finish as directly, and new requests go on a new upstream
+  connection; one with an error code resets each browser stream with that code.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
 import pytest
 
 from tearline.capture import read_capture
@@ -166,9 +172,74 @@ def test_an_upstream_rst_stream_reaches_the_client_with_its_code(
     assert [(e.by, e.stream is not None) for e in resets] == [("server", True)]  # from the frame, once
 
 
-def test_an_upstream_goaway_is_recorded_from_the_frame(h2_upstream: H2Server, h2_tearline: Mitmdump) -> None:
-    _outcome(h2_tearline.port, "/goaway?code=11&n=2")
+def test_an_upstream_goaway_with_an_error_ends_each_stream_with_its_code(
+    h2_upstream: H2Server, h2_tearline: Mitmdump
+) -> None:
+    victim = "/goaway?code=11&n=2"  # ENHANCE_YOUR_CALM, then the upstream closes the connection
+    direct = _outcome(h2_upstream.port, victim)
+    proxied = _outcome(h2_tearline.port, victim)
+    assert direct == [("goaway", 200, 11, 2)] * 2  # the client sees the GOAWAY itself
+    assert proxied == [("reset", 200, 11, 2)] * 2  # each stream reset with the GOAWAY's code
     capture = h2_tearline.capture  # type: ignore[attr-defined]
     goaways = wait_for(lambda: [e for e in _events(capture) if isinstance(e, H2GoAway)], "h2_goaway")
     assert {(e.by, e.error_code, e.last_stream_id) for e in goaways} == {("server", 11, 3)}
     assert len({e.stream for e in goaways}) == 2  # one per stream live on that connection
+
+
+def test_a_graceful_upstream_goaway_lets_the_streams_finish_as_directly(
+    h2_upstream: H2Server, h2_tearline: Mitmdump
+) -> None:
+    victim = "/goaway?code=0&n=2"  # NO_ERROR, last stream 3: both streams go on (a reloading server)
+    direct = _outcome(h2_upstream.port, victim)
+    proxied = _outcome(h2_tearline.port, victim)
+    assert direct == proxied == [("complete", 200, None, 2), ("complete", 200, None, 6)]
+    capture = h2_tearline.capture  # type: ignore[attr-defined]
+    wait_for(
+        lambda: [e for e in _events(capture) if isinstance(e, H2GoAway) and e.error_code == 0],
+        "h2_goaway NO_ERROR",
+    )
+
+
+def _request_after_a_graceful_goaway(port: int) -> dict[int, str]:
+    """On one HTTP/2 connection: a stream the upstream answers with a graceful GOAWAY, then a new one."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    sock = ctx.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost"
+    )
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+
+    def request(path: str) -> int:
+        sid = conn.get_next_available_stream_id()
+        head = [(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")]
+        conn.send_headers(sid, head, end_stream=True)
+        sock.sendall(conn.data_to_send())
+        return sid
+
+    first, ended = request("/goaway?code=0&n=2"), {}
+    try:
+        while len(ended) < 2:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.DataReceived):
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded | h2.events.StreamReset):
+                    ended[ev.stream_id] = "complete" if isinstance(ev, h2.events.StreamEnded) else "reset"
+                    if ev.stream_id == first:
+                        request("/ok?n=2")  # the browser's connection to tearline saw no GOAWAY
+            if out := conn.data_to_send():
+                sock.sendall(out)
+    finally:
+        sock.close()
+    return ended
+
+
+def test_after_a_graceful_upstream_goaway_new_requests_get_a_new_upstream_connection(
+    h2_tearline: Mitmdump,
+) -> None:
+    assert _request_after_a_graceful_goaway(h2_tearline.port) == {1: "complete", 3: "complete"}
