@@ -182,7 +182,7 @@ def wrap_handle_h2_event(orig: Any) -> Any:
                     setattr(cmd.event, _CODE_ATTR, int(event.error_code))
                 reply = yield cmd
         _record_goaway(self, event, by, now, mono)
-        code = int(event.error_code)
+        code = int(event.error_code or 0)
         if upstream and code == 0:
             return (yield from _graceful_goaway(self, event))
         commands = orig(self, event)
