@@ -265,6 +265,7 @@ def wrap_handle_connection(orig_handle: Any) -> Any:
         except asyncio.CancelledError as e:
             _set_reason(connection, reason_from_exception(e))
             _redeliver_close(self, connection)
+            _close_abandoned(self, connection)
             raise
         finally:
             # ended without our reader seeing it (e.g. cancelled while draining)
@@ -272,6 +273,28 @@ def wrap_handle_connection(orig_handle: Any) -> Any:
             _delivered.discard(connection.id)
 
     return handle_connection
+
+
+def _close_abandoned(handler: Any, connection: Any) -> None:
+    """Close a connection whose task was cancelled before mitmproxy could close it.
+
+    mitmproxy 12.3.1 race: ``handle_connection`` awaits ``server_event``, which first waits
+    for the handler's event lock. When another task holds the lock and its event makes the
+    layers close this connection (``CloseConnection``: its task is cancelled), the
+    cancellation lands in that wait, outside the loop's ``except``: the task ends without
+    ``writer.close()``, so the peer never sees the TCP close (the close frame already went
+    out; Autobahn 4.1.5/4.2.5 then failed "FAILED BY CLIENT" in about 1 run in 10). Do what
+    mitmproxy's own path does: close the writer (queued data is flushed first) and forget it.
+    """
+    from mitmproxy.connection import ConnectionState
+
+    io = handler.transports.get(connection)
+    if io is None or connection.state is not ConnectionState.CLOSED:
+        return
+    writer = io.writer
+    if isinstance(writer, asyncio.StreamWriter) and not writer.is_closing():
+        writer.close()
+    handler.transports.pop(connection, None)
 
 
 def wrap_server_event(orig_server_event: Any) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mitmproxy import http
+from tearline.addons import stream_ends
 from tearline.addons.conn_trace import alpn, mono_at
 
 from tearline.events import (
@@ -246,9 +247,10 @@ class HttpRecording:
         conn = flow.client_conn.id
         self.emit(FlowError(ts=ts, mono=mono_at(ts), conn=conn, stream=flow.id, message=msg))
         by: Literal["client", "server"] = "client" if alpn(flow.client_conn) == "h2" else "server"
-        if (code := h2_reset(msg)) is not None:
+        from_frames = flow.metadata.get(stream_ends.FRAME_KEY)  # recorded from the frames already
+        if not from_frames and (code := h2_reset(msg)) is not None:
             self.emit(H2Reset(ts=ts, mono=mono_at(ts), conn=conn, stream=flow.id, error_code=code, by=by))
-        if (goaway := h2_goaway(msg)) is not None:
+        if not from_frames and (goaway := h2_goaway(msg)) is not None:
             self.emit(
                 H2GoAway(
                     ts=ts,
@@ -261,6 +263,11 @@ class HttpRecording:
                 )
             )
         st = self._streams.pop(flow.id, None)
+        partial = flow.metadata.get(stream_ends.PARTIAL_BODY_KEY)
+        if (
+            st is not None and partial is not None
+        ):  # a buffered body cut upstream: these bytes reached the client
+            st.bytes, st.chunks = partial, 1 if partial else 0
         if st is not None and st.kind != "ws":
             self._body_end(flow, st, complete=False, how="cut", error=msg)
         self.flush()

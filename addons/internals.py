@@ -123,6 +123,49 @@ INTERNALS: tuple[Internal, ...] = (
         "h2.connection:H2Connection.reset_stream", ("self", "stream_id", "error_code"), "called", "mitm_io"
     ),
     Internal("h2.connection:H2Connection.highest_inbound_stream_id", None, "read", "mitm_io"),
+    # ends inside one HTTP stream (stream_ends): a buffered body cut upstream, HTTP/2 frames received
+    Internal(
+        "mitmproxy.proxy.layers.http:HttpStream.handle_protocol_error",
+        ("self", "event"),
+        "patched",
+        "stream_ends",
+    ),
+    Internal("mitmproxy.proxy.layers.http:HttpStream.response_body_buf", None, "read", "stream_ends"),
+    Internal("mitmproxy.proxy.layers.http:HttpStream.server_state", None, "read", "stream_ends"),
+    Internal("mitmproxy.proxy.layers.http:HttpStream.client_state", None, "read", "stream_ends"),
+    Internal(
+        "mitmproxy.proxy.layers.http:HttpStream.state_consume_response_body",
+        ("self", "event"),
+        "read",
+        "stream_ends",
+    ),
+    Internal(
+        "mitmproxy.proxy.layers.http:ResponseHeaders",
+        ("self", "stream_id", "response", "end_stream"),
+        "called",
+        "stream_ends",
+    ),
+    Internal(
+        "mitmproxy.proxy.layers.http:ResponseData", ("self", "stream_id", "data"), "called", "stream_ends"
+    ),
+    Internal(
+        "mitmproxy.proxy.layers.http._http2:Http2Connection.handle_h2_event",
+        ("self", "event"),
+        "patched",
+        "stream_ends",
+    ),
+    Internal(
+        "mitmproxy.proxy.layers.http._http2:Http2Server._handle_event",
+        ("self", "event"),
+        "patched",
+        "stream_ends",
+    ),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Client.their_stream_id", None, "read", "stream_ends"),
+    Internal("mitmproxy.proxy.layers.http._http2:Http2Connection.streams", None, "set", "stream_ends"),
+    Internal("h2.connection:H2Connection._receive_goaway_frame", ("self", "frame"), "patched", "stream_ends"),
+    Internal("h2.connection:H2Connection.state_machine", None, "set", "stream_ends"),
+    Internal("mitmproxy.connection:Connection.state", None, "set", "stream_ends"),
+    Internal("mitmproxy.proxy.layers.http._base:ReceiveHttp", ("self", "event"), "read", "stream_ends"),
     # TLS: a close_notify from the peer (conn_watch)
     Internal(
         "mitmproxy.proxy.layers.tls:TLSLayer.event_to_child", ("self", "event"), "patched", "conn_watch"
@@ -172,6 +215,22 @@ PATCHES: tuple[Patch, ...] = (
     Patch(
         "mitmproxy.proxy.layers.tls:TLSLayer.event_to_child",
         "tearline.addons.conn_watch:wrap_tls_event_to_child",
+    ),
+    Patch(
+        "mitmproxy.proxy.layers.http:HttpStream.handle_protocol_error",
+        "tearline.addons.stream_ends:wrap_handle_protocol_error",
+    ),
+    Patch(
+        "mitmproxy.proxy.layers.http._http2:Http2Connection.handle_h2_event",
+        "tearline.addons.stream_ends:wrap_handle_h2_event",
+    ),
+    Patch(
+        "mitmproxy.proxy.layers.http._http2:Http2Server._handle_event",
+        "tearline.addons.stream_ends:wrap_h2_send",
+    ),
+    Patch(
+        "h2.connection:H2Connection._receive_goaway_frame",
+        "tearline.addons.stream_ends:wrap_receive_goaway_frame",
     ),
     # WebsocketLayer.relay_messages, innermost first: each wraps the one before
     Patch(f"{_WS}:WebsocketLayer.relay_messages", "tearline.addons.ws_inject:wrap_relay_messages"),

@@ -64,6 +64,7 @@ __all__ = [
     "io_for",
     "pause_reading",
     "resume_reading",
+    "walk_layers",
     "ws_layer_for",
     "ws_open",
     "ws_terminate",
@@ -118,6 +119,11 @@ def _walk(root: Any) -> Iterator[Any]:
         seen.add(id(lay))
         yield lay
         todo.extend(_children(lay))
+
+
+def walk_layers(root: Any) -> Iterator[Any]:
+    """Every layer below ``root`` (a handler's ``layer``), each once."""
+    return _walk(root)
 
 
 def ws_layer_for(flow: Any) -> WebsocketLayer | None:

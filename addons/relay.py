@@ -19,6 +19,8 @@ WebSocket layer        no close frame yet from that side          FIN -> FIN, RS
 ``error`` hook         upstream ended before response headers     FIN -> FIN, RST -> RST (no 502)
 ``error`` hook         inside a streamed chunked/length body      FIN -> cut (FIN, no terminator),
                                                                   RST -> RST
+``error`` hook         inside a buffered (not streamed) body      the headers and bytes that arrived,
+                                                                  then FIN or RST (``stream_ends``)
 ``response`` hook      close-delimited streamed body              FIN -> FIN (complete), RST -> RST
 client's reader        request in flight / response streaming     FIN -> FIN, RST -> RST
 client's reader        idle connection (no request)               RST -> RST (mitmproxy FINs itself)
@@ -28,8 +30,8 @@ Close frames are relayed by mitmproxy unchanged (code and reason); the relay onl
 records them. A socket error other than a reset (or a kernel timeout) is relayed
 as a RST, the closest abortive end. With HTTP/2 to the client a single stream
 cannot be reset from an addon, so upstream body cuts are left to mitmproxy
-(RST_STREAM) and recorded with action ``none``. Buffered (not streamed) bodies
-cut upstream reach the client as an empty response (FIN/RST), not a partial one.
+(RST_STREAM, with the upstream's own code: ``addons.stream_ends``) and recorded
+with action ``none``.
 
 Each relayed end is recorded as a ``tearline.events.Relay`` event through the
 ``ws_trace`` addon's ``emit`` when it is loaded (otherwise nothing is recorded).
@@ -55,7 +57,7 @@ from mitmproxy.proxy import commands as pcommands
 from mitmproxy.proxy import events as pevents
 from mitmproxy.proxy.layers.websocket import WebSocketMessageInjected
 from mitmproxy.websocket import WebSocketMessage
-from tearline.addons import conn_watch, mitm_io
+from tearline.addons import conn_watch, mitm_io, stream_ends
 from wsproto.connection import ConnectionState as WsState
 from wsproto.frame_protocol import Opcode
 
@@ -72,6 +74,7 @@ RULES: dict[str, dict[str, str]] = {
     "before-headers": {"fin": "fin", **_ABORTIVE},  # upstream ended before its response headers
     "body": {"fin": "cut", **_ABORTIVE},  # inside a framed (chunked / Content-Length) streamed body
     "body-eof": {"fin": "fin", **_ABORTIVE},  # close-delimited body: a FIN completes it
+    "buffered-body": {"fin": "cut", **_ABORTIVE},  # inside a buffered body: its bytes first (stream_ends)
     "request": {"fin": "fin", **_ABORTIVE},  # client ended while its request/response was live
     "idle": dict(_ABORTIVE),  # client ended an idle connection: mitmproxy FINs the upstream itself
     "h2-stream": {},  # HTTP/2 to the client: per-stream reset not reachable, mitmproxy decides
@@ -190,10 +193,15 @@ class Relay:
             phase = "body-eof"
         elif flow.response is not None and flow.response.stream:
             phase = "body"
+        elif flow.response is not None:
+            phase = "buffered-body"
         else:
             phase = "before-headers"
         action = decide(phase, end)
-        if action in _TCP and hook == "error":
+        if phase == "buffered-body":
+            if action in _TCP:  # after the headers and the bytes that arrived (stream_ends)
+                stream_ends.want_cut(flow.id, _TCP[action])
+        elif action in _TCP and hook == "error":
             mitm_io.close_conn(flow, flow.client_conn, _TCP[action])  # type: ignore[arg-type]
         elif action == "rst":
             mitm_io.close_conn(flow, flow.client_conn, "rst")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import h2.config
 import h2.connection
 import h2.events
+from hyperframe.frame import GoAwayFrame
 
 __all__ = ["StreamEnd", "h2_streams"]
 
@@ -33,6 +34,22 @@ class StreamEnd:
     frames: list[str] = field(default_factory=list)
 
 
+def _read_on_after_graceful_goaway(conn: h2.connection.H2Connection) -> None:
+    """h2 closes its state machine on any GOAWAY; a browser reads on the streams up to
+    ``last_stream_id`` after a graceful one (NO_ERROR), and so does this client (also when
+    DATA follows the GOAWAY in the same read)."""
+    table = conn._frame_dispatch_table  # type: ignore[attr-defined]
+    receive = table[GoAwayFrame]
+
+    def goaway(frame: GoAwayFrame) -> object:
+        result = receive(frame)
+        if frame.error_code == 0:
+            conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return result
+
+    table[GoAwayFrame] = goaway
+
+
 def h2_streams(
     port: int, paths: list[str], *, host: str = "relay.localhost", timeout: float = 30.0
 ) -> list[StreamEnd]:
@@ -45,6 +62,7 @@ def h2_streams(
     try:
         assert sock.selected_alpn_protocol() == "h2", sock.selected_alpn_protocol()
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        _read_on_after_graceful_goaway(conn)
         conn.initiate_connection()
         ends: dict[int, StreamEnd] = {}
         for path in paths:
@@ -89,10 +107,6 @@ def h2_streams(
                 elif isinstance(ev, h2.events.ConnectionTerminated):
                     for e in ends.values():
                         e.goaway = (ev.error_code, ev.last_stream_id)
-                    if not ev.error_code:
-                        # h2 closes its state machine on any GOAWAY; a browser reads on the streams up
-                        # to last_stream_id after a graceful one (NO_ERROR), and so does this client
-                        conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
                     for s in list(open_):
                         if s > ev.last_stream_id or ev.error_code:
                             ends[s].end, ends[s].error_code = "goaway", ev.error_code

@@ -234,3 +234,44 @@ def test_upstream_tls_close_notify_is_a_fin_by_the_peer(start_mitmdump, tmp_path
     (end,) = [e for e in cap_events if isinstance(e, ConnClose) and e.conn == req.server_conn]
     assert (end.leg, end.by, end.how, end.error) == ("server", "peer", "fin", TLS_CLOSE_NOTIFY)
     assert end.ts >= sent_notify[0]
+
+
+def test_a_connection_cancelled_before_mitmproxy_closed_it_still_gets_its_tcp_close() -> None:
+    """mitmproxy 12.3.1 race (Autobahn 4.1.5/4.2.5 "FAILED BY CLIENT"): the layers close a connection
+    (state CLOSED, its task cancelled) while its task waits for the handler's event lock, outside the
+    loop that would close the writer. conn_watch's ``handle_connection`` closes it instead: the peer
+    gets what was queued (the close frame), then EOF."""
+    from types import SimpleNamespace
+
+    from mitmproxy.connection import Client, ConnectionState
+    from mitmproxy.proxy.server import ConnectionIO
+    from tearline.addons import conn_watch
+
+    async def run() -> tuple[bytes, bool]:
+        got: asyncio.Queue[bytes] = asyncio.Queue()
+
+        async def peer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await got.put(await r.read())  # everything until EOF
+            w.close()
+
+        server = await asyncio.start_server(peer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = Client(peername=("127.0.0.1", port), sockname=("127.0.0.1", 0), timestamp_start=0.0)
+        handler = SimpleNamespace(transports={conn: ConnectionIO(handler=None, reader=reader, writer=writer)})
+
+        async def mitmproxy_handle_connection(_self: object, connection: Client) -> None:
+            writer.write(b"close frame")  # the layers' last SendData
+            connection.state = ConnectionState.CLOSED  # their CloseConnection ...
+            raise asyncio.CancelledError("closed by command")  # ... cancels the task in the lock wait
+
+        wrapped = conn_watch.wrap_handle_connection(mitmproxy_handle_connection)
+        with contextlib.suppress(asyncio.CancelledError):
+            await wrapped(handler, conn)
+        data = await asyncio.wait_for(got.get(), 20)
+        server.close()
+        return data, conn in handler.transports
+
+    data, still_known = asyncio.run(run())
+    assert data == b"close frame"  # flushed, then the TCP close (EOF) the peer waited for
+    assert not still_known
