@@ -95,6 +95,7 @@ def _mitmdump(
     fault_file: Path | None,
     scheme: str = "http",
     trace_payload: str | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Any:
     """A reverse-mode mitmdump in front of ``scheme://upstream`` recording into ``capture``."""
     from tearline.lab.mitmdump import Mitmdump
@@ -111,6 +112,7 @@ def _mitmdump(
     if fault_file is not None:
         scripts.append(FAULTS)
         options["faults"] = str(fault_file)
+    options.update(extra or {})
     return Mitmdump(
         scripts=scripts,
         mode=f"reverse:{scheme}://{upstream}",
@@ -215,6 +217,7 @@ def record_scenario(
                             fault_file,
                             "https" if tls and caddy else "http",
                             trace_payload=sc.trace_payload,
+                            extra=sc.browser_leg,
                         )
                     )
                 )
