@@ -197,7 +197,7 @@ NAMES = [
     "HTTP2_STREAM_ERROR", "FAILED", "CANCELLED", "HTTP2_SESSION_SEND_HEADERS", "HTTP2_SESSION_RECV_RST_STREAM",
     "HTTP2_SESSION_SEND_RST_STREAM", "HTTP2_SESSION_RECV_GOAWAY", "SOCKET_ALIVE", "SOCKET_READ_ERROR",
     "NETWORK_CHANGED", "WEBSOCKET_UPGRADE_FAILURE", "HTTP_TRANSACTION_SEND_REQUEST_HEADERS",
-    "TCP_CONNECT", "SOCKET_IN_USE", "SOCKET_POOL_CLOSING_SOCKET",
+    "TCP_CONNECT", "SOCKET_IN_USE", "SOCKET_POOL_CLOSING_SOCKET", "HTTP2_SESSION", "HTTP2_SESSION_RECV_DATA",
 ]  # fmt: skip
 
 
@@ -535,3 +535,27 @@ def test_idle_sockets_the_pool_closes(tmp_path: Path) -> None:
     assert (used.how, used.by, used.duration) == ("timeout", "local", 300.1)
     assert used.timer == "Chrome used idle socket timeout (5 min)"
     assert (gone.how, gone.by, gone.timer) == ("closed", "local", None)
+
+
+def test_h2_goaway_on_an_idle_session_is_the_servers_idle_close(tmp_path: Path) -> None:
+    """GOAWAY NO_ERROR with no stream open: the server's keep-alive timer, idle time from the last data."""
+    goaway = {"active_streams": 0, "error_code": "0 (NO_ERROR)", "last_accepted_stream_id": 1}
+    busy = {"active_streams": 1, "error_code": "0 (NO_ERROR)", "last_accepted_stream_id": 3}
+    p = _log(
+        tmp_path,
+        [
+            ("HTTP2_SESSION", 1, "HTTP2_SESSION", 40, 1000, {"host": "www.example.test:443"}),
+            ("HTTP2_SESSION_RECV_DATA", 0, "HTTP2_SESSION", 40, 1200, {"fin": True, "size": 10, "stream_id": 1}),
+            ("HTTP2_SESSION_RECV_GOAWAY", 0, "HTTP2_SESSION", 40, 3200, goaway),
+            ("HTTP2_SESSION", 1, "HTTP2_SESSION", 41, 1000, {"host": "www.example.test:443"}),
+            ("HTTP2_SESSION_RECV_GOAWAY", 0, "HTTP2_SESSION", 41, 3200, busy),
+        ],
+    )  # fmt: skip
+    idle, busy_one = of(load_netlog(p).observations, "h2_goaway")
+    assert (idle.how, idle.by, idle.duration, idle.url) == (
+        "fin",
+        "peer",
+        2.0,
+        "https://www.example.test:443/",
+    )
+    assert (busy_one.how, busy_one.by, busy_one.duration) == (None, None, None)  # a stream was open

@@ -195,17 +195,18 @@ def _origin(url: str | None) -> str:
         return "?"
 
 
-def _keepalive_timer(idle: float, url: str | None, timers: Sequence[Timer]) -> Timer | None:
-    """The server-side keep-alive timer that fits a connection the server closed while it sat idle in
-    Chrome's pool at most ``idle`` seconds: a configured one first, else the longest known default not
-    longer (Chrome notices the close only when it next looks, so ``idle`` is an upper bound)."""
+def _keepalive_timer(idle: float, exact: bool, url: str | None, timers: Sequence[Timer]) -> Timer | None:
+    """The server-side keep-alive timer that fits a connection the server closed after ``idle`` seconds
+    idle: a configured one first. ``exact`` (an HTTP/2 GOAWAY, sent by the server when its timer fired):
+    the timer equals ``idle``; else (Chrome noticed an HTTP/1.1 close only when it next looked) ``idle`` is
+    an upper bound, and the longest timer not longer fits."""
     fits = [
         t
         for t in timers
         if t.clock == "between_requests"
         and t.actor != "browser"
         and t.leg == "client"
-        and t.seconds <= idle + _tolerance(t.seconds)
+        and (abs(idle - t.seconds) if exact else t.seconds - idle) <= _tolerance(t.seconds)
         and applies(t, url or "/")
     ]
     for source in ("config", "recorded option", "known default"):
@@ -217,20 +218,22 @@ def _keepalive_timer(idle: float, url: str | None, timers: Sequence[Timer]) -> T
 
 def idle_connection_notes(observations: Iterable[Observation], timers: Sequence[Timer]) -> list[str]:
     """Notes on keep-alive connections that ended while idle between requests (the ``between_requests``
-    clock): a NetLog ``socket_closed`` from Chrome's socket pool, with how long the socket sat idle
-    (``duration``). Chrome's own idle timer (``timer``), or the server's close, which the note ties to
-    the keep-alive timer that fits. Such a close ends a connection, never a stream: the note says so."""
+    clock), from the NetLog: a ``socket_closed`` from Chrome's socket pool with how long the socket sat
+    idle (``duration``), either Chrome's own idle timer (``timer``) or the server's close (HTTP/1.1; Chrome
+    notices it when it next looks), and an HTTP/2 ``h2_goaway`` NO_ERROR on a session with no stream open
+    (the server's idle timer, to the millisecond). The server's closes are tied to the keep-alive timer
+    that fits. Such a close ends a connection, never a stream: the note says so."""
     own: dict[str, list[float]] = {}
-    peer: dict[str, list[float]] = {}
+    peer: dict[tuple[str, bool], list[float]] = {}
     urls: dict[str, str | None] = {}
     for o in observations:
-        if o.source != "netlog" or o.kind != "socket_closed" or o.duration is None:
+        if o.source != "netlog" or o.kind not in ("socket_closed", "h2_goaway") or o.duration is None:
             continue
         if o.how == "timeout" and o.by == "local" and o.timer:
             own.setdefault(o.timer, []).append(o.duration)
         elif o.how == "fin" and o.by == "peer":
             origin = _origin(o.url)
-            peer.setdefault(origin, []).append(o.duration)
+            peer.setdefault((origin, o.kind == "h2_goaway"), []).append(o.duration)
             urls.setdefault(origin, o.url)
     notes: list[str] = []
     for timer, idles in sorted(own.items()):
@@ -238,19 +241,29 @@ def idle_connection_notes(observations: Iterable[Observation], timers: Sequence[
             f"Chrome closed {len(idles)} idle connection(s) itself after {max(idles):.1f} s idle in its pool"
             f" ({timer}): between requests, no stream was open on them."
         )
-    for origin, idles in sorted(peer.items()):
+    for (origin, exact), idles in sorted(peer.items()):
         longest = max(idles)
-        fit = _keepalive_timer(longest, urls[origin], timers)
+        fit = _keepalive_timer(longest, exact, urls[origin], timers)
         why = (
             f"{fit.name} ({fit.seconds:g} s, {fit.inferred_from}"
             + (f": {fit.source}" if fit.source and fit.inferred_from == "config" else "")
             + ") fits"
             if fit is not None
-            else "no known keep-alive timer is that short"
+            else (
+                "no known keep-alive timer has that value"
+                if exact
+                else "no known keep-alive timer is that short"
+            )
         )
-        notes.append(
-            f"The server side closed {len(idles)} idle keep-alive connection(s) to {origin} while they sat"
-            f" idle in Chrome's pool (Chrome found them closed after at most {longest:.1f} s idle); {why}:"
-            " between requests, no stream was open on them."
-        )
+        if exact:
+            what = (
+                f"The server closed {len(idles)} idle HTTP/2 connection(s) to {origin} with a GOAWAY"
+                f" (NO_ERROR, no stream open) after {longest:.2f} s idle"
+            )
+        else:
+            what = (
+                f"The server side closed {len(idles)} idle keep-alive connection(s) to {origin} while they sat"
+                f" idle in Chrome's pool (Chrome found them closed after at most {longest:.1f} s idle)"
+            )
+        notes.append(f"{what}; {why}: between requests, no stream was open on them.")
     return notes

@@ -226,14 +226,39 @@ def _h2_rst_stream(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick
     )
 
 
+def _h2_session(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    host = as_str(p.get("host"))
+    if host:
+        it.h2_hosts[sid] = host
+    it.h2_last[sid] = tick
+
+
+def _h2_activity(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    it.h2_last[sid] = tick
+
+
 def _h2_goaway(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    code = h2_code(p.get("error_code"))
+    idle: dict[str, Any] = {}
+    last = it.h2_last.get(sid)
+    if code == 0 and as_int(p.get("active_streams")) == 0 and last is not None:
+        # a graceful GOAWAY on a session with no stream open: the server's keep-alive idle timer, and the
+        # session's idle time is exact (the server sent it, Chrome did not have to look)
+        host = it.h2_hosts.get(sid)
+        idle = {
+            "how": "fin",
+            "by": "peer",
+            "duration": round(max(0.0, (tick - last) / 1000.0), 3),
+            "url": f"https://{host}/" if host else None,
+        }
     it.add(
         "h2_goaway",
         tick,
         where,
-        code=h2_code(p.get("error_code")),
+        code=code,
         direction="server",
         text=f"last stream {p.get('last_accepted_stream_id')} {p.get('debug_data', '')}".strip(),
+        **idle,
     )
 
 
@@ -249,8 +274,19 @@ def _h2_close(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: flo
     )
 
 
+def _h2_send_headers(
+    it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str
+) -> None:
+    _h2_activity(it, sid, name, p, tick, where)
+    _h2_headers(it, sid, name, p, tick, where)
+
+
 H2_EVENTS: dict[str, H2Handler] = {
-    "HTTP2_SESSION_SEND_HEADERS": _h2_headers,
+    "HTTP2_SESSION": _h2_session,
+    "HTTP2_SESSION_SEND_HEADERS": _h2_send_headers,
+    "HTTP2_SESSION_RECV_HEADERS": _h2_activity,
+    "HTTP2_SESSION_RECV_DATA": _h2_activity,
+    "HTTP2_SESSION_SEND_DATA": _h2_activity,
     "HTTP2_SESSION_SEND_RST_STREAM": _h2_rst_stream,
     "HTTP2_SESSION_RECV_RST_STREAM": _h2_rst_stream,
     "HTTP2_SESSION_RECV_GOAWAY": _h2_goaway,
