@@ -165,6 +165,8 @@ def record_scenario(
         if sc.needs_caddy:
             raise ScenarioSkipped(f"scenario {name!r} needs Caddy (its timer is Caddy's stream_timeout)")
         sc = sc.without_caddy or sc
+    if sc.browser_leg and not proxy:
+        raise ScenarioSkipped(f"scenario {name!r} needs the proxy (its timer is the browser-leg mitmdump's)")
     if sc.fault is not None and not (proxy and FAULTS.exists()):
         why = "addons/faults.py is not there yet" if proxy else "it needs the proxy (proxy=True)"
         raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
