@@ -35,6 +35,7 @@ SCENARIO_NAMES = (
     "proxy_read_timeout",
     "server_write_timeout",
     "stream_close_delay",
+    "proxy_idle_timeout",
     "upstream_unavailable",
     "protocol_error",
     "in_band_error",
@@ -58,6 +59,9 @@ NETLOG_ALONE: dict[str, tuple[str, str] | None] = {
     "server_write_timeout": ("server_abrupt_close", "server"),
     # a 1001 three seconds after a reload: only the Caddy log and its config tie them
     "stream_close_delay": ("server_going_away", "server"),
+    # mitmproxy's idle timer (tcp_timeout 2 s) on the browser leg cuts both idle streams at one moment: the
+    # browser sees a cut body and a 1006; only the capture's conn_close (or its recorded option) names it
+    "proxy_idle_timeout": ("server_abrupt_close", "server"),
     # the RUN_ERROR is inside a body that completed: only a recorder with payloads (or data_type) reads it
     "in_band_error": ("clean_close", "server"),
 }
@@ -331,6 +335,16 @@ SINGLE_SOURCE: dict[str, dict[str, str]] = {
         "capture-browser": "sse:server_abrupt_close/server",
         "capture-backend": "sse:client_app_close/page",
         "captures": "sse:server_abrupt_close/server",
+    },
+    "proxy_idle_timeout": {
+        "netlog": "sse:server_abrupt_close/server ws:server_abrupt_close/server",
+        "cdp": "sse:server_abrupt_close/server ws:stall/server",
+        "har": "sse:server_abrupt_close/server ws:unknown/unknown",
+        "console": "",
+        "caddy": "ws:unknown/unknown",
+        "capture-browser": "sse:proxy_timeout/proxy ws:proxy_timeout/proxy",
+        "capture-backend": "sse:stall/server ws:stall/server",
+        "captures": "sse:proxy_timeout/proxy ws:proxy_timeout/proxy",
     },
     "in_band_error": {
         "netlog": "sse:clean_close/server",

@@ -17,6 +17,7 @@ def test_table_has_a_row_named_for_every_cause_kind() -> None:
         "proxy_read_timeout",
         "server_write_timeout",
         "stream_close_delay",
+        "proxy_idle_timeout",
     }
     assert all(s.expected_kind in CAUSE_KINDS and s.expected_actor in ACTORS for s in SCENARIOS.values())
 
@@ -34,7 +35,10 @@ def test_rows_use_real_end_behaviours_and_page_parameters() -> None:
             "flush_interval",
             "read_timeout",
             "write_timeout",
+            "server_read_timeout",
+            "idle_timeout",
         }, row.name
+        assert set(row.browser_leg) <= {"tcp_timeout"}, row.name
 
 
 def test_variants_keep_their_kind() -> None:
@@ -45,6 +49,7 @@ def test_variants_keep_their_kind() -> None:
     assert (
         SCENARIOS["proxy_timeout"].needs_caddy and SCENARIOS["proxy_timeout"].ai_site["stream_timeout"] == 2.0
     )
+    assert SCENARIOS["proxy_idle_timeout"].browser_leg == {"tcp_timeout": 2}
     assert (
         SCENARIOS["injected_fault"].fault is not None and "code = 4001" in SCENARIOS["injected_fault"].fault
     )

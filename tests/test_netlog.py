@@ -197,6 +197,7 @@ NAMES = [
     "HTTP2_STREAM_ERROR", "FAILED", "CANCELLED", "HTTP2_SESSION_SEND_HEADERS", "HTTP2_SESSION_RECV_RST_STREAM",
     "HTTP2_SESSION_SEND_RST_STREAM", "HTTP2_SESSION_RECV_GOAWAY", "SOCKET_ALIVE", "SOCKET_READ_ERROR",
     "NETWORK_CHANGED", "WEBSOCKET_UPGRADE_FAILURE", "HTTP_TRANSACTION_SEND_REQUEST_HEADERS",
+    "TCP_CONNECT", "SOCKET_IN_USE", "SOCKET_POOL_CLOSING_SOCKET", "HTTP2_SESSION", "HTTP2_SESSION_RECV_DATA",
 ]  # fmt: skip
 
 
@@ -489,3 +490,72 @@ def test_a_netlog_only_event_stream_is_an_sse_stream(tmp_path: Path) -> None:
     d = diagnose([load_netlog(_log(tmp_path, rows))])
     kinds = {s.url.rsplit("/", 1)[1]: s.kind for s in d.streams}
     assert kinds == {"run": "sse", "plain": "http-stream"}
+
+
+def test_idle_sockets_the_pool_closes(tmp_path: Path) -> None:
+    """SOCKET_POOL_CLOSING_SOCKET: Chrome's own idle timers (used / never used) and a server's close of an
+    idle keep-alive socket, each with how long the socket sat idle in the pool."""
+    p = _log(
+        tmp_path,
+        [
+            # socket 30: used by a request until 1.0 s, then the server closed it; Chrome noticed at 7.5 s
+            ("SOCKET_ALIVE", 1, "SOCKET", 30, 0, {}),
+            ("TCP_CONNECT", 2, "SOCKET", 30, 10, {"remote_address": "127.0.0.1:8080"}),
+            ("SOCKET_IN_USE", 1, "SOCKET", 30, 20, {"source_dependency": {"id": 99, "type": 17}}),
+            ("SOCKET_IN_USE", 2, "SOCKET", 30, 1000, None),
+            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 30, 7500, {"reason": "Remote side closed connection"}),
+            ("SOCKET_ALIVE", 2, "SOCKET", 30, 7500, None),
+            # socket 31: preconnected, never used, Chrome's 10 s timer
+            ("SOCKET_ALIVE", 1, "SOCKET", 31, 0, {}),
+            ("TCP_CONNECT", 2, "SOCKET", 31, 50, {"remote_address": "127.0.0.1:8081"}),
+            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 31, 10_300, {"reason": "Idle time limit expired"}),
+            ("SOCKET_ALIVE", 2, "SOCKET", 31, 10_300, None),
+            # socket 32: used, then Chrome's 5 min timer
+            ("SOCKET_ALIVE", 1, "SOCKET", 32, 0, {}),
+            ("TCP_CONNECT", 2, "SOCKET", 32, 10, {"remote_address": "127.0.0.1:8082"}),
+            ("SOCKET_IN_USE", 1, "SOCKET", 32, 20, {"source_dependency": {"id": 98, "type": 17}}),
+            ("SOCKET_IN_USE", 2, "SOCKET", 32, 100, None),
+            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 32, 300_200, {"reason": "Idle time limit expired"}),
+            ("SOCKET_ALIVE", 2, "SOCKET", 32, 300_200, None),
+            # socket 33: the pool went away (the browser closed): neither a timer nor the server
+            ("SOCKET_ALIVE", 1, "SOCKET", 33, 0, {}),
+            ("TCP_CONNECT", 2, "SOCKET", 33, 10, {"remote_address": "127.0.0.1:8083"}),
+            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 33, 900, {"reason": "Socket pool destroyed"}),
+            ("SOCKET_ALIVE", 2, "SOCKET", 33, 900, None),
+        ],
+    )  # fmt: skip
+    closed = {
+        o.text.rsplit("(", 1)[-1].rstrip(")"): o for o in of(load_netlog(p).observations, "socket_closed")
+    }
+    peer, unused, used, gone = (closed[f"127.0.0.1:808{i}"] for i in range(4))
+    assert (peer.how, peer.by, peer.timer, peer.duration) == ("fin", "peer", None, 6.5)
+    assert "Remote side closed connection" in (peer.text or "")
+    assert (unused.how, unused.by, unused.duration) == ("timeout", "local", 10.25)
+    assert unused.timer == "Chrome unused idle socket timeout (10 s)"
+    assert (used.how, used.by, used.duration) == ("timeout", "local", 300.1)
+    assert used.timer == "Chrome used idle socket timeout (5 min)"
+    assert (gone.how, gone.by, gone.timer) == ("closed", "local", None)
+
+
+def test_h2_goaway_on_an_idle_session_is_the_servers_idle_close(tmp_path: Path) -> None:
+    """GOAWAY NO_ERROR with no stream open: the server's keep-alive timer, idle time from the last data."""
+    goaway = {"active_streams": 0, "error_code": "0 (NO_ERROR)", "last_accepted_stream_id": 1}
+    busy = {"active_streams": 1, "error_code": "0 (NO_ERROR)", "last_accepted_stream_id": 3}
+    p = _log(
+        tmp_path,
+        [
+            ("HTTP2_SESSION", 1, "HTTP2_SESSION", 40, 1000, {"host": "www.example.test:443"}),
+            ("HTTP2_SESSION_RECV_DATA", 0, "HTTP2_SESSION", 40, 1200, {"fin": True, "size": 10, "stream_id": 1}),
+            ("HTTP2_SESSION_RECV_GOAWAY", 0, "HTTP2_SESSION", 40, 3200, goaway),
+            ("HTTP2_SESSION", 1, "HTTP2_SESSION", 41, 1000, {"host": "www.example.test:443"}),
+            ("HTTP2_SESSION_RECV_GOAWAY", 0, "HTTP2_SESSION", 41, 3200, busy),
+        ],
+    )  # fmt: skip
+    idle, busy_one = of(load_netlog(p).observations, "h2_goaway")
+    assert (idle.how, idle.by, idle.duration, idle.url) == (
+        "fin",
+        "peer",
+        2.0,
+        "https://www.example.test:443/",
+    )
+    assert (busy_one.how, busy_one.by, busy_one.duration) == (None, None, None)  # a stream was open

@@ -248,3 +248,70 @@ def test_a_close_a_configured_delay_after_a_reload_is_the_reload() -> None:
     assert (s.cause.kind, s.cause.actor) == ("server_going_away", "proxy")
     assert (s.cause.details["timer"], s.cause.details["clock"]) == (delay.name, "reload")
     assert s.cause.details["measured"] == pytest.approx(3.0, abs=0.02)
+
+
+def test_two_recorders_with_their_own_idle_timer_the_one_that_fits_is_named() -> None:
+    """The browser-leg mitmdump ran with tcp_timeout 2, the backend leg with the default 600: the capture's
+    own timeout line is named with the value that fits the measured idle time, and the file it came from."""
+    capture = rec(
+        "capture",
+        *sse_open("capture", chunks=5),
+        o(
+            "capture",
+            "proxy_timeout",
+            0.5 + 2.05,
+            timer="mitmproxy tcp_timeout",
+            text="mitmproxy idle timeout",
+        ),
+        o("capture", "request_failed", 0.5 + 2.06, error="Client disconnected."),
+        meta={"options": {"tcp_timeout": 2}},
+    )
+    backend = rec("capture", *sse_open("capture", chunks=5), meta={"options": {"tcp_timeout": 600}})
+    backend.path = "capture-backend.jsonl"
+    (s,) = diagnose([capture, backend]).streams
+    d = s.cause.details
+    assert (s.cause.kind, s.cause.actor, d["configured"], d["clock"]) == (
+        "proxy_timeout",
+        "proxy",
+        2.0,
+        "idle",
+    )
+    assert d["measured"] == pytest.approx(2.06, abs=0.02)
+    assert "configured 2 s (capture.options.tcp_timeout in capture.file)" in s.cause.summary
+
+
+def _pool_close(how: str, by: str, idle: float, timer: str | None = None) -> Any:
+    return o(
+        "netlog",
+        "socket_closed",
+        10.0,
+        key="5",
+        url="http://www.localhost:8080/docs.html",
+        how=how,
+        by=by,
+        duration=idle,
+        timer=timer,
+    )
+
+
+def test_idle_connection_notes_name_the_keepalive_timer() -> None:
+    from tearline.analysis.diagnose.rules_timer import idle_connection_notes
+
+    server = [_pool_close("fin", "peer", 4.1)]
+    configured = _config_timer("Caddy server idle_timeout", 2.0, "between_requests")
+    (note,) = idle_connection_notes(server, [configured, *DEFAULT_TIMERS])
+    assert "to www.localhost:8080" in note and "at most 4.1 s idle" in note
+    assert "Caddy server idle_timeout (2 s, config: Caddyfile) fits" in note and "no stream" in note
+    (note,) = idle_connection_notes(server, DEFAULT_TIMERS)
+    assert "no known keep-alive timer is that short" in note
+    # 7 min idle: Caddy's default 5 min fits; the reverse_proxy keep-alive (2 min) is Caddy's own upstream leg
+    (note,) = idle_connection_notes([_pool_close("fin", "peer", 420.0)], DEFAULT_TIMERS)
+    assert "Caddy server idle_timeout (default 5m) (300 s, known default) fits" in note
+    own = [_pool_close("timeout", "local", 10.2, "Chrome unused idle socket timeout (10 s)")]
+    (note,) = idle_connection_notes(own, DEFAULT_TIMERS)
+    assert note.startswith("Chrome closed 1 idle connection(s) itself after 10.2 s") and "(10 s)" in note
+    # a socket the pool closed because the browser went away, and stream sockets, say nothing
+    assert idle_connection_notes([_pool_close("closed", "local", 1.0)], DEFAULT_TIMERS) == []
+    assert (
+        idle_connection_notes([o("netlog", "socket_closed", 3.0, how="fin", by="peer")], DEFAULT_TIMERS) == []
+    )

@@ -17,6 +17,7 @@ import math
 import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,7 +25,12 @@ from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
 from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
 from tearline.analysis.diagnose.rule_context import browser_initiated
 from tearline.analysis.diagnose.rules import Context, run_rules
-from tearline.analysis.diagnose.rules_timer import TOLERANCE_MIN, TOLERANCE_SHARE, measures
+from tearline.analysis.diagnose.rules_timer import (
+    TOLERANCE_MIN,
+    TOLERANCE_SHARE,
+    idle_connection_notes,
+    measures,
+)
 from tearline.analysis.diagnose.streams import Stream, build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
@@ -153,12 +159,15 @@ def recorded_timers(records: Iterable[SourceRecord]) -> list[Timer]:
     """``known_timeouts`` as timers. Which clock a recorded value counts from is not written, so each is
     tried as a lifetime and as an idle time (mitmproxy's ``tcp_timeout`` is an idle timer)."""
     out: list[Timer] = []
-    for label, seconds in known_timeouts(records).items():
-        clocks = ("idle",) if label.endswith("tcp_timeout") else ("open", "idle")
-        out.extend(
-            Timer(name=label, seconds=seconds, clock=c, inferred_from="recorded option", source=label)
-            for c in clocks
-        )
+    for rec in records:  # per file: two captures (two mitmdumps) may record different values
+        for label, seconds in known_timeouts([rec]).items():
+            clocks = ("idle",) if label.endswith("tcp_timeout") else ("open", "idle")
+            source = f"{label} in {Path(rec.path).name}" if rec.path else label
+            out.extend(
+                Timer(name=label, seconds=seconds, clock=c, inferred_from="recorded option", source=source)
+                for c in clocks
+                if not any(t.name == label and t.seconds == seconds and t.clock == c for t in out)
+            )
     return out
 
 
@@ -321,6 +330,7 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
                     f"The page navigation to {n.url} failed with {what}: an error page, not a stream end."
                 )
     notes.extend(crash_notes([o for o in global_obs if o.kind == "page_crash"]))
+    notes.extend(idle_connection_notes((o for r in aligned for o in r.observations), known))
     return Diagnosis(
         streams=results,
         sources=sources,

@@ -14,15 +14,24 @@ the value was learned; the confidence comes from the last (``INFERENCE``).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from tearline.analysis.diagnose.model import Cause, Evidence
 from tearline.analysis.diagnose.rule_context import Context, browser_initiated, cause, end_ev, ev
 from tearline.analysis.diagnose.signatures import NEAR
+from tearline.analysis.evidence.observation import Observation
 from tearline.analysis.evidence.timers import CLOCKS, INFERENCE, Timer
 
-__all__ = ["CLOCK_WORDS", "TOLERANCE_MIN", "TOLERANCE_SHARE", "applies", "measures", "rule_proxy_timer"]
+__all__ = [
+    "CLOCK_WORDS",
+    "TOLERANCE_MIN",
+    "TOLERANCE_SHARE",
+    "applies",
+    "idle_connection_notes",
+    "measures",
+    "rule_proxy_timer",
+]
 
 TOLERANCE_MIN = 0.3  # seconds
 TOLERANCE_SHARE = 0.02  # of the timer's value
@@ -75,22 +84,31 @@ def _tolerance(value: float) -> float:
     return max(TOLERANCE_MIN, TOLERANCE_SHARE * value)
 
 
-def _timer_word(o_timer: str | None, timers: Iterable[Timer]) -> Timer | None:
-    """The configured timer a proxy's own timeout line names (e.g. Caddy's stream_timeout)."""
+def _key(name: str) -> str:
+    """A timer's option name: the last word of its name, after any dots ("capture.options.tcp_timeout",
+    "mitmproxy tcp_timeout" and "Caddy reverse_proxy stream_timeout" -> the option)."""
+    return name.split()[-1].rsplit(".", 1)[-1] if name.split() else name
+
+
+def _timer_word(o_timer: str | None, timers: Iterable[Timer], got: dict[str, float]) -> Timer | None:
+    """The configured or recorded timer a proxy's own timeout line names (Caddy's stream_timeout, the
+    ``tcp_timeout`` a capture's header recorded for mitmproxy's idle timer): config first; among several
+    values (two recorders with their own), the one closest to the end measured on its clock."""
     if not o_timer:
         return None
-    configured = [t for t in timers if t.inferred_from == "config"]
-    exact = [t for t in configured if t.name == o_timer]
-    same_key = [t for t in configured if t.name.split()[-1] == o_timer.split()[-1]]
-    found = exact or same_key
-    return found[0] if found else None
+    for source in ("config", "recorded option"):
+        known = [t for t in timers if t.inferred_from == source]
+        found = [t for t in known if t.name == o_timer] or [t for t in known if _key(t.name) == _key(o_timer)]
+        if found:
+            return min(found, key=lambda t: abs(got.get(t.clock, float("inf")) - t.seconds))
+    return None
 
 
 def _from_the_proxy(ctx: Context) -> list[Cause]:
     out: list[Cause] = []
     got = measures(ctx)
     for o in ctx.near_end("proxy_timeout", before=NEAR + 1, after=NEAR):
-        named = _timer_word(o.timer, [t for t in ctx.timers if applies(t, ctx.stream.url)])
+        named = _timer_word(o.timer, [t for t in ctx.timers if applies(t, ctx.stream.url)], got)
         measured = got.get(named.clock) if named is not None else None
         value = (
             f" after {measured:.2f} s of {CLOCK_WORDS[named.clock]}" if named and measured is not None else ""
@@ -168,3 +186,84 @@ def rule_proxy_timer(ctx: Context) -> list[Cause]:
         )
     )
     return out
+
+
+def _origin(url: str | None) -> str:
+    try:
+        return urlsplit(url).netloc or "?" if url else "?"
+    except ValueError:
+        return "?"
+
+
+def _keepalive_timer(idle: float, exact: bool, url: str | None, timers: Sequence[Timer]) -> Timer | None:
+    """The server-side keep-alive timer that fits a connection the server closed after ``idle`` seconds
+    idle: a configured one first. ``exact`` (an HTTP/2 GOAWAY, sent by the server when its timer fired):
+    the timer equals ``idle``; else (Chrome noticed an HTTP/1.1 close only when it next looked) ``idle`` is
+    an upper bound, and the longest timer not longer fits."""
+    fits = [
+        t
+        for t in timers
+        if t.clock == "between_requests"
+        and t.actor != "browser"
+        and t.leg == "client"
+        and (abs(idle - t.seconds) if exact else t.seconds - idle) <= _tolerance(t.seconds)
+        and applies(t, url or "/")
+    ]
+    for source in ("config", "recorded option", "known default"):
+        found = [t for t in fits if t.inferred_from == source]
+        if found:
+            return max(found, key=lambda t: t.seconds)
+    return None
+
+
+def idle_connection_notes(observations: Iterable[Observation], timers: Sequence[Timer]) -> list[str]:
+    """Notes on keep-alive connections that ended while idle between requests (the ``between_requests``
+    clock), from the NetLog: a ``socket_closed`` from Chrome's socket pool with how long the socket sat
+    idle (``duration``), either Chrome's own idle timer (``timer``) or the server's close (HTTP/1.1; Chrome
+    notices it when it next looks), and an HTTP/2 ``h2_goaway`` NO_ERROR on a session with no stream open
+    (the server's idle timer, to the millisecond). The server's closes are tied to the keep-alive timer
+    that fits. Such a close ends a connection, never a stream: the note says so."""
+    own: dict[str, list[float]] = {}
+    peer: dict[tuple[str, bool], list[float]] = {}
+    urls: dict[str, str | None] = {}
+    for o in observations:
+        if o.source != "netlog" or o.kind not in ("socket_closed", "h2_goaway") or o.duration is None:
+            continue
+        if o.how == "timeout" and o.by == "local" and o.timer:
+            own.setdefault(o.timer, []).append(o.duration)
+        elif o.how == "fin" and o.by == "peer":
+            origin = _origin(o.url)
+            peer.setdefault((origin, o.kind == "h2_goaway"), []).append(o.duration)
+            urls.setdefault(origin, o.url)
+    notes: list[str] = []
+    for timer, idles in sorted(own.items()):
+        notes.append(
+            f"Chrome closed {len(idles)} idle connection(s) itself after {max(idles):.1f} s idle in its pool"
+            f" ({timer}): between requests, no stream was open on them."
+        )
+    for (origin, exact), idles in sorted(peer.items()):
+        longest = max(idles)
+        fit = _keepalive_timer(longest, exact, urls[origin], timers)
+        why = (
+            f"{fit.name} ({fit.seconds:g} s, {fit.inferred_from}"
+            + (f": {fit.source}" if fit.source and fit.inferred_from == "config" else "")
+            + ") fits"
+            if fit is not None
+            else (
+                "no known keep-alive timer has that value"
+                if exact
+                else "no known keep-alive timer is that short"
+            )
+        )
+        if exact:
+            what = (
+                f"The server closed {len(idles)} idle HTTP/2 connection(s) to {origin} with a GOAWAY"
+                f" (NO_ERROR, no stream open) after {longest:.2f} s idle"
+            )
+        else:
+            what = (
+                f"The server side closed {len(idles)} idle keep-alive connection(s) to {origin} while they sat"
+                f" idle in Chrome's pool (Chrome found them closed after at most {longest:.1f} s idle)"
+            )
+        notes.append(f"{what}; {why}: between requests, no stream was open on them.")
+    return notes

@@ -210,7 +210,13 @@ def load_caddy_config(path: str | os.PathLike[str]) -> list[Timer]:
     timers: list[Timer] = []
 
     def add(
-        name: str, value: Any, clock: str, where: str, paths: tuple[str, ...], ports: tuple[int, ...]
+        name: str,
+        value: Any,
+        clock: str,
+        where: str,
+        paths: tuple[str, ...],
+        ports: tuple[int, ...],
+        leg: str = "client",
     ) -> None:
         seconds = parse_duration(value)
         if seconds is None or seconds <= 0:
@@ -224,6 +230,7 @@ def load_caddy_config(path: str | os.PathLike[str]) -> list[Timer]:
                 source=f"{p.name}: {where}",
                 route=paths,
                 ports=ports,
+                leg=leg,
             )
         )
 
@@ -257,6 +264,7 @@ def load_caddy_config(path: str | os.PathLike[str]) -> list[Timer]:
                 f"{where}.transport.keep_alive.idle_timeout",
                 paths,
                 ports,
+                leg="upstream",
             )
             for key, clock in HANDLER_TIMEOUTS.items():
                 add(f"Caddy reverse_proxy {key}", handler.get(key), clock, f"{where}.{key}", paths, ports)

@@ -59,15 +59,24 @@ class Timer:
     route: tuple[str, ...] = ()  # path patterns it applies to (Caddy route matchers); () = every path
     ports: tuple[int, ...] = ()  # listener ports it applies to; () = every port
     actor: str = "proxy"
+    leg: str = "client"  # the connection it ends: "client" (the browser's side), "upstream" (the proxy's own)
 
     def __post_init__(self) -> None:
         assert self.clock in CLOCKS, self.clock
         assert self.inferred_from in INFERENCE, self.inferred_from
 
 
-def _default(name: str, seconds: float, clock: str, source: str, actor: str = "proxy") -> Timer:
+def _default(
+    name: str, seconds: float, clock: str, source: str, actor: str = "proxy", leg: str = "client"
+) -> Timer:
     return Timer(
-        name=name, seconds=seconds, clock=clock, inferred_from="known default", source=source, actor=actor
+        name=name,
+        seconds=seconds,
+        clock=clock,
+        inferred_from="known default",
+        source=source,
+        actor=actor,
+        leg=leg,
     )
 
 
@@ -128,6 +137,7 @@ DEFAULT_TIMERS: tuple[Timer, ...] = (
         120.0,
         "between_requests",
         "https://caddyserver.com/docs/json/apps/http/servers/routes/handle/reverse_proxy/transport/http/keep_alive/idle_timeout/",
+        leg="upstream",
     ),
     _default(
         "Chrome used idle socket timeout (5 min)",

@@ -58,6 +58,10 @@ class CaddySite:
     flush_interval: float | None = None  # seconds; -1 flushes after every write
     read_timeout: float | None = None  # seconds: reverse_proxy transport http read_timeout (upstream silence)
     write_timeout: float | None = None  # seconds: the server's write timeout (global: any site's sets it)
+    server_read_timeout: float | None = (
+        None  # seconds: the server's read timeout (global, like write_timeout)
+    )
+    idle_timeout: float | None = None  # seconds: the server's keep-alive idle timeout (global)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,11 +143,17 @@ def _duration(seconds: float) -> str:
 
 
 def _server_timeouts(sites: Sequence[CaddySite]) -> list[str]:
-    """The global ``servers { timeouts { write ... } }`` block when a site asks for a write timeout."""
-    write = [s.write_timeout for s in sites if s.write_timeout is not None]
-    if not write:
+    """The global ``servers { timeouts { ... } }`` block when a site asks for a server timeout (the
+    shortest asked for wins: they are per server, and every site here is on one server)."""
+    asked = {
+        "read_body": [s.server_read_timeout for s in sites if s.server_read_timeout is not None],
+        "write": [s.write_timeout for s in sites if s.write_timeout is not None],
+        "idle": [s.idle_timeout for s in sites if s.idle_timeout is not None],
+    }
+    inner = [f"\t\t\t{key} {_duration(min(values))}" for key, values in asked.items() if values]
+    if not inner:
         return []
-    return ["\tservers {", "\t\ttimeouts {", f"\t\t\twrite {_duration(min(write))}", "\t\t}", "\t}"]
+    return ["\tservers {", "\t\ttimeouts {", *inner, "\t\t}", "\t}"]
 
 
 def render_caddyfile(

@@ -83,6 +83,7 @@ class Scenario:
     without_caddy: Scenario | None = None  # the variant used when caddy=False (None: same row)
     needs_caddy: bool = False
     trace_payload: str | None = None  # the recorder's trace_payload option (e.g. "preview:512"), None: none
+    browser_leg: dict[str, object] = field(default_factory=dict)  # more options of the browser-leg mitmdump
 
 
 _LONG = {"deltas": "100"}  # ~10 s of deltas: still streaming when something happens mid-stream
@@ -214,6 +215,16 @@ SCENARIOS: dict[str, Scenario] = {
             page=_LONG,
             ai_site={"write_timeout": 3.0},
             needs_caddy=True,
+        ),
+        Scenario(
+            name="proxy_idle_timeout",
+            summary="The agent goes silent and keeps both streams open; the page waits. The browser-leg "
+            "mitmdump's idle timer (tcp_timeout 2 s) closes the idle connections.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "stall", "ws": "stall"},
+            page={**_LONG, **_EARLY},
+            browser_leg={"tcp_timeout": 2},
         ),
         Scenario(
             name="upstream_unavailable",

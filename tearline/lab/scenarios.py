@@ -95,6 +95,7 @@ def _mitmdump(
     fault_file: Path | None,
     scheme: str = "http",
     trace_payload: str | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Any:
     """A reverse-mode mitmdump in front of ``scheme://upstream`` recording into ``capture``."""
     from tearline.lab.mitmdump import Mitmdump
@@ -111,6 +112,7 @@ def _mitmdump(
     if fault_file is not None:
         scripts.append(FAULTS)
         options["faults"] = str(fault_file)
+    options.update(extra or {})
     return Mitmdump(
         scripts=scripts,
         mode=f"reverse:{scheme}://{upstream}",
@@ -163,6 +165,8 @@ def record_scenario(
         if sc.needs_caddy:
             raise ScenarioSkipped(f"scenario {name!r} needs Caddy (its timer is Caddy's stream_timeout)")
         sc = sc.without_caddy or sc
+    if sc.browser_leg and not proxy:
+        raise ScenarioSkipped(f"scenario {name!r} needs the proxy (its timer is the browser-leg mitmdump's)")
     if sc.fault is not None and not (proxy and FAULTS.exists()):
         why = "addons/faults.py is not there yet" if proxy else "it needs the proxy (proxy=True)"
         raise ScenarioSkipped(f"scenario {name!r} is skipped: {why}")
@@ -215,6 +219,7 @@ def record_scenario(
                             fault_file,
                             "https" if tls and caddy else "http",
                             trace_payload=sc.trace_payload,
+                            extra=sc.browser_leg,
                         )
                     )
                 )

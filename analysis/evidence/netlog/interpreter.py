@@ -102,6 +102,8 @@ class Interpreter:
         self.job_to_request: dict[int, str] = {}
         self.job_to_socket: dict[int, int] = {}
         self.h2_streams: dict[tuple[int, int], str] = {}  # (session, stream id) -> url
+        self.h2_hosts: dict[int, str] = {}  # session -> host:port
+        self.h2_last: dict[int, float] = {}  # session -> tick of its last stream activity (headers, data)
         self.ws_channels: dict[int, str] = {}  # channel source id -> request key
         self.first_tick: float | None = None
         self.last_tick: float | None = None

@@ -109,6 +109,10 @@ class SocketState:
     request: str | None = None  # key of the last request bound to this socket
     fin: bool = False
     error: int | None = None
+    used: bool = False  # a request ever had it (SOCKET_IN_USE): Chrome's used vs unused idle timer
+    idle_since: float | None = None  # tick it last went idle in the pool (connected, or a request let go)
+    pool_reason: str | None = None  # why the pool closed it (SOCKET_POOL_CLOSING_SOCKET ``reason``)
+    pool_idle: float | None = None  # seconds it had been idle when the pool closed it
     recv: dict[str, FrameScanner] = field(
         default_factory=lambda: {"plain": FrameScanner(), "ssl": FrameScanner()}
     )

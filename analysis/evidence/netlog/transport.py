@@ -68,13 +68,19 @@ def _tcp_connect(
 ) -> None:
     if phase == "PHASE_END":
         s.remote = as_str(p.get("remote_address")) or s.remote
+        if s.remote and not s.used:
+            s.idle_since = tick  # a preconnected socket waits in the pool from here
 
 
 def _in_use(
     it: Interpreter, s: SocketState, name: str, phase: str, p: dict[str, Any], tick: float, where: str
 ) -> None:
+    if phase == "PHASE_END":
+        s.idle_since = tick  # the request let go of it: back in the pool, idle
+        return
     if phase != "PHASE_BEGIN":
         return
+    s.used, s.idle_since = True, None
     dep = p.get("source_dependency") or {}
     job = as_int(dep.get("id")) if isinstance(dep, dict) else None
     if job is not None:
@@ -114,6 +120,35 @@ def _io_error(
     )
 
 
+def _pool_closing(
+    it: Interpreter, s: SocketState, name: str, phase: str, p: dict[str, Any], tick: float, where: str
+) -> None:
+    """SOCKET_POOL_CLOSING_SOCKET: Chrome's pool throws an idle socket away, saying why."""
+    s.pool_reason = as_str(p.get("reason")) or "closed by the socket pool"
+    if s.idle_since is not None:
+        s.pool_idle = max(0.0, (tick - s.idle_since) / 1000.0)
+
+
+# Chrome's words for an idle socket it closes itself (net/socket/client_socket_pool.cc): its idle timers
+CHROME_IDLE_EXPIRED = "idle time limit expired"
+# ... and for one the server closed while it sat idle in the pool (Chrome notices when it next looks)
+REMOTE_CLOSED_IDLE = "remote side closed connection"
+CHROME_USED_IDLE_TIMER = "Chrome used idle socket timeout (5 min)"
+CHROME_UNUSED_IDLE_TIMER = "Chrome unused idle socket timeout (10 s)"
+
+
+def _pool_close_fields(s: SocketState) -> dict[str, Any]:
+    """Typed fields of an idle socket the pool closed: who ended it, how, Chrome's timer, the idle time."""
+    reason = (s.pool_reason or "").lower()
+    fields: dict[str, Any] = {"duration": round(s.pool_idle, 3) if s.pool_idle is not None else None}
+    if CHROME_IDLE_EXPIRED in reason:
+        timer = CHROME_USED_IDLE_TIMER if s.used else CHROME_UNUSED_IDLE_TIMER
+        return fields | {"how": "timeout", "by": "local", "timer": timer}
+    if REMOTE_CLOSED_IDLE in reason:
+        return fields | {"how": "fin", "by": "peer"}
+    return fields | {"how": "closed", "by": "local"}
+
+
 def _alive(
     it: Interpreter, s: SocketState, name: str, phase: str, p: dict[str, Any], tick: float, where: str
 ) -> None:
@@ -129,6 +164,11 @@ def _alive(
         if s.error
         else "closed locally"
     )
+    pooled: dict[str, Any] = {}
+    if s.pool_reason is not None:
+        pooled = _pool_close_fields(s)
+        idle = f" after {s.pool_idle:.2f} s idle" if s.pool_idle is not None else ""
+        how = f"idle in Chrome's pool{idle}: {s.pool_reason}"
     it.add(
         "socket_closed",
         tick,
@@ -138,6 +178,7 @@ def _alive(
         text=f"{how} ({s.remote or 'socket ' + str(s.sid)})",
         error=it.name(s.error) if s.error else None,
         code=s.error,
+        **pooled,
     )
     if req is not None and req.is_ws and not req.ws_closed and req.status == SWITCHING_PROTOCOLS:
         it.ws_closed(req, tick, where)
@@ -154,6 +195,7 @@ SOCKET_EVENTS: dict[str, SocketHandler] = {
     "SOCKET_WRITE_ERROR": _io_error,
     "SSL_READ_ERROR": _io_error,
     "SSL_WRITE_ERROR": _io_error,
+    "SOCKET_POOL_CLOSING_SOCKET": _pool_closing,
     "SOCKET_ALIVE": _alive,
 }
 
@@ -184,14 +226,39 @@ def _h2_rst_stream(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick
     )
 
 
+def _h2_session(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    host = as_str(p.get("host"))
+    if host:
+        it.h2_hosts[sid] = host
+    it.h2_last[sid] = tick
+
+
+def _h2_activity(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    it.h2_last[sid] = tick
+
+
 def _h2_goaway(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str) -> None:
+    code = h2_code(p.get("error_code"))
+    idle: dict[str, Any] = {}
+    last = it.h2_last.get(sid)
+    if code == 0 and as_int(p.get("active_streams")) == 0 and last is not None:
+        # a graceful GOAWAY on a session with no stream open: the server's keep-alive idle timer, and the
+        # session's idle time is exact (the server sent it, Chrome did not have to look)
+        host = it.h2_hosts.get(sid)
+        idle = {
+            "how": "fin",
+            "by": "peer",
+            "duration": round(max(0.0, (tick - last) / 1000.0), 3),
+            "url": f"https://{host}/" if host else None,
+        }
     it.add(
         "h2_goaway",
         tick,
         where,
-        code=h2_code(p.get("error_code")),
+        code=code,
         direction="server",
         text=f"last stream {p.get('last_accepted_stream_id')} {p.get('debug_data', '')}".strip(),
+        **idle,
     )
 
 
@@ -207,8 +274,19 @@ def _h2_close(it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: flo
     )
 
 
+def _h2_send_headers(
+    it: Interpreter, sid: int, name: str, p: dict[str, Any], tick: float, where: str
+) -> None:
+    _h2_activity(it, sid, name, p, tick, where)
+    _h2_headers(it, sid, name, p, tick, where)
+
+
 H2_EVENTS: dict[str, H2Handler] = {
-    "HTTP2_SESSION_SEND_HEADERS": _h2_headers,
+    "HTTP2_SESSION": _h2_session,
+    "HTTP2_SESSION_SEND_HEADERS": _h2_send_headers,
+    "HTTP2_SESSION_RECV_HEADERS": _h2_activity,
+    "HTTP2_SESSION_RECV_DATA": _h2_activity,
+    "HTTP2_SESSION_SEND_DATA": _h2_activity,
     "HTTP2_SESSION_SEND_RST_STREAM": _h2_rst_stream,
     "HTTP2_SESSION_RECV_RST_STREAM": _h2_rst_stream,
     "HTTP2_SESSION_RECV_GOAWAY": _h2_goaway,
