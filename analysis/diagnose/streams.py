@@ -72,9 +72,10 @@ def _host(url: str | None) -> str:
         return ""
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Stream:
-    """One stream, matched across sources."""
+    """One stream, matched across sources. Frozen: its id, URL, kind and noise verdict are decided before it
+    is built (``classify``) and never change after."""
 
     id: str
     url: str
