@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import websockets
+from tearline.analysis.evidence.caddyconfig import load_caddy_config
 
 from tearline.errors import UsageError
-from tearline.lab.caddy import Caddy, CaddySite, caddy_binary, render_caddyfile, run_caddy
+from tearline.lab.caddy import Caddy, caddy_binary, run_caddy
+from tearline.lab.caddy_config import CaddySite, lab_config
 from tearline.lab.incident.backend import RunningBackend
 from tests.conftest import wait_for
 
@@ -56,41 +58,67 @@ async def ws_messages(
         return n, (rcvd.code if rcvd else None), (rcvd.reason if rcvd else "")
 
 
-def test_render_caddyfile_has_every_option_and_binds_loopback(tmp_path: Path) -> None:
-    text = render_caddyfile(
-        [
-            CaddySite(host="www.localhost", upstream="127.0.0.1:1"),
-            CaddySite(
-                host="ai.localhost",
-                upstream="127.0.0.1:2",
-                stream_timeout=2,
-                stream_close_delay=0.5,
-                flush_interval=-1,
-            ),
-        ],
+def sites_with_every_option() -> list[CaddySite]:
+    return [
+        CaddySite(host="www.localhost", upstream="127.0.0.1:1"),
+        CaddySite(
+            host="ai.localhost",
+            upstream="127.0.0.1:2",
+            stream_timeout=2,
+            stream_close_delay=0.5,
+            flush_interval=-1,
+            read_timeout=1.5,
+            write_timeout=4,
+        ),
+    ]
+
+
+def test_lab_config_has_every_option_and_binds_loopback(tmp_path: Path) -> None:
+    config = lab_config(
+        sites_with_every_option(),
         port=8080,
         admin_port=2999,
         log_path=tmp_path / "caddy.log",
         data_dir=tmp_path / "data",
     )
-    assert "admin 127.0.0.1:2999" in text
-    assert "default_bind 127.0.0.1" in text
-    assert "auto_https off" in text
-    assert "http://www.localhost:8080 {" in text and "http://ai.localhost:8080 {" in text
-    assert "stream_timeout 2000ms" in text
-    assert "stream_close_delay 500ms" in text
-    assert "flush_interval -1" in text
-    assert text.count("level DEBUG") == 1
-    # the generated text is a valid Caddyfile
-    cfg = tmp_path / "Caddyfile"
-    cfg.write_text(text)
-    adapted = subprocess.run(
-        [caddy_binary(), "adapt", "--config", str(cfg), "--adapter", "caddyfile"],
+    assert config["admin"]["listen"] == "127.0.0.1:2999"
+    server = config["apps"]["http"]["servers"]["srv0"]
+    assert server["listen"] == ["127.0.0.1:8080"]
+    assert server["automatic_https"] == {"disable": True}
+    assert server["write_timeout"] == 4_000_000_000
+    assert [r["match"] for r in server["routes"]] == [
+        [{"host": ["www.localhost"]}],
+        [{"host": ["ai.localhost"]}],
+    ]
+    ai = server["routes"][1]["handle"][0]
+    assert (ai["stream_timeout"], ai["stream_close_delay"], ai["flush_interval"]) == (
+        2_000_000_000,
+        500_000_000,
+        -1,
+    )
+    assert ai["transport"] == {"protocol": "http", "read_timeout": 1_500_000_000}
+    assert ai["upstreams"] == [{"dial": "127.0.0.1:2"}]
+    log = config["logging"]["logs"]["default"]
+    assert log["writer"]["filename"] == str(tmp_path / "caddy.log") and log["encoder"] == {"format": "json"}
+    assert log["level"] == "DEBUG" and "logs" in server  # access lines too, to the same file
+    # Caddy itself accepts it (every module provisions), and the diagnosis reads the timers from the file
+    cfg = tmp_path / "caddy.json"
+    cfg.write_text(json.dumps(config))
+    checked = subprocess.run(
+        [caddy_binary(), "validate", "--config", str(cfg)],
         capture_output=True,
         timeout=60,
-        check=True,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "cfg")},
+        text=True,
     )
-    assert json.loads(adapted.stdout)["apps"]["http"]["servers"]
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    timers = {(t.name, t.seconds) for t in load_caddy_config(cfg) if t.inferred_from == "config"}
+    assert {
+        ("Caddy reverse_proxy stream_timeout", 2.0),
+        ("Caddy reverse_proxy stream_close_delay", 0.5),
+        ("Caddy reverse_proxy transport read_timeout", 1.5),
+        ("Caddy server write_timeout", 4.0),
+    } <= timers, timers
 
 
 def test_routes_by_host_and_logs_json(start_caddy: StartCaddy, incident_backend: RunningBackend) -> None:
@@ -178,15 +206,23 @@ def test_stream_close_delay_keeps_websocket_over_reload(
 
 
 def test_bad_config_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    # an upstream Caddy's JSON would take and fail on at the first request
+    with pytest.raises(UsageError) as err:
+        CaddySite(host="www.localhost", upstream="http://127.0.0.1:1/a/path")
+    assert "\n" not in str(err.value) and "is not host:port" in str(err.value)
+    # a config Caddy refuses on reload (a hand-edited caddy.json): Caddy's reason, on one line
     with (
         pytest.raises(UsageError) as err,
         run_caddy(
             [CaddySite(host="www.localhost", upstream="127.0.0.1:1", flush_interval=1)], tmp_path
         ) as caddy,
     ):
-        caddy.reload([CaddySite(host="www.localhost", upstream="http://127.0.0.1:1/a/path")])
+        config = json.loads(caddy.config_path.read_text())
+        config["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"] = [{"handler": "no_such_handler"}]
+        caddy.config_path.write_text(json.dumps(config))
+        caddy.reload()
     assert "\n" not in str(err.value)
-    assert "Caddy refused the new config" in str(err.value)
+    assert "Caddy refused the config" in str(err.value) and "no_such_handler" in str(err.value)
 
 
 def test_missing_binary_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -283,11 +319,12 @@ def test_tls_serves_http2_with_the_internal_ca(incident_backend: RunningBackend,
         conn.request("GET", "/chat.html", headers={"Host": "www.localhost"})
         assert conn.getresponse().status == 200
         caddy.reload()  # the TLS config reloads too
-        assert "Caddyfile" in str(caddy.config_path) and "tls internal" in caddy.config_path.read_text()
+        written = json.loads(caddy.config_path.read_text())
+        assert caddy.config_path.name == "caddy.json" and written["apps"]["tls"]["automation"]["policies"]
 
 
-def test_render_caddyfile_tls(tmp_path: Path) -> None:
-    text = render_caddyfile(
+def test_lab_config_tls(tmp_path: Path) -> None:
+    config = lab_config(
         [CaddySite(host="www.localhost", upstream="127.0.0.1:1")],
         port=8443,
         admin_port=2999,
@@ -295,9 +332,14 @@ def test_render_caddyfile_tls(tmp_path: Path) -> None:
         data_dir=tmp_path / "data",
         tls=True,
     )
-    assert "https://www.localhost:8443 {" in text and "\ttls internal" in text
-    assert "skip_install_trust" in text and "default_sni www.localhost" in text
-    assert "auto_https off" not in text and "http_port" not in text
+    http = config["apps"]["http"]
+    assert http["https_port"] == 8443 and "http_port" not in http
+    server = http["servers"]["srv0"]
+    assert server["automatic_https"] == {"disable_redirects": True}
+    assert server["tls_connection_policies"][-1] == {"default_sni": "www.localhost"}
+    assert config["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"] is False
+    policy = config["apps"]["tls"]["automation"]["policies"][0]
+    assert policy == {"subjects": ["www.localhost"], "issuers": [{"module": "internal"}]}
 
 
 def test_a_second_run_in_the_same_directory_starts_a_fresh_log(

@@ -144,8 +144,8 @@ def test_ctrl_c_leaves_no_process_and_no_port(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
             cdp = list((tmp_path / "D" / "runs").glob("*/cdp.jsonl"))
-        caddyfile = (cdp[0].parent / "Caddyfile").read_text()
-        ports = {int(p) for p in re.findall(r"(?:127\.0\.0\.1:|localhost:|http_port )(\d+)", caddyfile)}
+        caddy_json = (cdp[0].parent / "caddy.json").read_text()
+        ports = {int(p) for p in re.findall(r"(?:127\.0\.0\.1:|localhost:|http_port\": )(\d+)", caddy_json)}
         ports |= {int(p) for p in re.findall(r"www\.localhost:(\d+)/", cdp[0].read_text())}
         assert len(ports) >= 5, ports  # the agent, the backend tap, Caddy, its admin API, the browser tap
         assert all(_listening(p) for p in ports)

@@ -33,7 +33,7 @@ def test_a_run_of_the_incident_diagnoses_client_navigation(tmp_path: Path) -> No
         "capture-browser.jsonl",
         "capture-backend.jsonl",
         "caddy.log",
-        "Caddyfile",
+        "caddy.json",
         "backend.log",
         "screenshot.png",
         "diagnosis.json",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tearline.analysis.diagnose.streams import STREAM_COLUMNS, build_streams, df_streams, url_path
+from tearline.analysis.diagnose.parts import url_path
+from tearline.analysis.diagnose.streams import STREAM_COLUMNS, build_streams, df_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 
 T0 = 1_780_000_000.0
@@ -163,3 +164,33 @@ def test_chunks_and_the_sse_events_parsed_from_them_count_once() -> None:
     events_only = [x for x in obs if x.kind != "data_received" or x.text]
     (s,), _, _ = build_streams([rec("capture", *events_only)])
     assert (s.stats()["messages_server"], s.stats()["bytes_server"]) == (4, 64)  # no chunks: the events count
+
+
+def test_the_pipeline_asks_the_source_table_not_source_names() -> None:
+    """parts, match, align and streams name no source: what they know of one is ``SOURCE_TABLE``."""
+    import ast
+    from pathlib import Path
+
+    import tearline.analysis.diagnose as pkg
+    from tearline.analysis.evidence.observation import SOURCE_NAMES, SOURCE_TABLE
+
+    assert set(SOURCE_TABLE) == set(SOURCE_NAMES)
+    folder = Path(pkg.__file__).parent
+    for module in ("parts", "match", "align", "streams"):
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+        named = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in SOURCE_NAMES}
+        assert not named, f"{module}.py compares with source names {sorted(named)}: use SOURCE_TABLE"
+
+
+def test_a_stream_kind_is_decided_before_the_stream_is_built() -> None:
+    """An ordinary request kept as a stream (a 5xx) is an http-stream from the start; noise stays http."""
+    from tearline.analysis.diagnose.parts import source_parts
+    from tearline.analysis.diagnose.streams import classify
+
+    kept = rec("netlog", o("netlog", "request_start", 0, url="http://h/api", text="GET"))
+    kept.observations.append(o("netlog", "response_headers", 0.1, status=502))
+    parts, _ = source_parts([kept])
+    assert classify(parts) == ("http://h/api", "http-stream", None)
+    plain = rec("netlog", o("netlog", "request_start", 0, url="http://h/app.js", text="GET"))
+    parts, _ = source_parts([plain])
+    assert classify(parts) == ("http://h/app.js", "http", "not a streaming request")

@@ -11,8 +11,8 @@ and, for Caddy logs (written when a request finishes), its end.
 Two passes. A coarse offset per source is the median difference over the
 densest cluster of all same-path anchor pairs (pairs within ``CLUSTER_WIDTH``
 seconds of each other), so a skew of minutes is found and a reconnect to the
-same URL does not drag it. Then streams are matched on the coarsely shifted
-clock and the fine offset is the median difference over the matched streams.
+same URL does not drag it. Then the parts are matched (``match.match_parts``) on the coarsely
+shifted clock and the fine offset is the median difference over the matched streams.
 Offsets smaller than ``APPLY_THRESHOLD`` are reported but not applied: on one
 host the sources share one clock and such a difference is the latency between
 browser and proxy (a proxy sees a request after the browser sent it) or
@@ -33,19 +33,15 @@ All times are seconds.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from tearline.analysis.diagnose.streams import (
-    SOURCE_PRIORITY,
-    SourcePart,
-    build_streams,
-    source_parts,
-    url_path,
-)
-from tearline.analysis.evidence.observation import UNKEYED_SOURCES, SourceRecord
+from tearline.analysis.diagnose.match import cluster_open, match_parts
+from tearline.analysis.diagnose.parts import SourcePart, source_parts, url_path
+from tearline.analysis.evidence.observation import UNKEYED_SOURCES, SourceRecord, source_priority
 
 __all__ = [
     "APPLY_THRESHOLD",
@@ -108,7 +104,7 @@ def _reference(records: Sequence[SourceRecord], parts: list[SourcePart]) -> int 
     present = {p.record for p in parts}
     candidates = [
         i
-        for i in sorted(present, key=lambda i: SOURCE_PRIORITY.get(records[i].name, 9))
+        for i in sorted(present, key=lambda i: source_priority(records[i].name))
         if records[i].name not in UNKEYED_SOURCES
     ]
     return candidates[0] if candidates else None
@@ -155,15 +151,15 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n, (None,) * n)
     coarse = _coarse(records, parts, ref)
     shifted = apply_offsets(records, Alignment(ref, tuple(coarse), (), (), ()))
-    streams, noise, _ = build_streams(shifted)
+    clusters = sorted(match_parts(source_parts(shifted)[0]), key=_open_order)
     diffs: dict[int, list[float]] = {}
     # per record: (the part's anchor on its own clock, the reference stream's open and end) to test causality
     spans: dict[int, list[tuple[bool, float, float | None, float | None]]] = {}
-    for stream in [*streams, *noise]:
-        ref_part = next((p for p in stream.parts if p.record == ref), None)
+    for cluster in clusters:
+        ref_part = next((p for p in cluster if p.record == ref), None)
         if ref_part is None:
             continue
-        for p in stream.parts:
+        for p in cluster:
             if p.record == ref:
                 continue
             if p.unkeyed:
@@ -203,6 +199,11 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         residual[i] = statistics.median(abs(d - applied) for d in found)
         pairs[i] = len(found)
     return Alignment(ref, tuple(offsets), tuple(measured), tuple(residual), tuple(pairs), tuple(refused))
+
+
+def _open_order(cluster: list[SourcePart]) -> float:
+    t = cluster_open(cluster)
+    return t if t is not None else math.inf
 
 
 def on_one_machine(records: Sequence[SourceRecord]) -> bool:

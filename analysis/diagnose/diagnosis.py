@@ -1,10 +1,13 @@
 """``diagnose(records)``: one clock, one list of streams, the cause of each stream's end.
 
-The pipeline, each step in its own module:
+The pipeline, each step in its own module, each importing only the steps before it (an import-linter
+contract in pyproject.toml holds it):
 
-1. ``tearline.analysis.diagnose.align``: refine each source's clock offset from streams seen by two sources;
-2. ``tearline.analysis.diagnose.streams``: match every source's view of each stream into one list, set noise aside;
-3. ``tearline.analysis.diagnose.rules``: run the rule table on each stream; the most confident finding is the cause,
+1. ``tearline.analysis.diagnose.parts``: group each record's observations into parts, one per stream it saw;
+2. ``tearline.analysis.diagnose.align``: refine each source's clock offset from streams seen by two sources
+   (parts matched by ``tearline.analysis.diagnose.match``), and apply it;
+3. ``tearline.analysis.diagnose.streams``: match the aligned parts into one list of streams, set noise aside;
+4. ``tearline.analysis.diagnose.rules``: run the rule table on each stream; the most confident finding is the cause,
    the others (one per cause kind) are the alternatives.
 
 The result is an ``tearline.analysis.diagnose.model.Diagnosis`` (see there for the JSON and the

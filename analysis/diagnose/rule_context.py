@@ -15,8 +15,8 @@ from typing import Any
 
 from tearline.analysis.diagnose.model import ACTORS, CAUSE_KINDS, Cause, Evidence
 from tearline.analysis.diagnose.signatures import CLIENT_SIDE_TEXTS, NEAR
-from tearline.analysis.diagnose.streams import BROWSER_SOURCES, PROXY_SOURCES, Stream
-from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.diagnose.streams import Stream
+from tearline.analysis.evidence.observation import BROWSER_SOURCES, PROXY_SOURCES, Observation
 from tearline.analysis.evidence.timers import Timer
 
 __all__ = [

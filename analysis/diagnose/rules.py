@@ -32,6 +32,7 @@ from tearline.analysis.diagnose.rules_server import (
     rule_upstream_unavailable,
 )
 from tearline.analysis.diagnose.rules_timer import rule_proxy_timer
+from tearline.analysis.evidence.observation import SOURCE_NAMES
 
 __all__ = ["RULES", "Context", "Rule", "run_rules"]
 
@@ -47,7 +48,7 @@ class Rule:
     doc: str
 
 
-ALL = ("netlog", "cdp", "har", "console", "caddy", "capture")
+ALL = SOURCE_NAMES
 
 RULES: tuple[Rule, ...] = (
     Rule(

@@ -9,6 +9,7 @@ import itertools
 import statistics
 
 from tearline.analysis.diagnose.model import Cause, Evidence
+from tearline.analysis.diagnose.parts import END_KINDS
 from tearline.analysis.diagnose.rule_context import (
     Context,
     browser_initiated,
@@ -26,7 +27,6 @@ from tearline.analysis.diagnose.signatures import (
     STALL_FACTOR,
     STALL_MIN,
 )
-from tearline.analysis.diagnose.streams import END_KINDS
 from tearline.analysis.evidence.browser_codes import net_error_name
 
 __all__ = ["rule_app_close", "rule_clean", "rule_navigation", "rule_stall"]

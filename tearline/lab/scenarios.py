@@ -68,7 +68,7 @@ class EvidenceBundle:
     started_at: float  # epoch seconds
     ended_at: float  # epoch seconds
     notes: tuple[str, ...] = ()
-    caddy_config: Path | None = None  # the Caddyfile Caddy ran with (for --caddy-config)
+    caddy_config: Path | None = None  # the caddy.json Caddy ran with (for --caddy-config)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -2,6 +2,9 @@
 
 - ``model``     the run file: frozen dataclasses (pure)
 - ``run_file``  reading and validating a run file into them (pure, no I/O)
+- ``run_vars``  ``[vars]``, overrides and ``{name}`` substitution (pure)
+- ``run_steps``  one ``[[step]]`` into a ``Step`` (pure)
+- ``run_errors``  the one-line errors every run-file reader raises
 - ``apps``      the bundled apps a run file can name (``app = "incident"``): one row each
 - ``user_caddy``  the user's own Caddyfile, adapted to JSON with both legs tapped
 - ``driver``    one run: start what the file needs, drive Chromium, collect, diagnose

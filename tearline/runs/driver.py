@@ -7,8 +7,8 @@
 
 ``execute_run(run_file, out_dir)`` writes into ``out_dir``: ``netlog.json``,
 ``cdp.jsonl``, ``console.log``, ``page.har``, ``capture-browser.jsonl`` (and
-``capture-backend*.jsonl``), ``caddy.log`` and the config Caddy ran
-(``Caddyfile`` or ``caddy.json``), ``backend.log``, ``screenshot.png``, then
+``capture-backend*.jsonl``), ``caddy.log`` and the JSON config Caddy ran
+(``caddy.json``), ``backend.log``, ``screenshot.png``, then
 ``diagnosis.json``/``.txt``, ``report.html``, ``timeline.png`` and
 ``run.json`` (what the run showed: ``tearline.runs.symptoms``). Every process
 it started is stopped when it returns or raises (Ctrl-C included): they all

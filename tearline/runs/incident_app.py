@@ -3,7 +3,7 @@
 Chromium ──► browser tap ──► Caddy (www.localhost, ai.localhost) ──► backend tap ──► agent (backend.py)
 
 The browser tap is the driver's; this starts the rest with the files in the
-run's directory (``backend.log``, ``capture-backend.jsonl``, ``Caddyfile``,
+run's directory (``backend.log``, ``capture-backend.jsonl``, ``caddy.json``,
 ``caddy.log``) and returns where the browser tap must forward to.
 """
 

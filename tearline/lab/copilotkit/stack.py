@@ -20,7 +20,7 @@ through ``NODE_EXTRA_CA_CERTS`` and reaches ``ai.localhost`` through ``localhost
 ``--disable-quic``, so it is never used.
 
 Files in ``out_dir``: ``agent.log`` (the agent's JSON lines, see ``agent.py``), ``agent.stderr``,
-``next.log`` (the runtime's stdout and stderr), ``caddy.log``, ``Caddyfile``, ``capture-browser.jsonl``,
+``next.log`` (the runtime's stdout and stderr), ``caddy.log``, ``caddy.json``, ``capture-browser.jsonl``,
 ``capture-agent.jsonl``, ``capture-app.jsonl`` (one per tap), ``faults-<leg>.toml``. Everything started is
 stopped when the ``with`` block ends, also on failure.
 """
