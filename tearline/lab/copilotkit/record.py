@@ -57,6 +57,11 @@ class ChatRecording:
     calls: tuple[str, ...]  # CopilotKit's POSTs to its runtime, by method, as the page sent them
     asked_at: float  # epoch seconds: the question was sent
     left_at: float | None  # epoch seconds: the link was clicked (None: the user stayed)
+    final_url: str = ""  # the page's URL at the end (``chrome-error://...``: Chromium shows an error page)
+
+    @property
+    def error_page(self) -> bool:
+        return self.final_url.startswith("chrome-error://")
 
     def streams(self, leg: str) -> list[SseStream]:
         """The SSE streams recorded on ``leg``'s tap, in the order their responses arrived."""
@@ -104,6 +109,8 @@ def record_chat(
     interval: float = 0.05,
     leave_after_tokens: int | None = 20,
     stop_after_tokens: int | None = None,
+    reload_after_tokens: int | None = None,
+    agent_answers: bool = True,
     settle: float = 60.0,
 ) -> ChatRecording:
     """Record one chat into ``out_dir``.
@@ -111,7 +118,10 @@ def record_chat(
     ``leave_after_tokens``: click the header link to the other domain once the agent has produced that
     many tokens, then wait (at most ``settle`` s) until the agent's model call has ended; ``None``: stay
     until the agent's response has ended. ``stop_after_tokens``: press the chat's stop button once the agent
-    has produced that many tokens (instead of leaving). ``faults``: leg -> fault TOML for that tap.
+    has produced that many tokens (instead of leaving). ``reload_after_tokens``: reload Caddy's config (its
+    admin API, as a deploy does) once the agent has produced that many tokens. ``agent_answers=False``: a
+    fault keeps the request from the agent (``respond``), so do not wait for its run; give the page 5 s.
+    ``faults``: leg -> fault TOML for that tap.
     """
     with (
         run_stack(out_dir, tls=tls, taps=taps, faults=faults, tokens=tokens, interval=interval) as stack,
@@ -149,13 +159,27 @@ def record_chat(
                 what=f"{stop_after_tokens} tokens from the agent",
             )
             browser.page.click(STOP_BUTTON)
-        wait_until(browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end")
+        elif reload_after_tokens is not None:
+            wait_until(
+                browser,
+                lambda: tokens_logged(stack.agent_log) >= reload_after_tokens,
+                timeout=settle,
+                what=f"{reload_after_tokens} tokens from the agent",
+            )
+            stack.caddy.reload()
+        if not agent_answers:
+            browser.pump(5.0)
+        else:
+            wait_until(
+                browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end"
+            )
         if ended("model_start"):  # a model call cut off from its client may still be generating
             wait_until(
                 browser, lambda: ended("model_end"), timeout=settle, what="the agent's model call to end"
             )
         browser.pump(1.0)  # the runtime's and the taps' last events
         browser.page.screenshot(path=str(stack.out_dir / "page.png"))  # what the user sees at the end
+        final_url = browser.page.url
         recording = browser.recording
         rec = ChatRecording(
             out_dir=stack.out_dir,
@@ -169,5 +193,6 @@ def record_chat(
             calls=tuple(chat.sent),
             asked_at=asked_at,
             left_at=left_at,
+            final_url=final_url,
         )
     return rec
