@@ -169,3 +169,20 @@ def test_a_console_error_long_after_the_event_is_not_its_message() -> None:
 
 def test_the_recorders_ai_sdk_error_name_is_a_failure() -> None:
     assert is_failure("message", "ai-sdk:error") and not is_failure("message", "ai-sdk:text")
+
+
+def test_a_reset_the_proxy_read_on_the_hop_is_a_connection_reset() -> None:
+    fault = [
+        o("capture", "fault", 1.80, key="hop", leg="client", text="reset (faults-agent.toml#1): client: rst"),
+        o(
+            "caddy",
+            "proxy_abort",
+            1.82,
+            key=None,
+            url=AGENT,
+            leg="server",
+            text="aborting with incomplete response: reading: read tcp ...: read: connection reset by peer",
+        ),
+    ]
+    run = the_run(diagnose([rec("capture", *run_stream(), *agent_hop(end=fault))]))
+    assert (run.cause.kind, run.cause.details["hop_kind"]) == ("injected_fault", "connection_reset")

@@ -89,7 +89,8 @@ def hop_kind(o: Observation) -> str | None:
     if o.error_class == "protocol":
         return "protocol_error"
     if o.kind == "proxy_abort" and o.leg != "client":
-        return "server_abrupt_close"
+        # Caddy's "aborting with incomplete response" carries the read error it met on the upstream
+        return "connection_reset" if "reset by peer" in (o.text or "").lower() else "server_abrupt_close"
     if o.kind == "request_failed" and (o.error_class == "cut" or o.error in ABRUPT_ERRORS):
         return "server_abrupt_close"
     if o.kind == "ws_closed" and o.code == 1006:

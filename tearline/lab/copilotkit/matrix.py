@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tearline.lab.copilotkit.record import record_chat
+from tearline.lab.copilotkit.record import SseStream, record_chat
 
-__all__ = ["ROWS", "Row", "main", "measure"]
+__all__ = ["ROWS", "Row", "main", "measure", "run_stream_diagnosis"]
 
 
 def _fault(action: str, to: str = "both", **extra: object) -> str:
@@ -61,6 +61,8 @@ class Row:
     stop: bool = False  # the user presses the chat's stop button after 20 tokens
     reload: bool = False  # Caddy's config is reloaded (admin API) after 20 tokens
     agent_answers: bool = True  # False: a fault answers in the agent's place
+    taps: tuple[str, ...] = ("browser", "agent")  # without "browser": Chromium talks to Caddy directly
+    agent_read_timeout: float | None = None  # Caddy's reverse_proxy read timeout on the runtime-agent hop
     faults: dict[str, str] = field(default_factory=dict)
     tokens: int = 120
 
@@ -129,7 +131,19 @@ ROWS: dict[str, Row] = {
             faults={"agent": _RESPOND.format(status=504)},
             agent_answers=False,
         ),
+        Row(
+            name="agent_read_timeout",
+            what="the agent goes silent after 20 events; Caddy's read_timeout (3 s) on its hop fires",
+            faults={"agent": _fault("stall", ms=15000)},
+            agent_read_timeout=3.0,
+        ),
         Row(name="caddy_reload", what="Caddy's config reloaded (admin API) after 20 tokens", reload=True),
+        Row(
+            name="caddy_reload_direct",
+            what="Caddy's config reloaded after 20 tokens, no tap between Chromium and Caddy",
+            reload=True,
+            taps=("agent",),
+        ),
         Row(
             name="user_stop_h1",
             what="user presses stop after 20 tokens (HTTP/1.1)",
@@ -176,10 +190,19 @@ def _diagnose(out_dir: Path) -> dict[str, Any]:
     return result
 
 
+_UNTAPPED = SseStream(
+    stream="",
+    http_version="(no browser tap)",
+    data_types=(),
+    complete=None,
+    how=None,
+    error=None,
+    ended_at=None,
+)
 _NET = re.compile(r"\b(ERR_[A-Z0-9_]+)\b")
 
 
-def _diagnosed(out_dir: Path) -> dict[str, Any]:
+def run_stream_diagnosis(out_dir: Path) -> dict[str, Any]:
     """The diagnosis's account of the browser's run stream (the runtime stream with the most events)."""
     diagnosis = _diagnose(out_dir)
     if "error" in diagnosis:
@@ -195,7 +218,10 @@ def _diagnosed(out_dir: Path) -> dict[str, Any]:
         "diagnosis_actor": cause.get("actor"),
         "diagnosis_details": cause.get("details", {}),
         "diagnosis_summary": cause.get("summary"),
+        "diagnosis_evidence": [e.get("text", "") for e in cause.get("evidence", [])],
+        "diagnosis_runtime_streams": [s.get("cause", {}).get("kind") for s in runtime_streams],
         "run_stream_net_error": net,
+        "run_stream_ended_at": (busiest or {}).get("ended_at"),
         "diagnosis_agent_hop": [s.get("cause", {}).get("kind") for s in agent],
     }
 
@@ -211,17 +237,21 @@ def measure(row: Row, out_dir: Path) -> dict[str, Any]:
         stop_after_tokens=20 if row.stop else None,
         reload_after_tokens=20 if row.reload else None,
         agent_answers=row.agent_answers,
+        taps=row.taps,
+        agent_read_timeout=row.agent_read_timeout,
     )
-    browser_streams = rec.streams("browser")
+    browser_streams = rec.streams("browser") if "browser" in rec.captures else []
     runs_seen = [s for s in browser_streams if "RUN_STARTED" in s.data_types]
-    browser = (runs_seen or browser_streams)[-1]  # the run stream; else the page's last SSE stream
+    browser = (runs_seen or browser_streams or [_UNTAPPED])[-1]  # the run stream, else the last SSE stream
     agent_streams = [s for s in rec.streams("agent") if "RUN_STARTED" in s.data_types]
     agent = agent_streams[0] if agent_streams else None
     runs = rec.agent_runs()
     run = runs[0] if runs else None
+    diagnosed = run_stream_diagnosis(rec.out_dir)
+    browser_ended = browser.ended_at or diagnosed.get("run_stream_ended_at")  # untapped: the NetLog's end
     after = None
-    if run is not None and run.last_token_at is not None and browser.ended_at is not None:
-        after = round(max(0.0, run.last_token_at - browser.ended_at), 2)
+    if run is not None and run.last_token_at is not None and browser_ended is not None:
+        after = round(max(0.0, run.last_token_at - browser_ended), 2)
     console = [
         ln.split("] ", 1)[-1] for ln in rec.browser.console.read_text().splitlines() if "[error]" in ln
     ]
@@ -245,7 +275,7 @@ def measure(row: Row, out_dir: Path) -> dict[str, Any]:
         "out_dir": str(rec.out_dir),
     }
     (rec.out_dir / "row.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result | _diagnosed(rec.out_dir)
+    return result | diagnosed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             if not row_file.exists():
                 print(f"{row_file}: no recording of this row (run without --diagnose-only)", file=sys.stderr)
                 continue
-            result = json.loads(row_file.read_text()) | _diagnosed(out / name)
+            result = json.loads(row_file.read_text()) | run_stream_diagnosis(out / name)
         else:
             try:
                 result = measure(ROWS[name], out / name)

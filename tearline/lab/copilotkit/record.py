@@ -22,7 +22,14 @@ from tearline.capture import read_capture
 from tearline.events import BodyEnd, HttpResponse, SseEvent
 from tearline.lab.browser import BrowserRecording, record_browser
 from tearline.lab.copilotkit.agent_log import AgentRun, read_agent_log, runs
-from tearline.lab.copilotkit.drive import STOP_BUTTON, Chat, click_link, tokens_logged, wait_until
+from tearline.lab.copilotkit.drive import (
+    SEND_BUTTON,
+    STOP_BUTTON,
+    Chat,
+    click_link,
+    tokens_logged,
+    wait_until,
+)
 from tearline.lab.copilotkit.stack import run_stack
 
 __all__ = ["ChatRecording", "SseStream", "record_chat"]
@@ -111,6 +118,7 @@ def record_chat(
     stop_after_tokens: int | None = None,
     reload_after_tokens: int | None = None,
     agent_answers: bool = True,
+    agent_read_timeout: float | None = None,
     settle: float = 60.0,
 ) -> ChatRecording:
     """Record one chat into ``out_dir``.
@@ -120,11 +128,21 @@ def record_chat(
     until the agent's response has ended. ``stop_after_tokens``: press the chat's stop button once the agent
     has produced that many tokens (instead of leaving). ``reload_after_tokens``: reload Caddy's config (its
     admin API, as a deploy does) once the agent has produced that many tokens. ``agent_answers=False``: a
-    fault keeps the request from the agent (``respond``), so do not wait for its run; give the page 5 s.
+    fault keeps the request from the agent (``respond``), so do not wait for its run. Unless the user left,
+    the recording ends once the chat's send button is back (its run over, however it ended).
+    ``agent_read_timeout``: Caddy's read timeout on the runtime-to-agent hop (``stack.run_stack``).
     ``faults``: leg -> fault TOML for that tap.
     """
     with (
-        run_stack(out_dir, tls=tls, taps=taps, faults=faults, tokens=tokens, interval=interval) as stack,
+        run_stack(
+            out_dir,
+            tls=tls,
+            taps=taps,
+            faults=faults,
+            tokens=tokens,
+            interval=interval,
+            agent_read_timeout=agent_read_timeout,
+        ) as stack,
         record_browser(stack.out_dir, extra_args=stack.chromium_args) as browser,
     ):
         chat = Chat(browser)
@@ -167,11 +185,16 @@ def record_chat(
                 what=f"{reload_after_tokens} tokens from the agent",
             )
             stack.caddy.reload()
-        if not agent_answers:
-            browser.pump(5.0)
-        else:
+        if agent_answers:
             wait_until(
                 browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end"
+            )
+        if left_at is None:  # the chat is still on screen: its run is over when the send button is back
+            wait_until(
+                browser,
+                lambda: browser.page.query_selector(SEND_BUTTON) is not None,
+                timeout=settle,
+                what="the chat to finish its run",
             )
         if ended("model_start"):  # a model call cut off from its client may still be generating
             wait_until(
