@@ -186,3 +186,32 @@ def test_a_reset_the_proxy_read_on_the_hop_is_a_connection_reset() -> None:
     ]
     run = the_run(diagnose([rec("capture", *run_stream(), *agent_hop(end=fault))]))
     assert (run.cause.kind, run.cause.details["hop_kind"]) == ("injected_fault", "connection_reset")
+
+
+def test_a_proxy_timer_on_the_hop_wins_over_the_fault_that_made_it_silent() -> None:
+    """tearline stalled the agent; Caddy's read_timeout then cut the hop: the timer ended it."""
+    end = [
+        o(
+            "capture",
+            "fault",
+            0.5,
+            key="hop",
+            leg="client",
+            text="stall (faults-agent.toml#1): stalled 15000 ms",
+        ),
+        o("caddy", "request_start", 0.1, key="c1", url=AGENT, text="POST"),
+        o(
+            "caddy",
+            "proxy_timeout",
+            1.9,
+            key="c1",
+            url=AGENT,
+            timer="Caddy reverse_proxy transport read_timeout",
+            error_class="timeout",
+            text="Caddy reverse_proxy transport read_timeout fired: reading: i/o timeout",
+        ),
+    ]
+    run = the_run(diagnose([rec("capture", *run_stream(), *agent_hop(end=end))]))
+    assert (run.cause.kind, run.cause.actor) == ("proxy_timeout", "proxy")
+    assert run.cause.details["timer"] == "Caddy reverse_proxy transport read_timeout"
+    assert run.cause.details["injected"].startswith("stall")

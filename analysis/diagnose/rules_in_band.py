@@ -101,7 +101,10 @@ def hop_kind(o: Observation) -> str | None:
 
 
 def hop_rank(o: Observation) -> int:
-    """Deepest first: tearline's own fault, a proxy's upstream leg, other proxy lines, then anything else."""
+    """Deepest first: a proxy timer that fired (it ended the hop, whatever made the upstream silent),
+    tearline's own fault, a proxy's upstream leg, other proxy lines, then anything else."""
+    if o.kind == "proxy_timeout":
+        return -2
     if o.kind == "fault":
         return -1
     if o.source in ("capture", "caddy") and o.leg == "server":
@@ -215,14 +218,17 @@ def rule_in_band(ctx: Context) -> list[Cause]:
     if hops:
         h = hops[0]
         kind = hop_kind(h) or "in_band_error"
-        actor = "tearline" if kind == "injected_fault" else "server"
+        actor = {"injected_fault": "tearline", "proxy_timeout": "proxy"}.get(kind, "server")
         stands_for = next((hop_kind(x) for x in hops[1:] if hop_kind(x) != "injected_fault"), None)
-        why = (
-            f"tearline injected a fault on the hop behind it ({h.text or 'see the capture'})"
-            + (f", which that hop saw as {stands_for}" if stands_for else "")
-            if kind == "injected_fault"
-            else f"the hop behind it shows why: {_what(h)}"
-        )
+        injected = next((x for x in hops if x.kind == "fault"), None)
+        if kind == "injected_fault":
+            why = f"tearline injected a fault on the hop behind it ({h.text or 'see the capture'})" + (
+                f", which that hop saw as {stands_for}" if stands_for else ""
+            )
+        else:
+            why = f"the hop behind it shows why: {_what(h)}"
+            if injected is not None:
+                why += f" (tearline's fault on that hop first: {injected.text or 'see the capture'})"
         return [
             cause(
                 kind,
@@ -235,6 +241,8 @@ def rule_in_band(ctx: Context) -> list[Cause]:
                 message=message,
                 hop=f"{h.source}" + (f" {h.leg} leg" if h.leg else ""),
                 hop_kind=stands_for if kind == "injected_fault" else None,
+                timer=h.timer,
+                injected=injected.text if injected is not None and kind != "injected_fault" else None,
                 mechanism="in-band failure event",
             )
         ]
