@@ -51,6 +51,8 @@ def test_a_run_of_the_real_stack_names_the_navigation(tmp_path: Path) -> None:
     runtime = [s for s in record["streams"] if "/api/copilotkit" in s["url"]]
     cut = [s for s in runtime if s["cause_kind"] == "client_navigation"]
     assert len(cut) == 1 and cut[0]["net_error"] == "ERR_ABORTED", runtime
+    # why the others are not client_navigation: info and agent/connect had finished before the click
+    assert {s["cause_kind"] for s in runtime if s not in cut} == {"clean_close"}, runtime
     # the hop between Caddy and the agent was recorded by the back-end tap, and it was not cut
     diagnosis = json.loads((out / "diagnosis.json").read_text())
     agent = [s for s in diagnosis["streams"] if s["url"].endswith("/agent")]

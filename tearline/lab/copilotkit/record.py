@@ -22,7 +22,14 @@ from tearline.capture import read_capture
 from tearline.events import BodyEnd, HttpResponse, SseEvent
 from tearline.lab.browser import BrowserRecording, record_browser
 from tearline.lab.copilotkit.agent_log import AgentRun, read_agent_log, runs
-from tearline.lab.copilotkit.drive import STOP_BUTTON, Chat, click_link, tokens_logged, wait_until
+from tearline.lab.copilotkit.drive import (
+    SEND_BUTTON,
+    STOP_BUTTON,
+    Chat,
+    click_link,
+    tokens_logged,
+    wait_until,
+)
 from tearline.lab.copilotkit.stack import run_stack
 
 __all__ = ["ChatRecording", "SseStream", "record_chat"]
@@ -57,6 +64,11 @@ class ChatRecording:
     calls: tuple[str, ...]  # CopilotKit's POSTs to its runtime, by method, as the page sent them
     asked_at: float  # epoch seconds: the question was sent
     left_at: float | None  # epoch seconds: the link was clicked (None: the user stayed)
+    final_url: str = ""  # the page's URL at the end (``chrome-error://...``: Chromium shows an error page)
+
+    @property
+    def error_page(self) -> bool:
+        return self.final_url.startswith("chrome-error://")
 
     def streams(self, leg: str) -> list[SseStream]:
         """The SSE streams recorded on ``leg``'s tap, in the order their responses arrived."""
@@ -104,6 +116,9 @@ def record_chat(
     interval: float = 0.05,
     leave_after_tokens: int | None = 20,
     stop_after_tokens: int | None = None,
+    reload_after_tokens: int | None = None,
+    agent_answers: bool = True,
+    agent_read_timeout: float | None = None,
     settle: float = 60.0,
 ) -> ChatRecording:
     """Record one chat into ``out_dir``.
@@ -111,10 +126,23 @@ def record_chat(
     ``leave_after_tokens``: click the header link to the other domain once the agent has produced that
     many tokens, then wait (at most ``settle`` s) until the agent's model call has ended; ``None``: stay
     until the agent's response has ended. ``stop_after_tokens``: press the chat's stop button once the agent
-    has produced that many tokens (instead of leaving). ``faults``: leg -> fault TOML for that tap.
+    has produced that many tokens (instead of leaving). ``reload_after_tokens``: reload Caddy's config (its
+    admin API, as a deploy does) once the agent has produced that many tokens. ``agent_answers=False``: a
+    fault keeps the request from the agent (``respond``), so do not wait for its run. Unless the user left,
+    the recording ends once the chat's send button is back (its run over, however it ended).
+    ``agent_read_timeout``: Caddy's read timeout on the runtime-to-agent hop (``stack.run_stack``).
+    ``faults``: leg -> fault TOML for that tap.
     """
     with (
-        run_stack(out_dir, tls=tls, taps=taps, faults=faults, tokens=tokens, interval=interval) as stack,
+        run_stack(
+            out_dir,
+            tls=tls,
+            taps=taps,
+            faults=faults,
+            tokens=tokens,
+            interval=interval,
+            agent_read_timeout=agent_read_timeout,
+        ) as stack,
         record_browser(stack.out_dir, extra_args=stack.chromium_args) as browser,
     ):
         chat = Chat(browser)
@@ -149,13 +177,32 @@ def record_chat(
                 what=f"{stop_after_tokens} tokens from the agent",
             )
             browser.page.click(STOP_BUTTON)
-        wait_until(browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end")
+        elif reload_after_tokens is not None:
+            wait_until(
+                browser,
+                lambda: tokens_logged(stack.agent_log) >= reload_after_tokens,
+                timeout=settle,
+                what=f"{reload_after_tokens} tokens from the agent",
+            )
+            stack.caddy.reload()
+        if agent_answers:
+            wait_until(
+                browser, lambda: ended("response_end"), timeout=settle, what="the agent's response to end"
+            )
+        if left_at is None:  # the chat is still on screen: its run is over when the send button is back
+            wait_until(
+                browser,
+                lambda: browser.page.query_selector(SEND_BUTTON) is not None,
+                timeout=settle,
+                what="the chat to finish its run",
+            )
         if ended("model_start"):  # a model call cut off from its client may still be generating
             wait_until(
                 browser, lambda: ended("model_end"), timeout=settle, what="the agent's model call to end"
             )
         browser.pump(1.0)  # the runtime's and the taps' last events
         browser.page.screenshot(path=str(stack.out_dir / "page.png"))  # what the user sees at the end
+        final_url = browser.page.url
         recording = browser.recording
         rec = ChatRecording(
             out_dir=stack.out_dir,
@@ -169,5 +216,6 @@ def record_chat(
             calls=tuple(chat.sent),
             asked_at=asked_at,
             left_at=left_at,
+            final_url=final_url,
         )
     return rec

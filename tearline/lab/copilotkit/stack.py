@@ -183,12 +183,15 @@ def run_stack(
     faults: Mapping[str, str] | None = None,
     tokens: int = 200,
     interval: float = 0.05,
+    agent_read_timeout: float | None = None,
     startup_timeout: float = 120.0,
 ) -> Iterator[CopilotKitStack]:
     """Start the stack writing into ``out_dir``; stop every process on exit.
 
     ``taps``: legs (``LEGS``) with a recorder. ``faults``: leg -> fault TOML (``docs/faults.md``) for that
-    leg's tap (a fault needs its tap). ``tokens``/``interval``: the agent's default answer. Builds the app
+    leg's tap (a fault needs its tap). ``tokens``/``interval``: the agent's default answer.
+    ``agent_read_timeout``: Caddy's ``reverse_proxy`` read timeout (s) on ``ai.localhost``, the hop from the
+    runtime to the agent. Builds the app
     first if needed (``build.ensure_app``). Raises ``UsageError`` when a part is missing or does not start.
     """
     faults = dict(faults or {})
@@ -232,7 +235,7 @@ def run_stack(
                     app_up = f"127.0.0.1:{tap.port}"
         sites = [
             CaddySite(host="app.localhost", upstream=app_up),
-            CaddySite(host="ai.localhost", upstream=agent_up),
+            CaddySite(host="ai.localhost", upstream=agent_up, read_timeout=agent_read_timeout),
         ]
         caddy = stack.enter_context(run_caddy(sites, out_dir, tls=tls))
         front = caddy.port
