@@ -207,7 +207,8 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
 
 def on_one_machine(records: Sequence[SourceRecord]) -> bool:
     """Every URL the records name is on this machine (loopback or ``*.localhost``): they share one clock."""
-    hosts = {_host(o.url) for rec in records for o in rec.observations if o.url and "://" in o.url}
+    urls = {o.url for rec in records for o in rec.observations if o.url and "://" in o.url}
+    hosts = {_host(url) for url in urls}  # each URL once: a capture names its URL on every message
     hosts.discard("")
     return bool(hosts) and all(h in LOOPBACK_HOSTS or h.endswith(".localhost") for h in hosts)
 

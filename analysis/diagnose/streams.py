@@ -109,6 +109,8 @@ class SourcePart:
     source: str  # SourceRecord.name
     key: str | None
     obs: list[Observation] = field(default_factory=list)
+    # data() per direction, computed once like the cached properties (obs is complete by then)
+    _data: dict[str, list[Observation]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def url(self) -> str | None:
@@ -190,6 +192,12 @@ class SourcePart:
         both the body's chunks and the SSE events parsed from them (a capture's ``body_chunk`` and
         ``sse_event``, DevTools' ``dataReceived`` and ``eventSourceMessageReceived``) counts the
         chunks only: each arrival once, keep-alive comments included."""
+        known = self._data.get(direction)
+        if known is None:
+            known = self._data[direction] = self._find_data(direction)
+        return list(known)
+
+    def _find_data(self, direction: str) -> list[Observation]:
         out = []
         for o in self.obs:
             d = DATA_KINDS.get(o.kind)
