@@ -117,14 +117,14 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
     n = len(kept)
     nan = math.nan
     columns: dict[str, Any] = {  # column by column: a million rows as tuples cost pandas seconds
-        "t": np.fromiter((o.t for o in kept), float, n),
+        "t": np.array([o.t for o in kept], dtype=float),
         "source": [o.source for o in kept],
         "stream": [owner.get(id(o)) for o in kept],
         "leg": [o.leg for o in kept],
         "kind": [o.kind for o in kept],
         "direction": [o.direction for o in kept],
-        "size": np.fromiter((nan if o.size is None else o.size for o in kept), float, n),
-        "code": np.fromiter((nan if o.code is None else o.code for o in kept), float, n),
+        "size": np.array([nan if o.size is None else o.size for o in kept], dtype=float),
+        "code": np.array([nan if o.code is None else o.code for o in kept], dtype=float),
         "text": [o.text if o.text is not None else (o.error or o.reason or o.timer or o.url) for o in kept],
         "url": [o.url for o in kept],
     }

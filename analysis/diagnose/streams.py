@@ -20,6 +20,7 @@ ordinary, non-streaming requests (documents, scripts, a JSON fetch).
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +112,9 @@ class SourcePart:
     obs: list[Observation] = field(default_factory=list)
     # data() per direction, computed once like the cached properties (obs is complete by then)
     _data: dict[str, list[Observation]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _of: dict[tuple[str, ...], list[Observation]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def url(self) -> str | None:
@@ -136,7 +140,10 @@ class SourcePart:
         return f"{self.source}#{self.record}"
 
     def of(self, *kinds: str) -> list[Observation]:
-        return [o for o in self.obs if o.kind in kinds]
+        known = self._of.get(kinds)
+        if known is None:
+            known = self._of[kinds] = [o for o in self.obs if o.kind in kinds]
+        return list(known)
 
     def first(self, *kinds: str) -> Observation | None:
         found = self.of(*kinds)
@@ -220,7 +227,7 @@ def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], lis
     global_obs: list[Observation] = []
     for i, rec in enumerate(records):
         by_key: dict[str, SourcePart] = {}
-        for o in sorted(rec.observations, key=lambda o: o.t):
+        for o in sorted(rec.observations, key=operator.attrgetter("t")):
             if rec.name in UNKEYED_SOURCES:
                 if o.url and o.kind in ("access", "proxy_abort", "upstream_error", "proxy_timeout"):
                     key = o.stream_key or f"{rec.name}-{o.where or len(parts)}-{o.t}"
@@ -253,6 +260,10 @@ class Stream:
     kind: str  # "ws", "sse", "http-stream" (or "http" for noise)
     parts: list[SourcePart] = field(default_factory=list)
     noise: str | None = None  # why it is background noise, None for a real stream
+    # obs() by its arguments and the parts it was computed from (a long capture asks thousands of times)
+    _obs: dict[tuple[Any, ...], tuple[tuple[SourcePart, ...], list[Observation]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def path(self) -> str | None:
@@ -265,6 +276,14 @@ class Stream:
     def obs(self, *kinds: str, sources: Iterable[str] | None = None) -> list[Observation]:
         """Observations of this stream, time-ordered, filtered by kind and source name."""
         wanted = set(sources) if sources is not None else None
+        key = (kinds, None if wanted is None else tuple(sorted(wanted)))
+        parts = tuple(self.parts)
+        known = self._obs.get(key)
+        if known is None or len(known[0]) != len(parts) or any(map(operator.is_not, known[0], parts)):
+            known = self._obs[key] = (parts, self._find(kinds, wanted))
+        return list(known[1])
+
+    def _find(self, kinds: tuple[str, ...], wanted: set[str] | None) -> list[Observation]:
         out = [
             o
             for p in self.parts

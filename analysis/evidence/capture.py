@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -426,5 +427,5 @@ def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
         "events": reader.count,
         "version": cap.source_version,
     }
-    rec.observations.sort(key=lambda o: o.t)
+    rec.observations.sort(key=attrgetter("t"))
     return rec
