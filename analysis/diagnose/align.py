@@ -155,7 +155,8 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n, (None,) * n)
     coarse = _coarse(records, parts, ref)
     shifted = apply_offsets(records, Alignment(ref, tuple(coarse), (), (), ()))
-    streams, noise, _ = build_streams(shifted)
+    # one record has no pairs to measure: the second pass would find none (a long capture's cost)
+    streams, noise, _ = build_streams(shifted) if n > 1 else ([], [], [])
     diffs: dict[int, list[float]] = {}
     # per record: (the part's anchor on its own clock, the reference stream's open and end) to test causality
     spans: dict[int, list[tuple[bool, float, float | None, float | None]]] = {}
