@@ -39,6 +39,7 @@ milliseconds).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from operator import attrgetter
@@ -416,7 +417,15 @@ def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
     """Read a tearline capture into a ``SourceRecord``. Raises ``InputError`` (from ``read_capture``)."""
     rec = SourceRecord(name="capture", path=str(Path(path)), clock="proxy wall clock")
     reader = _Reader(_State(rec))
-    cap = read_capture(path, sink=reader)
+    # A long capture makes millions of observations and no reference cycles: the cyclic collector's passes
+    # over them while they are made cost a third of the reading (docs/performance.md), so it waits.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        cap = read_capture(path, sink=reader)
+    finally:
+        if collecting:
+            gc.enable()
     rec.warnings = list(cap.warnings)
     options = cap.header.get("options")
     rec.meta = {
