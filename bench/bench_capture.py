@@ -9,7 +9,8 @@ each ``--repeat`` times, in fresh processes:
 - ``summary`` of the version-1 file (migration) and of the ``.zst`` file.
 
 Each command's time is given as a ratio to the naive parse of the same file in the same run
-(median of the repeats, and the min-max spread), with its peak RSS (``/usr/bin/time``-free:
+(median of the repeats, and the min-max spread), the same for the CPU time the child used (user +
+system: on a machine shared with other work, wall time mostly measures the wait), with its peak RSS (``/usr/bin/time``-free:
 ``wait4``'s rusage of the child). Bytes per WebSocket message line are measured on the files.
 Nothing is asserted: the output is the table docs/performance.md shows. ``--json out`` also
 writes the results.
@@ -36,8 +37,8 @@ NAIVE = (
 )
 
 
-def run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def run(args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one child process."""
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -52,7 +53,7 @@ def run(args: list[str]) -> tuple[float, float]:
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({status})")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def ws_line_bytes(path: Path) -> float:
@@ -81,13 +82,16 @@ def bench_size(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
         "summary (.zst)": [TEARLINE, "summary", str(zst)],
     }
     times: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
     rss: dict[str, float] = dict.fromkeys(commands, 0.0)
     for _ in range(repeat):  # interleaved, so load changes hit every command alike
         for name, args in commands.items():
-            wall, peak = run(args)
+            wall, cpu, peak = run(args)
             times[name].append(wall)
+            cpus[name].append(cpu)
             rss[name] = max(rss[name], peak)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpus.items()}
     rows = {}
     for name, ts in times.items():
         base = "naive json.loads (v1 file)" if "v1" in name else "naive json.loads"
@@ -95,6 +99,8 @@ def bench_size(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
             "median_s": round(med[name], 3),
             "ratio": round(med[name] / med[base], 3),
             "ratio_spread": [round(min(ts) / med[base], 3), round(max(ts) / med[base], 3)],
+            "cpu_s": round(med_cpu[name], 3),
+            "cpu_ratio": round(med_cpu[name] / med_cpu[base], 3),
             "peak_rss_mib": round(rss[name], 1),
         }
     return {
@@ -107,14 +113,15 @@ def bench_size(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| events | command | median s | ratio to naive parse (min-max) | peak RSS MiB |",
-        "|---|---|---|---|---|",
+        "| events | command | median s | ratio to naive parse (min-max) | CPU s | CPU ratio | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for name, c in r["commands"].items():
             lo, hi = c["ratio_spread"]
             lines.append(
-                f"| {r['events']:,} | {name} | {c['median_s']} | {c['ratio']} ({lo}-{hi}) | {c['peak_rss_mib']} |"
+                f"| {r['events']:,} | {name} | {c['median_s']} | {c['ratio']} ({lo}-{hi}) | {c['cpu_s']} "
+                f"| {c['cpu_ratio']} | {c['peak_rss_mib']} |"
             )
     lines.append("")
     lines.append("| events | file bytes v1 / v2 / .zst | bytes per ws_message line v1 / v2 |")

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -48,6 +48,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MIGRATIONS",
     "Capture",
+    "CaptureSink",
     "CaptureWriter",
     "make_header",
     "read_capture",
@@ -188,6 +189,21 @@ class Capture:
     totals: dict[str, StreamTotals] | None = None
 
 
+class CaptureSink(Protocol):
+    """Takes a capture's events in file order instead of ``Capture.events`` (``read_capture(sink=...)``),
+    so a reader builds what it needs without a list of every event first."""
+
+    def line(self, obj: dict[str, Any], decoder: CompactDecoder) -> bool:
+        """A version-2 line object before decoding (``decoder`` knows the ids so far): True when the
+        sink took it as its event, False (leaving ``obj`` unchanged) to have it decoded and built.
+        ``ValueError`` for a damaged line."""
+        ...
+
+    def event(self, event: Event) -> None:
+        """The next event, in file order."""
+        ...
+
+
 def _migrate(obj: dict[str, Any], version: int, kind: str) -> dict[str, Any]:
     while version < FORMAT_VERSION:
         obj = MIGRATIONS[version](obj, kind)
@@ -254,8 +270,17 @@ def _utf8_error(p: Path, n: int, raw: bytes) -> InputError | None:
     return None
 
 
-def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, totals: bool = False) -> Capture:
+def read_capture(
+    path: str | os.PathLike[str],
+    *,
+    strict_tail: bool = False,
+    totals: bool = False,
+    sink: CaptureSink | None = None,
+) -> Capture:
     """Read a capture file (plain, ``.gz`` or ``.zst``), migrating older versions.
+
+    ``sink``: hand every event to ``sink`` in file order instead of keeping it in
+    ``Capture.events`` (which stays empty); version-2 lines are offered to ``sink.line`` first.
 
     ``totals``: add the data events (``ws_message``, ``body_chunk``, ``sse_event``) up per
     stream into ``Capture.totals`` instead of keeping them (``tearline/capture_totals.py``).
@@ -292,6 +317,7 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, tot
         sums: dict[str, StreamTotals] | None = {} if totals else None
         cap.totals = sums
         fast = CompactTotals() if sums is not None and decoder is not None else None
+        sink_line = sink.line if sink is not None and decoder is not None else None
         n = 1
         try:
             for n, raw in enumerate(lines, start=2):
@@ -321,6 +347,8 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, tot
                 if fast is not None and obj.get("type") in TOTAL_TYPES and fast.add(obj, n):
                     continue
                 try:
+                    if sink_line is not None and decoder is not None and sink_line(obj, decoder):
+                        continue
                     if decoder is not None:
                         obj = decoder.decode(obj)
                     if migrate:
@@ -335,7 +363,10 @@ def read_capture(path: str | os.PathLike[str], *, strict_tail: bool = False, tot
                     ) from None
                 if type(event) is CaptureEnd:
                     cap.complete = True
-                events.append(event)
+                if sink is not None:
+                    sink.event(event)
+                else:
+                    events.append(event)
         except TRUNCATED_ERRORS as e:
             warnings.append(f"{p}:{n + 1}: compressed data ends early ({e}); events up to there kept")
         if fast is not None and sums is not None and decoder is not None:

@@ -201,6 +201,15 @@ class CompactDecoder:
         """Full stream ids in order of first appearance (index = the short id)."""
         return self._ids["stream"]
 
+    def stream_home(self, number: int) -> tuple[str, str | None]:
+        """The full id of the short stream id ``number`` and the connection it implies for lines
+        that leave out ``conn``; ``ValueError`` for a number no earlier line named."""
+        table = self._ids["stream"]
+        if not 0 <= number < len(table):
+            raise ValueError(f"stream {number} refers to no id seen before")
+        stream = table[number]
+        return stream, self._home.get(stream)
+
     def _full(self, space: str, value: Any) -> Any:
         if type(value) is int:
             table = self._ids[space]

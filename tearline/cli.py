@@ -44,7 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("tearline.lab.demo:demo_command", "Reproduce the bundled incident end to end and report it."),
     "run": ("tearline.runs.cli:run_command", "Run a run file against an app, record both legs, diagnose."),
-    "matrix": ("tearline.runs.matrix:matrix_command", "Run a run file under many faults; rank them by symptom."),
+    "matrix": (
+        "tearline.runs.matrix:matrix_command",
+        "Run a run file under many faults; rank them by symptom.",
+    ),
 }
 
 

@@ -151,7 +151,8 @@ def estimate_offsets(records: Sequence[SourceRecord]) -> Alignment:
         return Alignment(None, (0.0,) * n, (None,) * n, (None,) * n, (0,) * n, (None,) * n)
     coarse = _coarse(records, parts, ref)
     shifted = apply_offsets(records, Alignment(ref, tuple(coarse), (), (), ()))
-    clusters = sorted(match_parts(source_parts(shifted)[0]), key=_open_order)
+    # one record has no pairs to measure: the second pass would find none (a long capture's cost)
+    clusters = sorted(match_parts(source_parts(shifted)[0]), key=_open_order) if n > 1 else []
     diffs: dict[int, list[float]] = {}
     # per record: (the part's anchor on its own clock, the reference stream's open and end) to test causality
     spans: dict[int, list[tuple[bool, float, float | None, float | None]]] = {}
@@ -208,7 +209,8 @@ def _open_order(cluster: list[SourcePart]) -> float:
 
 def on_one_machine(records: Sequence[SourceRecord]) -> bool:
     """Every URL the records name is on this machine (loopback or ``*.localhost``): they share one clock."""
-    hosts = {_host(o.url) for rec in records for o in rec.observations if o.url and "://" in o.url}
+    urls = {o.url for rec in records for o in rec.observations if o.url and "://" in o.url}
+    hosts = {_host(url) for url in urls}  # each URL once: a capture names its URL on every message
     hosts.discard("")
     return bool(hosts) and all(h in LOOPBACK_HOSTS or h.endswith(".localhost") for h in hosts)
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
 from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
@@ -116,24 +117,27 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
                 owner[id(o)] = s.id
                 if o.kind in _END_KINDS and not _time_unknown(o):
                     timed_end.add(s.id)
-    rows = [
-        (
-            o.t,
-            o.source,
-            owner.get(id(o)),
-            o.leg,
-            o.kind,
-            o.direction,
-            float(o.size) if o.size is not None else math.nan,
-            float(o.code) if o.code is not None else math.nan,
-            o.text if o.text is not None else (o.error or o.reason or o.timer or o.url),
-            o.url,
-        )
+    kept = [
+        o
         for rec in records
         for o in rec.observations
-        if not (_time_unknown(o) and owner.get(id(o)) in timed_end)
+        if not (o.kind in _END_KINDS and _time_unknown(o) and owner.get(id(o)) in timed_end)
     ]
-    df = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
+    n = len(kept)
+    nan = math.nan
+    columns: dict[str, Any] = {  # column by column: a million rows as tuples cost pandas seconds
+        "t": np.array([o.t for o in kept], dtype=float),
+        "source": [o.source for o in kept],
+        "stream": [owner.get(id(o)) for o in kept],
+        "leg": [o.leg for o in kept],
+        "kind": [o.kind for o in kept],
+        "direction": [o.direction for o in kept],
+        "size": np.array([nan if o.size is None else o.size for o in kept], dtype=float),
+        "code": np.array([nan if o.code is None else o.code for o in kept], dtype=float),
+        "text": [o.text if o.text is not None else (o.error or o.reason or o.timer or o.url) for o in kept],
+        "url": [o.url for o in kept],
+    }
+    df = pd.DataFrame(columns if n else [], columns=list(TIMELINE_COLUMNS))
     if len(df):
         df = df.sort_values("t", kind="stable").reset_index(drop=True)
     return df

@@ -10,6 +10,7 @@ another file: matching parts across files is ``match.py``, on a clock ``align.py
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -62,6 +63,11 @@ class SourcePart:
     source: str  # SourceRecord.name
     key: str | None
     obs: list[Observation] = field(default_factory=list)
+    # of() and data() per question, computed once like the cached properties (obs is complete by then)
+    _data: dict[str, list[Observation]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _of: dict[tuple[str, ...], list[Observation]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def url(self) -> str | None:
@@ -87,7 +93,10 @@ class SourcePart:
         return f"{self.source}#{self.record}"
 
     def of(self, *kinds: str) -> list[Observation]:
-        return [o for o in self.obs if o.kind in kinds]
+        known = self._of.get(kinds)
+        if known is None:
+            known = self._of[kinds] = [o for o in self.obs if o.kind in kinds]
+        return list(known)
 
     def first(self, *kinds: str) -> Observation | None:
         found = self.of(*kinds)
@@ -143,6 +152,12 @@ class SourcePart:
         both the body's chunks and the SSE events parsed from them (a capture's ``body_chunk`` and
         ``sse_event``, DevTools' ``dataReceived`` and ``eventSourceMessageReceived``) counts the
         chunks only: each arrival once, keep-alive comments included."""
+        known = self._data.get(direction)
+        if known is None:
+            known = self._data[direction] = self._find_data(direction)
+        return list(known)
+
+    def _find_data(self, direction: str) -> list[Observation]:
         out = []
         for o in self.obs:
             d = DATA_KINDS.get(o.kind)
@@ -165,7 +180,7 @@ def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], lis
     global_obs: list[Observation] = []
     for i, rec in enumerate(records):
         by_key: dict[str, SourcePart] = {}
-        for o in sorted(rec.observations, key=lambda o: o.t):
+        for o in sorted(rec.observations, key=operator.attrgetter("t")):
             if rec.name in UNKEYED_SOURCES:
                 if o.url and o.kind in ("access", "proxy_abort", "upstream_error", "proxy_timeout"):
                     key = o.stream_key or f"{rec.name}-{o.where or len(parts)}-{o.t}"

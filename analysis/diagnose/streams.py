@@ -19,6 +19,7 @@ What the streams know of each source (browser or proxy, how far it is trusted) c
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,10 @@ class Stream:
     kind: str  # "ws", "sse", "http-stream" (or "http" for noise)
     parts: list[SourcePart] = field(default_factory=list)
     noise: str | None = None  # why it is background noise, None for a real stream
+    # obs() by its arguments and the parts it was computed from (a long capture asks thousands of times)
+    _obs: dict[tuple[Any, ...], tuple[tuple[SourcePart, ...], list[Observation]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def path(self) -> str | None:
@@ -94,6 +99,14 @@ class Stream:
     def obs(self, *kinds: str, sources: Iterable[str] | None = None) -> list[Observation]:
         """Observations of this stream, time-ordered, filtered by kind and source name."""
         wanted = set(sources) if sources is not None else None
+        key = (kinds, None if wanted is None else tuple(sorted(wanted)))
+        parts = tuple(self.parts)
+        known = self._obs.get(key)
+        if known is None or len(known[0]) != len(parts) or any(map(operator.is_not, known[0], parts)):
+            known = self._obs[key] = (parts, self._find(kinds, wanted))
+        return list(known[1])
+
+    def _find(self, kinds: tuple[str, ...], wanted: set[str] | None) -> list[Observation]:
         out = [
             o
             for p in self.parts
@@ -101,7 +114,7 @@ class Stream:
             for o in p.obs
             if not kinds or o.kind in kinds
         ]
-        return sorted(out, key=lambda o: o.t)
+        return sorted(out, key=operator.attrgetter("t"))
 
     def browser_parts(self) -> list[SourcePart]:
         return [p for p in self.parts if p.source in BROWSER_SOURCES]

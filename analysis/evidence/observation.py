@@ -113,9 +113,14 @@ OBSERVATION_KINDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True, unsafe_hash=True)
 class Observation:
-    """One fact from one evidence source, on the wall clock."""
+    """One fact from one evidence source, on the wall clock.
+
+    Treat it as immutable (``dataclasses.replace`` for a changed copy): it compares and hashes by
+    value. It is not ``frozen`` only because a frozen dataclass's constructor is about four times
+    slower, and a long capture makes one observation per WebSocket message (docs/performance.md).
+    """
 
     source: str  # one of SOURCE_NAMES
     kind: str  # one of OBSERVATION_KINDS

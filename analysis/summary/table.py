@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 import click
-from tearline.analysis.summary.frames import df_streams
+from tearline.analysis.summary.rows import stream_rows
 
 from tearline.capture import read_capture
 
@@ -83,8 +83,8 @@ def _clean(name: str, value: Any) -> Any:
 def summarize(path: str, *, all_kinds: bool = False) -> dict[str, Any]:
     """The ``--json`` object for a capture file."""
     cap = read_capture(path, totals=True)  # only the sums of the data events are needed
-    df = df_streams(cap, kinds=None if all_kinds else STREAM_KINDS)
-    streams = [{k: _clean(k, rec[col]) for k, col in _FIELDS.items()} for rec in df.to_dict("records")]
+    rows = stream_rows(cap, kinds=None if all_kinds else STREAM_KINDS)  # plain rows: no pandas to import
+    streams = [{k: _clean(k, rec[col]) for k, col in _FIELDS.items()} for rec in rows]
     return {
         "capture": str(path),
         "complete": cap.complete,

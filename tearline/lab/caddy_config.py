@@ -55,7 +55,9 @@ class CaddySite:
     flush_interval: float | None = None  # seconds; -1 flushes after every write
     read_timeout: float | None = None  # seconds: reverse_proxy transport http read_timeout (upstream silence)
     write_timeout: float | None = None  # seconds: the server's write timeout (global: any site's sets it)
-    server_read_timeout: float | None = None  # seconds: the server's read timeout (global, like write_timeout)
+    server_read_timeout: float | None = (
+        None  # seconds: the server's read timeout (global, like write_timeout)
+    )
     idle_timeout: float | None = None  # seconds: the server's keep-alive idle timeout (global)
 
     def __post_init__(self) -> None:
