@@ -7,7 +7,6 @@ from __future__ import annotations
 from tearline.analysis.diagnose.diagnosis import diagnose
 from tearline.analysis.diagnose.model import Diagnosis, StreamDiagnosis
 from tearline.analysis.evidence.observation import Observation
-from tearline.analysis.evidence.sse_data import is_failure
 
 from tests.test_rules import o, rec
 
@@ -165,10 +164,6 @@ def test_a_console_error_long_after_the_event_is_not_its_message() -> None:
     )
     (run,) = d.streams
     assert "message" not in run.cause.details
-
-
-def test_the_recorders_ai_sdk_error_name_is_a_failure() -> None:
-    assert is_failure("message", "ai-sdk:error") and not is_failure("message", "ai-sdk:text")
 
 
 def test_a_reset_the_proxy_read_on_the_hop_is_a_connection_reset() -> None:

@@ -22,7 +22,6 @@ FAILURE_TYPES: dict[str, str] = {
     "response.failed": "OpenAI Responses API response.failed event",
     "response.error": "an OpenAI-style response.error event",
     "vercel:3": "Vercel AI SDK data-stream error part (3:)",
-    "ai-sdk:error": "Vercel AI SDK data-stream error part (3:)",  # the recorder's name (tearline.sse_types)
 }
 # SSE event names (the ``event:`` field) that mean failure
 FAILURE_EVENTS: tuple[str, ...] = ("error",)
