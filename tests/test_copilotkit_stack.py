@@ -10,26 +10,17 @@ the browser's run stream is asserted beside what the stack did.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tearline.lab.browser import CHROMIUM
 from tearline.lab.copilotkit.matrix import run_stream_diagnosis
 from tearline.lab.copilotkit.record import record_chat
+from tests.real_app import REAL_APP_MARKS, require_real_app
 
-pytestmark = [
-    pytest.mark.real_app,
-    pytest.mark.browser,
-    pytest.mark.caddy,
-    pytest.mark.slow,
-    pytest.mark.timeout(900),
-]
+pytestmark = REAL_APP_MARKS
 
-pytest.importorskip("ag_ui_langgraph")
-if shutil.which("npm") is None or not Path(CHROMIUM).exists():
-    pytest.skip("the real app needs Node.js/npm and Chromium", allow_module_level=True)
+require_real_app()
 
 
 @pytest.fixture(scope="module")

@@ -5,30 +5,19 @@ headless Chromium. The user clicks away mid-answer: only the run stream is cut b
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tearline.lab.browser import CHROMIUM
+from tests.real_app import REAL_APP_MARKS, require_real_app
 
 ROOT = Path(__file__).resolve().parents[1]
 NAV_AWAY = ROOT / "examples" / "runs" / "copilotkit-nav-away.toml"
 TEARLINE = str(Path(sys.executable).with_name("tearline"))
 
-pytestmark = [
-    pytest.mark.real_app,
-    pytest.mark.browser,
-    pytest.mark.caddy,
-    pytest.mark.slow,
-    pytest.mark.timeout(900),
-]
+pytestmark = REAL_APP_MARKS
 
-pytest.importorskip("ag_ui_langgraph")
-if shutil.which("npm") is None or not Path(CHROMIUM).exists():
-    pytest.skip("the real app needs Node.js/npm and Chromium", allow_module_level=True)
+require_real_app()
 
 
 def test_a_run_of_the_real_stack_names_the_navigation(tmp_path: Path) -> None:

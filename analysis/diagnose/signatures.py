@@ -7,6 +7,8 @@ are seconds.
 
 from __future__ import annotations
 
+from tearline.analysis.evidence.capture import PROTOCOL_TEXTS as CAPTURE_PROTOCOL_WORDS
+
 __all__ = [
     "ABRUPT_ERRORS",
     "CADDY_PROTOCOL_TEXTS",
@@ -57,18 +59,7 @@ PROTOCOL_TEXTS = (
     "unexpected opcode",
     "one or more reserved bits",
 )
-CAPTURE_PROTOCOL_TEXTS = (
-    "illegal chunk",
-    "invalid chunk",
-    "chunk header",
-    "invalid opcode",
-    "reserved opcode",
-    "unknown opcode",
-    "invalid frame",
-    "reserved bits",
-    "rsv",
-    "malformed",
-)
+CAPTURE_PROTOCOL_TEXTS = CAPTURE_PROTOCOL_WORDS  # the capture importer's own list (error_class "protocol")
 # Caddy's (Go net/http's) words for an upstream that broke the chunked framing
 CADDY_PROTOCOL_TEXTS = (
     "invalid byte in chunk length",

@@ -54,25 +54,24 @@ from tearline import events as ev
 from tearline.capture import read_capture
 from tearline.capture_compact import CompactDecoder
 
-__all__ = ["ERROR_CLASSES", "HANDLERS", "error_class", "load_capture"]
+__all__ = ["ERROR_CLASSES", "HANDLERS", "PROTOCOL_TEXTS", "error_class", "load_capture"]
 
+# mitmproxy's words for a peer that broke the framing ("illegal chunk header", a reserved opcode)
+PROTOCOL_TEXTS: tuple[str, ...] = (
+    "illegal chunk",
+    "invalid chunk",
+    "chunk header",
+    "invalid opcode",
+    "reserved opcode",
+    "unknown opcode",
+    "invalid frame",
+    "reserved bits",
+    "rsv",
+    "malformed",
+)
 # mitmproxy's (and the OS's) words in a capture's error texts -> ``Observation.error_class``; first match wins.
 ERROR_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "protocol",  # the peer broke the framing ("illegal chunk header", a reserved opcode)
-        (
-            "illegal chunk",
-            "invalid chunk",
-            "chunk header",
-            "invalid opcode",
-            "reserved opcode",
-            "unknown opcode",
-            "invalid frame",
-            "reserved bits",
-            "rsv",
-            "malformed",
-        ),
-    ),
+    ("protocol", PROTOCOL_TEXTS),
     ("client_gone", ("client disconnected",)),  # the browser hung up
     ("reset", ("reset", "econnreset", "rst")),  # a TCP reset
     ("cut", ("peer closed connection", "without sending complete", "incomplete", "unexpected eof")),

@@ -13,11 +13,12 @@ the user put there, and the reusable state directories (``mitmproxy-conf/``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tearline.errors import UsageError
 
-__all__ = ["RUN_FILES", "RUN_PATTERNS", "clear_previous_run", "previous_run_files"]
+__all__ = ["RUN_FILES", "RUN_PATTERNS", "clear_previous_run", "diagnose_args", "previous_run_files"]
 
 RUN_FILES: tuple[str, ...] = (
     # the browser (tearline.lab.browser)
@@ -79,3 +80,23 @@ def clear_previous_run(out_dir: Path) -> list[Path]:
             ) from e
         removed.append(path)
     return removed
+
+
+def diagnose_args(
+    captures: Sequence[Path],
+    *,
+    netlog: Path,
+    cdp: Path,
+    har: Path,
+    console: Path,
+    caddy_log: Path | None = None,
+    caddy_config: Path | None = None,
+) -> list[str]:
+    """The ``tearline diagnose`` arguments for one recording's files (a lab bundle, a run's directory)."""
+    args = [str(p) for p in captures]
+    args += ["--netlog", str(netlog), "--cdp", str(cdp), "--har", str(har), "--console", str(console)]
+    if caddy_log is not None:
+        args += ["--caddy-log", str(caddy_log)]
+    if caddy_config is not None and caddy_config.exists():
+        args += ["--caddy-config", str(caddy_config)]
+    return args

@@ -35,7 +35,7 @@ from tearline.errors import UsageError
 from tearline.lab.browser import record_browser
 from tearline.lab.caddy import Caddy, CaddySite, free_port, run_caddy
 from tearline.lab.incident.backend import run_backend
-from tearline.lab.run_files import clear_previous_run
+from tearline.lab.run_files import clear_previous_run, diagnose_args
 from tearline.lab.scenario_table import SCENARIOS, Run, Scenario
 
 __all__ = ["SCENARIOS", "EvidenceBundle", "Scenario", "ScenarioSkipped", "record_scenario"]
@@ -78,14 +78,15 @@ class EvidenceBundle:
 
     def diagnose_args(self) -> list[str]:
         """Arguments for ``tearline diagnose`` over this bundle."""
-        args = [str(p) for p in self.captures]
-        args += ["--netlog", str(self.netlog), "--cdp", str(self.cdp), "--har", str(self.har)]
-        args += ["--console", str(self.console)]
-        if self.caddy_log is not None:
-            args += ["--caddy-log", str(self.caddy_log)]
-        if self.caddy_config is not None:
-            args += ["--caddy-config", str(self.caddy_config)]
-        return args
+        return diagnose_args(
+            self.captures,
+            netlog=self.netlog,
+            cdp=self.cdp,
+            har=self.har,
+            console=self.console,
+            caddy_log=self.caddy_log,
+            caddy_config=self.caddy_config,
+        )
 
 
 def _mitmdump(

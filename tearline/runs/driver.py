@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tearline.errors import UsageError
 from tearline.lab.browser import CHROMIUM_ARGS, record_browser
+from tearline.lab.run_files import diagnose_args
 from tearline.runs.apps import APPS
 from tearline.runs.launch import AppSite, LaunchContext, Tap, start_tap
 from tearline.runs.model import RunFile
@@ -63,14 +64,15 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
     def diagnose_args(self) -> list[str]:
-        args = [str(p) for p in self.captures]
-        args += ["--netlog", str(self.netlog), "--cdp", str(self.cdp), "--har", str(self.har)]
-        args += ["--console", str(self.console)]
-        if self.caddy_log is not None:
-            args += ["--caddy-log", str(self.caddy_log)]
-        if self.caddy_config is not None and self.caddy_config.exists():
-            args += ["--caddy-config", str(self.caddy_config)]
-        return args
+        return diagnose_args(
+            self.captures,
+            netlog=self.netlog,
+            cdp=self.cdp,
+            har=self.har,
+            console=self.console,
+            caddy_log=self.caddy_log,
+            caddy_config=self.caddy_config,
+        )
 
 
 def _resolver_args(host: str) -> tuple[str, ...]:
