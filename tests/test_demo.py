@@ -56,6 +56,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "(as expected for this scenario)" in text
     assert "Error code: 11" in text
     assert "tearline diagnose out/demo/capture-browser.jsonl" in text
+    # the re-run command names everything the demo diagnosed with, Caddy's config (its timers) too
+    assert "--caddy-config out/demo/caddy.json" in text
+    assert (out / "caddy.json").stat().st_size > 0
     diagnosis = json.loads((out / "diagnosis.json").read_text())
     kinds = {(s["kind"], s["cause"]["kind"]) for s in diagnosis["streams"]}
     assert kinds == {("sse", "client_navigation"), ("ws", "client_navigation")}

@@ -60,6 +60,7 @@ def _bundle(scenario: str, result: RunResult, sc: Scenario) -> EvidenceBundle:
         har=result.har,
         console=result.console,
         caddy_log=result.caddy_log,
+        caddy_config=result.caddy_config,
         backend_log=result.backend_log or result.out_dir / "backend.log",
         captures=tuple(result.captures),
         expected_kind=sc.expected_kind,
