@@ -33,12 +33,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["H2Server"]
+__all__ = ["H2Server", "self_signed"]
 
 INTERVAL_S = 0.05
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throw-away certificate and key for localhost, as PEM files in ``directory`` (cert, key)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -68,7 +69,7 @@ class H2Server:
 
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="h2-server-")
-        cert, key = _self_signed(Path(self._dir.name))
+        cert, key = self_signed(Path(self._dir.name))
         self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._ctx.load_cert_chain(cert, key)
         self._ctx.set_alpn_protocols(["h2"])

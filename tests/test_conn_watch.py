@@ -15,6 +15,7 @@ from tearline.capture import read_capture
 from tearline.events import ConnClose, HttpRequest
 from tearline.tcp_end import end_socket
 from tests.conftest import wait_for
+from tests.h2_server import self_signed
 
 # query parameters the lab server ignores here (makes each URL unique)
 LAB_EXTRA_PARAMS = {"i"}
@@ -136,38 +137,6 @@ def test_upstream_reset_right_after_a_message_always_reaches_the_client(recorder
     }
 
 
-def _self_signed(tmp_path):
-    """A throw-away certificate and key for 127.0.0.1 (PEM files)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "upstream.crt", tmp_path / "upstream.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 def test_upstream_tls_close_notify_is_a_fin_by_the_peer(start_mitmdump, tmp_path):
     """An upstream that ends TLS with close_notify (as Go's tls.Conn.Close, i.e. Caddy, does) before its FIN.
 
@@ -180,7 +149,7 @@ def test_upstream_tls_close_notify_is_a_fin_by_the_peer(start_mitmdump, tmp_path
 
     from tests.fixtures_proxy import WS_TRACE
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)  # proxied with ssl_insecure: the name does not matter
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
