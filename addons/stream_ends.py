@@ -171,32 +171,28 @@ def wrap_handle_h2_event(orig: Any) -> Any:
             their = self.their_stream_id.get(sid) if upstream else sid
             # recorded before mitmproxy runs the error hook (the recorder then skips its error text)
             _record_reset(self, their, int(event.error_code), by, now, mono)
-            commands = orig(self, event)
-            reply: Any = None
-            while True:
-                try:
-                    cmd = commands.send(reply)
-                except StopIteration as stop:
-                    return bool(stop.value)
-                if upstream and isinstance(cmd, ReceiveHttp) and isinstance(cmd.event, ResponseProtocolError):
-                    setattr(cmd.event, _CODE_ATTR, int(event.error_code))
-                reply = yield cmd
+            return (yield from _tag_errors(orig(self, event), int(event.error_code), upstream))
         _record_goaway(self, event, by, now, mono)
         code = int(event.error_code or 0)
         if upstream and code == 0:
             return (yield from _graceful_goaway(self, event))
-        commands = orig(self, event)
-        reply = None
-        while True:
-            try:
-                cmd = commands.send(reply)
-            except StopIteration as stop:
-                return bool(stop.value)
-            if upstream and isinstance(cmd, ReceiveHttp) and isinstance(cmd.event, ResponseProtocolError):
-                setattr(cmd.event, _CODE_ATTR, code)  # each browser stream ends with the GOAWAY's code
-            reply = yield cmd
+        # each browser stream ends with the GOAWAY's code
+        return (yield from _tag_errors(orig(self, event), code, upstream))
 
     return handle_h2_event
+
+
+def _tag_errors(commands: Generator[Any, Any, Any], code: int, upstream: bool) -> Generator[Any, Any, bool]:
+    """Pass on ``commands`` (the wrapped handler's), tagging each upstream stream error with ``code``."""
+    reply: Any = None
+    while True:
+        try:
+            cmd = commands.send(reply)
+        except StopIteration as stop:
+            return bool(stop.value)
+        if upstream and isinstance(cmd, ReceiveHttp) and isinstance(cmd.event, ResponseProtocolError):
+            setattr(cmd.event, _CODE_ATTR, code)
+        reply = yield cmd
 
 
 REFUSED_STREAM = 0x7
