@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from tearline.addons.conn_watch import TLS_CLOSE_NOTIFY
@@ -35,6 +34,7 @@ from tearline.tcp_end import end_socket
 from tests.conftest import wait_for
 from tests.fixtures_browser import FETCH_JS, WS_JS, Chrome
 from tests.fixtures_proxy import server_ws_end
+from tests.raw_server import raw_server
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
@@ -235,25 +235,9 @@ def test_client_leaving_an_idle_connection_reaches_server(
     assert [(e.leg, e.observed, e.action) for e in got] == expected
 
 
-@contextlib.contextmanager
-def hang_up_server(how: str) -> Iterator[int]:
+def hang_up_server(how: Literal["fin", "rst"]) -> contextlib.AbstractContextManager[int]:
     """A server on 127.0.0.1 that reads each request and hangs up without answering (FIN or RST)."""
-    ls = socket.create_server(("127.0.0.1", 0))
-
-    def run() -> None:
-        while True:
-            try:
-                conn, _ = ls.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            end_socket(conn, how)
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        yield ls.getsockname()[1]
-    finally:
-        ls.close()
+    return raw_server(b"", how)
 
 
 @pytest.mark.parametrize("how", ["fin", "rst"])

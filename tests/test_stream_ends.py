@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import h2.config
 import h2.connection
@@ -32,10 +32,10 @@ from tearline.events import BodyEnd, Event, H2GoAway, H2Reset, Relay
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
 from tearline.lab.wire import http_get
-from tearline.tcp_end import end_socket
 from tests.conftest import wait_for
 from tests.h2_client import h2_streams
 from tests.h2_server import H2Server
+from tests.raw_server import raw_server
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
@@ -72,27 +72,10 @@ def _mitmdump(tmp: Path, upstream: str, *, tearline: bool = True) -> Iterator[Mi
 # --- a buffered body cut upstream ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _length_cut_server(how: str) -> Iterator[int]:
+def _length_cut_server(how: Literal["fin", "rst"]) -> contextlib.AbstractContextManager[int]:
     """Answers each request with ``Content-Length: 1000``, sends 500 bytes, then ends (FIN or RST)."""
-    ls = socket.create_server(("127.0.0.1", 0))
-
-    def run() -> None:
-        while True:
-            try:
-                conn, _ = ls.accept()
-            except OSError:
-                return
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
-            conn.sendall(b"x" * 500)
-            end_socket(conn, how)
-
-    threading.Thread(target=run, daemon=True).start()
-    try:
-        yield ls.getsockname()[1]
-    finally:
-        ls.close()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    return raw_server(head + b"x" * 500, how)
 
 
 def test_a_buffered_body_cut_upstream_reaches_the_client_as_it_arrived(tmp_path: Path) -> None:
