@@ -4,13 +4,21 @@ stall and a body throttle, as a real client and the upstream see them (tolerance
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
+from tests.conftest import wait_for
 from tests.fault_clients import (
     arun,
     dechunk,
@@ -158,3 +166,55 @@ def test_throttle_body_rate(faulty: Callable[..., Mitmdump]) -> None:
     assert terminated and len(body) == 600000
     rate = len(body) / took
     assert 0.4 * 200000 <= rate <= 1.5 * 200000, rate
+
+
+# --- what the diagnosis makes of a shaping fault ------------------------------------------------
+
+
+def _diagnosed(proxy: Mitmdump, url_part: str) -> dict[str, Any]:
+    """``tearline diagnose --json`` of the proxy's capture, once the stream's end is in it."""
+
+    def ended() -> dict[str, Any] | None:
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "tearline"), "diagnose", "--json", str(proxy.capture)],  # type: ignore[attr-defined]
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            return None
+        streams = [s for s in json.loads(out.stdout)["streams"] if url_part in s["url"]]
+        return streams[0] if streams and streams[0]["cause"]["kind"] != "unknown" else None
+
+    return wait_for(ended, f"a diagnosed end of {url_part} in the capture", timeout=20)
+
+
+def test_a_stall_the_stream_outlived_is_not_named_as_its_end(faulty: Callable[..., Mitmdump]) -> None:
+    """A 1 s stall, then the body completed: the diagnosis says the stream ended normally, and does
+    not blame tearline's fault for an end it did not cause."""
+    proxy = faulty("stall:stream=http-stream,after_messages=1,ms=1000,to=client")
+    data, _, took = raw_request(proxy.port, "/stream?n=5&size=100&interval_ms=10")
+    assert dechunk(data)[1]  # the body completed (terminating chunk)
+    assert took >= 0.9
+    assert fired(proxy.capture)  # type: ignore[attr-defined]
+    s = _diagnosed(proxy, "/stream")
+    assert s["cause"]["kind"] == "clean_close", s["cause"]
+
+
+def test_a_stall_the_client_gave_up_on_is_named_as_the_injected_fault(
+    faulty: Callable[..., Mitmdump],
+) -> None:
+    """A stall until disarmed; the client gives up after 1.5 s: tearline's fault ended the stream."""
+    proxy = faulty("stall:stream=http-stream,after_messages=1,to=client")
+    s = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+    s.sendall(
+        f"GET /stream?n=50&size=100&interval_ms=20 HTTP/1.1\r\nHost: 127.0.0.1:{proxy.port}\r\n\r\n".encode()
+    )
+    s.settimeout(0.2)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            s.recv(65536)
+    s.close()
+    assert fired(proxy.capture)  # type: ignore[attr-defined]
+    d = _diagnosed(proxy, "/stream")
+    assert (d["cause"]["kind"], d["cause"]["actor"]) == ("injected_fault", "tearline"), d["cause"]

@@ -20,3 +20,10 @@ ISSUE_FAULTS = {
 def test_every_fault_of_the_issue_is_in_the_table() -> None:
     assert set(FAULTS) == ISSUE_FAULTS
     assert all(cls.name == name for name, cls in FAULTS.items())
+
+
+def test_every_fault_says_whether_it_ends_the_stream() -> None:
+    """The diagnosis reads ``ends``: a shaping fault is not named for an end the stream outlived."""
+    shaping = {name for name, cls in FAULTS.items() if cls.ends is False}
+    assert all(isinstance(cls.ends, bool) for cls in FAULTS.values())
+    assert shaping == {"delay", "stall", "drop", "throttle"}

@@ -90,6 +90,32 @@ def test_injected_fault_from_capture_fault_event() -> None:
     assert "close 4001" in c.summary
 
 
+def test_a_shaping_fault_the_stream_outlived_is_not_its_end() -> None:
+    """A delay that fired, then the body completed normally: the end is clean, not tearline's."""
+    c = top(
+        rec("netlog", *sse_open(), o("netlog", "request_done", 1.2)),
+        rec(
+            "capture",
+            o("capture", "request_start", 0.01, key="f1", url=SSE),
+            o("capture", "fault", 0.5, key="f1", text="delay 300 ms", how="shapes"),
+        ),
+    )
+    assert (c.kind, c.actor) == ("clean_close", "server"), c
+
+
+def test_a_shaping_fault_before_an_abnormal_end_is_named() -> None:
+    """A stall that held the stream until the page gave up: tearline's fault ended it."""
+    c = top(
+        rec("netlog", *sse_open(), o("netlog", "request_cancelled", 9.0, error="ERR_ABORTED")),
+        rec(
+            "capture",
+            o("capture", "request_start", 0.01, key="f1", url=SSE),
+            o("capture", "fault", 1.1, key="f1", text="stall until disarmed", how="shapes"),
+        ),
+    )
+    assert (c.kind, c.actor) == ("injected_fault", "tearline"), c
+
+
 def test_navigation_cancel_with_navigation_in_netlog() -> None:
     c = top(
         rec(

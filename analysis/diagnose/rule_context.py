@@ -70,6 +70,22 @@ class Context:
                 return found
         return []
 
+    def finished_normally(self) -> bool:
+        """The browser saw the stream finish normally: its body completed, or the server closed the
+        WebSocket with 1000 (or no code); without a browser source, the capture's view of the same."""
+        if self.browser_sources_present():
+            done = self.browser("request_done", "ws_close_received", "ws_close_sent", "request_failed")
+        else:
+            done = self.obs("request_done", "ws_closed", sources=("capture",))
+        first = min(done, key=lambda o: o.t, default=None)
+        if first is None:
+            return False
+        if first.kind == "request_done":
+            return True
+        if first.kind == "ws_closed":
+            return first.code == 1000
+        return first.kind == "ws_close_received" and first.code in (1000, 1005, None)
+
     def near_end(self, *kinds: str, before: float = NEAR, after: float = NEAR) -> list[Observation]:
         """Observations of these kinds (stream's own or global) within the window around the end."""
         end = self.ended if self.ended is not None else self.recording_end

@@ -46,6 +46,8 @@ def rule_injected_fault(ctx: Context) -> list[Cause]:
     if not found:
         return []
     f = found[-1]
+    if f.how == "shapes" and ctx.finished_normally():
+        return []  # a delay, stall or throttle that the stream outlived: it did not end it
     return [
         cause(
             "injected_fault",

@@ -53,6 +53,7 @@ from tearline.analysis.evidence.sse_data import data_type
 from tearline import events as ev
 from tearline.capture import read_capture
 from tearline.capture_compact import CompactDecoder
+from tearline.faults.table import FAULTS
 
 __all__ = ["ERROR_CLASSES", "HANDLERS", "PROTOCOL_TEXTS", "error_class", "load_capture"]
 
@@ -288,7 +289,10 @@ def _fault_fired(s: _State, e: Any, where: str) -> None:
         + (f" on {e.trigger}" if e.trigger else "")
         + (f"; {done}" if done else "")
     )
-    s.add("fault", e, where, text=text)
+    spec = FAULTS.get(e.action)
+    # how: "ends" for a fault that ends the stream itself, "shapes" for one that only delays or holds it
+    how = None if spec is None else ("ends" if spec.ends else "shapes")
+    s.add("fault", e, where, text=text, how=how)
 
 
 def _anomaly(s: _State, e: Any, where: str) -> None:

@@ -138,7 +138,7 @@ class Observation:
     leg: str | None = None  # for proxy-side sources: "client" or "server" leg
     # typed facts the rules match on (None when the source does not say)
     how: str | None = None  # how a connection or body ended: fin, rst, timeout, error, closed (capture
-    #   conn_close); terminated, length, eof, cut, error (capture body_end)
+    #   conn_close); terminated, length, eof, cut, error (capture body_end); for a fault: ends, shapes
     by: str | None = None  # who ended it: peer, proxy, unknown (capture); peer, local (NetLog QUIC)
     errno: int | None = None  # the OS error number that ended a connection
     frame: bool | None = None  # a WebSocket close: True when a close frame was seen, False when none was

@@ -21,6 +21,7 @@ class AbortFault:
     summary: ClassVar[str] = "End the connection with FIN: no close frame, no terminating chunk."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("headers", "data", "timer")
     how: ClassVar[str] = "fin"
 

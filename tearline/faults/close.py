@@ -21,6 +21,7 @@ class CloseFault:
     summary: ClassVar[str] = "WebSocket close frame with a chosen code and reason, then TCP close."
     streams: ClassVar[tuple[str, ...]] = ("ws",)
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("data", "timer")
 
     to: str = field(default="client", metadata=param("who gets the close frame", kind="str", choices=TO))

@@ -26,6 +26,7 @@ class DelayFault:
     summary: ClassVar[str] = "Latency with jitter per message or chunk (order kept), or of handshake/headers."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "each"
+    ends: ClassVar[bool] = False  # it shapes the stream; whatever ends it afterwards is not it by itself
 
     ms: int = field(metadata=param("added latency", kind="int", unit="ms"))
     jitter_ms: int = field(

@@ -19,6 +19,7 @@ class DropFault:
     summary: ClassVar[str] = "Drop matching WebSocket messages, SSE events or chunks."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "each"
+    ends: ClassVar[bool] = False  # it shapes the stream; whatever ends it afterwards is not it by itself
     points: ClassVar[tuple[str, ...]] = ("data",)
 
     def effects(self, at: FirePoint) -> tuple[Effect, ...]:

@@ -13,6 +13,10 @@ The contract, for anyone adding a fault (toxiproxy's three rules, adapted):
 ``mode`` says how it applies once its trigger holds: ``"once"`` fires a single
 time per stream (close, abort, truncate ...); ``"each"`` applies to every
 matching message or chunk from then on (delay, drop, throttle).
+``ends`` says whether it ends the stream (or its connection) itself (close, abort,
+reset, truncate, respond, idle_timeout, goaway) or only shapes it (delay, stall, drop,
+throttle): the diagnosis names a shaping fault as the cause of an end only when the
+stream did not then finish normally.
 ``points`` lists where it can fire: ``"request"`` (before the request goes
 upstream), ``"headers"`` (response headers arrived), ``"data"`` (a message,
 SSE event or chunk passed), ``"timer"`` (a time trigger expired or
@@ -53,6 +57,7 @@ class Fault(Protocol):
     summary: ClassVar[str]
     streams: ClassVar[tuple[str, ...]]
     mode: ClassVar[str]
+    ends: ClassVar[bool]  # True: it ends the stream itself; False: it only shapes it (delay, stall, ...)
 
     @property
     def points(self) -> tuple[str, ...]: ...

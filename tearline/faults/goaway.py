@@ -25,6 +25,7 @@ class GoAwayFault:
     )
     streams: ClassVar[tuple[str, ...]] = ("sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("headers", "data", "timer")
 
     h2_error: str = field(

@@ -24,6 +24,7 @@ class IdleTimeoutFault:
     summary: ClassVar[str] = "Close a stream after ms without traffic: FIN, RST or a close code."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("timer",)
 
     ms: int = field(metadata=param("idle time before closing", kind="int", unit="ms"))

@@ -108,12 +108,16 @@ def render_markdown() -> str:
         "Live control from mitmproxy's console, mitmweb or `mitmdump` commands: `faults.list`,",
         "`faults.arm ID`, `faults.disarm ID`, `faults.fire ID` (on every live stream the fault matches).",
         "",
-        "| Fault | What it does | Streams | Fires |",
-        "|---|---|---|---|",
+        "*Ends it* says whether the fault ends the stream itself or only shapes it. The diagnosis names a",
+        "shaping fault (a delay, a stall ...) as the cause of a stream's end only when the stream did not",
+        "then finish normally: a stall the stream outlived is not why it ended.",
+        "",
+        "| Fault | What it does | Streams | Fires | Ends it |",
+        "|---|---|---|---|---|",
     ]
     for name, cls in FAULTS.items():
         out.append(
-            f"| [`{name}`](#{name.replace('_', '_')}) | {cls.summary} | {', '.join(cls.streams)} | {_MODE[cls.mode]} |"
+            f"| [`{name}`](#{name.replace('_', '_')}) | {cls.summary} | {', '.join(cls.streams)} | {_MODE[cls.mode]} | {'yes' if cls.ends else 'no: shapes'} |"
         )
     for name, cls in FAULTS.items():
         out += ["", f"## {name}", "", _doc(cls), ""]

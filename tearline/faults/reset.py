@@ -21,6 +21,7 @@ class ResetFault:
     summary: ClassVar[str] = "TCP reset (RST, SO_LINGER 0) to the client, the server or both."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("headers", "data", "timer")
 
     to: str = field(default="client", metadata=param("which leg is reset", kind="str", choices=TO))

@@ -21,6 +21,7 @@ class RespondFault:
     summary: ClassVar[str] = 'Answer the request with a status (502, 503, 504 ...) or "refuse" it.'
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("request",)
 
     status: int | str = field(

@@ -23,6 +23,7 @@ class StallFault:
     )
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = False  # it shapes the stream; whatever ends it afterwards is not it by itself
     points: ClassVar[tuple[str, ...]] = ("data", "timer")
 
     ms: int | None = field(

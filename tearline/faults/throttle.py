@@ -21,6 +21,7 @@ class ThrottleFault:
     summary: ClassVar[str] = "Bandwidth limit for one direction (or both), in bytes per second."
     streams: ClassVar[tuple[str, ...]] = ("ws", "sse", "http-stream")
     mode: ClassVar[str] = "each"
+    ends: ClassVar[bool] = False  # it shapes the stream; whatever ends it afterwards is not it by itself
     points: ClassVar[tuple[str, ...]] = ("data",)
 
     bytes_per_s: int = field(metadata=param("bandwidth limit", kind="int", unit="bytes/s"))

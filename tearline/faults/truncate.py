@@ -25,6 +25,7 @@ class TruncateFault:
     )
     streams: ClassVar[tuple[str, ...]] = ("sse", "http-stream")
     mode: ClassVar[str] = "once"
+    ends: ClassVar[bool] = True  # it ends the stream (or its connection) itself
     points: ClassVar[tuple[str, ...]] = ("data", "timer")
 
     mid_event: bool = field(
