@@ -19,8 +19,9 @@ AGENT = "http://agent.localhost:8080/agent/run"
         ('{"type":"TEXT_MESSAGE_CONTENT","delta":"hi"}', "TEXT_MESSAGE_CONTENT", False),
         ('{"error":{"message":"overloaded","type":"server_error"}}', "error", True),
         ('{"type":"error","errorText":"boom"}', "error", True),
-        ('3:"An error occurred."', "vercel:3", True),
-        ('0:"text part"', "vercel:0", False),
+        ('3:"An error occurred."', "ai-sdk:error", True),  # as the recorder types it
+        ('0:"text part"', "ai-sdk:text", False),
+        ('{"object":"chat.completion.chunk","choices":[]}', "chat.completion.chunk", False),
         ("not json", None, False),
         (None, None, False),
     ],
