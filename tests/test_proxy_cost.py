@@ -193,3 +193,7 @@ def test_real_recorder_writes_its_measured_delay(recorder, tmp_path):
     assert diag.exit_code == 0, diag.output
     notes = json.loads(diag.output)["notes"]
     assert any("proxy's own delay" in n and "over 2 connections" in n for n in notes), notes
+    html = tmp_path / "r.html"
+    rep = CliRunner().invoke(cli_main, ["report", str(proxy.capture), "-o", str(html)])
+    assert rep.exit_code == 0, rep.output
+    assert "The proxy&#39;s own delay per relayed message or chunk" in html.read_text()
