@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+BENCH = [sys.executable, str(REPO / "bench" / "bench_recorder.py")]
 
 
 @pytest.mark.timeout(900)
 def test_latency_bench_smoke(tmp_path):
     out = tmp_path / "bench.json"
     res = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "bench_recorder.py"), "--quick", "--parts", "latency"]
-        + ["--json", str(out)],
+        [*BENCH, "--quick", "--parts", "latency", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=900,

@@ -154,9 +154,3 @@ def summary_command(capture: str, as_json: bool, all_kinds: bool) -> None:
         return
     for s in data["streams"]:
         click.echo(_fmt_line(s))
-    total = data["proxy_cost"]
-    if total and (cost := cost_text(total)):
-        click.echo(
-            f"proxy's own delay per message/chunk over the capture: {cost.removeprefix('proxy ')}, "
-            f"{total.get('forwarded', 0)} forwarded"
-        )
