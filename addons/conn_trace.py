@@ -14,6 +14,7 @@ from tearline.addons import conn_watch
 
 from tearline.events import ConnClose, ConnOpen, ConnTls, Event
 from tearline.flow_errors import errno_of
+from tearline.proxy_cost import CostBook
 
 __all__ = ["ConnRecording", "addr", "alpn", "mono_at"]
 
@@ -39,7 +40,9 @@ def mono_at(ts: float) -> float:
 
 
 class ConnRecording:
-    """Connection hooks. Needs ``emit(event)`` and ``flush()`` from the addon."""
+    """Connection hooks. Needs ``emit(event)``, ``flush()`` and ``cost`` from the addon."""
+
+    cost: CostBook
 
     def emit(self, event: Event) -> None:  # pragma: no cover - provided by WsTrace
         raise NotImplementedError
@@ -106,6 +109,8 @@ class ConnRecording:
                 ts = reason.t
         elif error:
             kw = {"by": "peer", "how": "error", "error": error, "errno": errno_of(error)}
+        if leg == "client":
+            kw["proxy_cost"] = self.cost.pop(conn.id)
         self.emit(ConnClose(ts=ts, mono=mono_at(ts), conn=conn.id, leg=leg, **kw))  # type: ignore[arg-type]
         self.flush()
 

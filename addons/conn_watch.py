@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import errno as errno_mod
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,7 @@ __all__ = [
     "end_reason",
     "install",
     "installed",
+    "io_times",
     "note_proxy_close",
     "reason_from_exception",
     "subscribe",
@@ -113,11 +115,12 @@ def reason_from_exception(exc: BaseException | None) -> EndReason:
 # --- state ------------------------------------------------------------------------------
 
 _reasons: OrderedDict[str, EndReason] = OrderedDict()
-_counts: dict[str, list[int]] = {}  # conn id -> [received, sent]
+_counts: dict[str, list[Any]] = {}  # conn id -> [received, sent, last read time, last write time]
 _subscribers: list[Callable[[Any, EndReason], None]] = []
 _delivered: set[str] = set()  # connections whose ConnectionClosed reached the layers
 _pending: set[asyncio.Task[None]] = set()
 _installed = False
+_now = time.time
 
 
 @dataclass
@@ -159,6 +162,13 @@ def ws_frames(flow_id: str) -> WsFrameLog | None:
     return _ws.get(flow_id)
 
 
+def io_times(conn_id: str | None) -> tuple[float, float] | None:
+    """Wall-clock times of ``conn_id``'s last socket read that returned data and of its last
+    write (0.0 when none yet), or None for a connection not watched (or ended)."""
+    counts = _counts.get(conn_id) if conn_id else None
+    return (counts[2], counts[3]) if counts is not None else None
+
+
 def subscribe(callback: Callable[[Any, EndReason], None]) -> None:
     """Call ``callback(conn, reason)`` whenever a connection's end is seen (idempotent)."""
     if callback not in _subscribers:
@@ -180,7 +190,7 @@ def _set_reason(conn: Any, reason: EndReason) -> None:
     cid = getattr(conn, "id", None)
     if cid is None or cid in _reasons:
         return
-    counts = _counts.pop(cid, [0, 0])
+    counts = _counts.pop(cid, [0, 0, 0.0, 0.0])
     reason = replace(reason, t=time.time(), bytes_received=counts[0], bytes_sent=counts[1])
     _remember(_reasons, cid, reason)
     for cb in list(_subscribers):
@@ -195,7 +205,7 @@ def _wrap_io(conn: Any, io: Any) -> None:
     if not isinstance(reader, asyncio.StreamReader) or reader.__dict__.get("_tearline_read_layers"):
         return
     cid = conn.id
-    counts = _counts.setdefault(cid, [0, 0])
+    counts = _counts.setdefault(cid, [0, 0, 0.0, 0.0])
 
     def count(orig_read: Any) -> Any:
 
@@ -220,6 +230,7 @@ def _wrap_io(conn: Any, io: Any) -> None:
                 raise
             if data:
                 counts[0] += len(data)
+                counts[2] = _now()
             else:
                 _set_reason(conn, reason_from_exception(None))
             return data
@@ -235,6 +246,7 @@ def _wrap_io(conn: Any, io: Any) -> None:
         def write(data: Any) -> None:
             counts[1] += len(data)
             orig_write(data)
+            counts[3] = _now()
 
         writer.write = write  # type: ignore[method-assign]
 

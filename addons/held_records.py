@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from tearline.events import Event
@@ -31,10 +32,11 @@ log = logging.getLogger(__name__)
 class _Held:
     """One held record: how to build it, and the same stream's events emitted after it."""
 
-    __slots__ = ("behind", "make")
+    __slots__ = ("after", "behind", "make")
 
-    def __init__(self, make: Callable[[], Event]) -> None:
+    def __init__(self, make: Callable[[], Event], after: Callable[[float], None] | None) -> None:
         self.make = make
+        self.after = after
         self.behind: list[Event] = []
 
 
@@ -48,17 +50,20 @@ class HeldRecords:
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, stream: str, make: Callable[[], Event]) -> None:
-        """Write ``make()`` once the running hook task has finished (``make`` reads final state)."""
+    def hold(
+        self, stream: str, make: Callable[[], Event], after: Callable[[float], None] | None = None
+    ) -> None:
+        """Write ``make()`` once the running hook task has finished (``make`` reads final state);
+        then ``after(seconds)`` with the time building and writing the record took."""
         self.release(stream)
         try:
             task = asyncio.current_task()
         except RuntimeError:  # no running event loop
             task = None
         if task is None or task.done():
-            self._write(make())
+            self._release_entry(stream, _Held(make, after), held=False)
             return
-        entry = self._held[stream] = _Held(make)
+        entry = self._held[stream] = _Held(make, after)
         task.add_done_callback(lambda _t: self._release_entry(stream, entry))
 
     def offer(self, event: Event) -> bool:
@@ -80,15 +85,22 @@ class HeldRecords:
         for stream in list(self._held):
             self.release(stream)
 
-    def _release_entry(self, stream: str, entry: _Held) -> None:
-        if self._held.get(stream) is not entry:
-            return  # released already (the stream's next hook came first)
-        del self._held[stream]
+    def _release_entry(self, stream: str, entry: _Held, *, held: bool = True) -> None:
+        if held:
+            if self._held.get(stream) is not entry:
+                return  # released already (the stream's next hook came first)
+            del self._held[stream]
+        t0 = time.perf_counter()
         try:
             record = entry.make()
         except Exception:  # never lose the events behind it
             log.exception("tearline ws_trace: a held record could not be built")
         else:
             self._write(record)
+        if entry.after is not None:
+            try:
+                entry.after(time.perf_counter() - t0)
+            except Exception:
+                log.exception("tearline ws_trace: measuring a held record failed")
         for event in entry.behind:
             self._write(event)

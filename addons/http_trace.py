@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mitmproxy import http
-from tearline.addons import stream_ends
+from tearline.addons import conn_watch, stream_ends
 from tearline.addons.conn_trace import alpn, mono_at
 
 from tearline.events import (
@@ -33,6 +33,7 @@ from tearline.events import (
 )
 from tearline.flow_errors import h2_goaway, h2_reset
 from tearline.payload import PayloadPolicy
+from tearline.proxy_cost import CostBook
 from tearline.redact import Redactor
 from tearline.sse import SseParsed, SseParser
 from tearline.sse_types import sse_data_type
@@ -60,6 +61,7 @@ class HttpRecording:
     ``_filter`` from the addon."""
 
     config: TraceConfig | None
+    cost: CostBook
     _streams: dict[str, StreamState]
     _filter: Callable[[Any], bool] | None
 
@@ -138,6 +140,7 @@ class HttpRecording:
         self, flow: http.HTTPFlow, st: StreamState, inner: Callable[[bytes], Any] | None
     ) -> Callable[[bytes], Any]:
         def cb(chunk: bytes) -> Any:
+            t0 = time.perf_counter()
             out: Any = chunk
             if inner is not None:
                 out = inner(chunk)
@@ -147,6 +150,13 @@ class HttpRecording:
                 return out if isinstance(out, bytes) else pieces
             for piece in pieces:
                 self._chunk(flow, st, piece)
+            # the proxy's own delay: from the upstream read that brought the chunk to now, when
+            # mitmproxy sends what this returns (in the same call; nothing sent: no delay)
+            hook = time.perf_counter() - t0
+            now = time.time()
+            io = conn_watch.io_times(flow.server_conn.id if flow.server_conn else None)
+            arrival = io[0] if io is not None and 0.0 < io[0] <= now else now - hook
+            self.cost.note(st.conn, now - arrival if any(pieces) else None, hook)
             return out if isinstance(out, bytes) else pieces
 
         return cb

@@ -55,6 +55,7 @@ from tearline.events import (
     WsStart,
 )
 from tearline.lifecycle import WsLifecycle
+from tearline.proxy_cost import CostBook
 from tearline.trace_options import (
     DEFAULT_DIR,
     OPTION_ALLOWED,
@@ -65,7 +66,10 @@ from tearline.trace_options import (
     parse_trace_options,
 )
 
-__all__ = ["WsTrace"]
+__all__ = ["PROXY_COST_HEADER", "WsTrace"]
+
+PROXY_COST_HEADER = {"in": ["conn_close", "capture_end"], "unit": "ms", "quantile_error": 0.05}
+"""The header's ``proxy_cost``: this recorder measures its own delay (docs/capture-format.md)."""
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,7 @@ class WsTrace(ConnRecording, HttpRecording):
         self._failed = False
         self._default_file = ""  # captures/<start time>.jsonl, chosen once
         self._early: list[Event] = []  # events before the capture exists (before ``running``)
+        self.cost = CostBook()  # the proxy's own delay per message, per client connection
 
     # --- lifecycle ---------------------------------------------------------------------
     def load(self, loader: Any) -> None:
@@ -191,7 +196,13 @@ class WsTrace(ConnRecording, HttpRecording):
         try:
             writer = CaptureWriter(
                 cfg.trace_file,
-                make_header(mode=mode, options=header_opts, recorder="ws_trace", mitmproxy=mitm_version),
+                make_header(
+                    mode=mode,
+                    options=header_opts,
+                    recorder="ws_trace",
+                    mitmproxy=mitm_version,
+                    proxy_cost=PROXY_COST_HEADER,
+                ),
                 flush_interval=cfg.flush_s,
             )
         except OSError as e:
@@ -199,7 +210,8 @@ class WsTrace(ConnRecording, HttpRecording):
                 f"trace_file={cfg.trace_file!r}: cannot write it ({e.strerror}); pass a writable path"
             ) from None
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(proxy_cost=self.cost.total())
+            self.cost = CostBook()
         self.writer = writer
 
     def running(self) -> None:
@@ -232,7 +244,7 @@ class WsTrace(ConnRecording, HttpRecording):
             self._flusher = None
         self._held.release_all()
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(proxy_cost=self.cost.total())
 
     # --- the public API -------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -281,6 +293,7 @@ class WsTrace(ConnRecording, HttpRecording):
         )
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
+        t0 = time.perf_counter()
         ws = flow.websocket
         if ws is None or not ws.messages:
             return
@@ -310,11 +323,28 @@ class WsTrace(ConnRecording, HttpRecording):
                 **self.payload.fields(msg.content),
             )
 
-        self._held.hold(flow.id, record)
         keep = self.config.keep_messages if self.config else 8
         if keep >= 0 and len(ws.messages) > max(keep, 1):
             # bounded memory: mitmproxy would keep every message for the flow's life
             del ws.messages[: len(ws.messages) - max(keep, 1)]
+        # the proxy's own delay: from the read that brought it (or mitmproxy's time, if earlier)
+        # to the write that forwarded it, taken once the hook chain (and the forwarding) ran
+        server = flow.server_conn.id if flow.server_conn else None
+        src, dst = (flow.client_conn.id, server) if msg.from_client else (server, flow.client_conn.id)
+        io = conn_watch.io_times(src)
+        arrival = min(ts, io[0]) if io is not None and io[0] > 0.0 else ts
+        own = time.perf_counter() - t0
+
+        def measured(cost: float) -> None:
+            delay = None
+            if not msg.dropped and not msg.injected:
+                now = time.time()
+                out = conn_watch.io_times(dst)
+                sent = out[1] if out is not None and arrival <= out[1] <= now else now
+                delay = sent - arrival
+            self.cost.note(st.conn, delay, own + cost)
+
+        self._held.hold(flow.id, record, measured)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         ws = flow.websocket

@@ -1,4 +1,4 @@
-"""Recorder overhead and memory: ``python bench/bench_recorder.py [--quick] [--json out.json]``.
+"""Recorder overhead, memory and latency: ``python bench/bench_recorder.py [--quick] [--json out.json]``.
 
 1. **Overhead**: sequential WebSocket echo round trips (32-byte text) through a bare
    ``mitmdump`` and through ``mitmdump -s addons/ws_trace.py``, interleaved in the same
@@ -8,6 +8,12 @@
    phases; the proxy's RSS (``/proc/PID/status`` VmRSS, MiB) after each, with
    ``trace_keep_messages=8`` (trimming, the default) and ``-1`` (mitmproxy keeps all).
    Growth after the first (warm-up) phase is what the proxy retains.
+3. **Latency** (``bench/bench_latency.py``): per-message delay, p50 and p99, of WebSocket echoes
+   and SSE events, 1 and 200 concurrent streams, 32 B and 16 KiB, direct vs bare ``mitmdump`` vs
+   tearline, ``--latency-reps`` interleaved repetitions; ratios with their min-max, and what the
+   recorder measured of its own delay (the capture footer's ``proxy_cost``) beside them.
+
+``--parts overhead,memory,latency`` picks what to run (default: all).
 
 Everything runs on 127.0.0.1 with real processes. Numbers depend on the machine's
 load (shared CI boxes vary by +-20 %); compare the ratio, not absolute rates.
@@ -29,6 +35,9 @@ from websockets.asyncio.client import connect
 
 from tearline.lab.mitmdump import Mitmdump
 from tearline.lab.servers import LabServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_latency import latency, table
 
 REPO = Path(__file__).resolve().parent.parent
 WS_TRACE = REPO / "addons" / "ws_trace.py"
@@ -131,19 +140,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--round-trips", type=int, default=2000)
     ap.add_argument("--messages", type=int, default=5000, help="echoed messages per phase")
+    ap.add_argument("--latency-reps", type=int, default=3, help="repetitions of the latency scenarios")
+    ap.add_argument("--parts", default="overhead,memory,latency", help="comma-separated parts to run")
     ap.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     if args.quick:
-        args.reps, args.round_trips, args.messages = 1, 200, 500
+        args.reps, args.round_trips, args.messages, args.latency_reps = 1, 200, 500, 1
+    parts = set(args.parts.split(","))
+    result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d, LabServer() as server:
         tmp = Path(d)
-        result = {
-            "overhead": overhead(server, tmp, args.reps, args.round_trips),
-            "memory": memory(server, tmp, args.messages),
-        }
+        if "overhead" in parts:
+            result["overhead"] = overhead(server, tmp, args.reps, args.round_trips)
+        if "memory" in parts:
+            result["memory"] = memory(server, tmp, args.messages)
+        if "latency" in parts:
+            result["latency"] = latency(tmp, args.latency_reps, args.quick)
     text = json.dumps(result, indent=2)
     print(text)
+    if "latency" in result:
+        print(table(result["latency"]))
     if args.json:
         args.json.write_text(text + "\n")
     return 0

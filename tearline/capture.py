@@ -160,7 +160,14 @@ class CaptureWriter:
         with contextlib.suppress(OSError, ValueError):
             self._fh.flush()
 
-    def close(self, *, ts: float | None = None, mono: float | None = None) -> None:
+    def close(
+        self,
+        *,
+        ts: float | None = None,
+        mono: float | None = None,
+        proxy_cost: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the footer (with the recorder's ``proxy_cost`` figures, when given) and close."""
         if self._fh is None:
             return
         footer = CaptureEnd(
@@ -168,6 +175,7 @@ class CaptureWriter:
             mono=time.monotonic() if mono is None else mono,
             events=self.events,
             dropped_events=self.dropped,
+            proxy_cost=proxy_cost,
         )
         self._write_line(self._encoder.encode(footer) if self._encoder is not None else event_to_dict(footer))
         with contextlib.suppress(OSError, ValueError):

@@ -92,6 +92,16 @@ def _check_opt(value: object, allowed: tuple[object, ...], name: str) -> None:
         _check(value, allowed, name)
 
 
+def _check_cost(value: object) -> None:
+    """A ``proxy_cost`` object: None, or a dict of numbers (docs/capture-format.md)."""
+    if value is None:
+        return
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    ):
+        raise ValueError(f"proxy_cost must be an object of numbers, not {value!r}")
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Event:
     """Fields every event has. Not written on its own: use a subclass."""
@@ -174,9 +184,12 @@ class ConnClose(Event):
     errno: int | None = None
     bytes_sent: int | None = None
     bytes_received: int | None = None
+    # client leg: the proxy's own delay per message/chunk relayed on it (tearline/proxy_cost.py)
+    proxy_cost: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _check(self.leg, LEGS, "leg")
+        _check_cost(self.proxy_cost)
         _check(self.by, CONN_CLOSE_BY, "by")
         _check(self.how, CONN_CLOSE_HOW, "how")
 
@@ -459,6 +472,10 @@ class CaptureEnd(Event):
     type: ClassVar[str] = "capture_end"
     events: int  # events written before this one
     dropped_events: int = 0  # events the writer could not write (e.g. disk full)
+    proxy_cost: dict[str, Any] | None = None  # the proxy's own delay over the whole capture
+
+    def __post_init__(self) -> None:
+        _check_cost(self.proxy_cost)
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

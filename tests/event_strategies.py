@@ -28,6 +28,7 @@ BY_NAME: dict[str, Any] = {
     "payload_encoding": st.none(),
     "payload": st.none(),
     "params": st.dictionaries(st.text(max_size=5), st.integers() | text, max_size=3),
+    "proxy_cost": st.none() | st.dictionaries(st.text(max_size=12), small_int | finite, max_size=8),
 }
 BY_CLASS_FIELD: dict[tuple[str, str], Any] = {
     ("conn_close", "by"): st.sampled_from(ev.CONN_CLOSE_BY),

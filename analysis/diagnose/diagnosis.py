@@ -39,6 +39,8 @@ from tearline.analysis.diagnose.streams import Stream, build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
 
+from tearline.proxy_cost import delay_note
+
 __all__ = [
     "TIMELINE_COLUMNS",
     "diagnose",
@@ -338,6 +340,19 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
                 )
     notes.extend(crash_notes([o for o in global_obs if o.kind == "page_crash"]))
     notes.extend(idle_connection_notes((o for r in aligned for o in r.observations), known))
+    costs = {
+        k: v
+        for rec in records
+        if rec.name == "capture"
+        for k, v in (rec.meta.get("proxy_cost") or {}).items()
+    }
+    timed = [
+        (r.id, float(m))
+        for r in results
+        if r.abnormal and isinstance(m := r.cause.details.get("measured"), int | float)
+    ]
+    if proxy_note := delay_note(costs, timed):  # the recorder's measure of the proxy's own delay
+        notes.append(proxy_note)
     return Diagnosis(
         streams=results,
         sources=sources,

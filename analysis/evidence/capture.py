@@ -97,6 +97,7 @@ class _State:
         self.urls: dict[str, str] = {}  # stream id -> url
         self.ws_open: set[str] = set()
         self.conn_stream: dict[str, str] = {}  # conn id -> the last stream it carried
+        self.proxy_cost: dict[str, dict[str, Any]] = {}  # client conn id -> its conn_close's proxy_cost
 
     def add(self, kind: str, e: ev.Event, where: str, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
@@ -118,6 +119,8 @@ def _conn_open(s: _State, e: Any, where: str) -> None:
 
 def _conn_close(s: _State, e: Any, where: str) -> None:
     stream = s.conn_stream.get(e.conn or "")
+    if e.proxy_cost and e.conn:
+        s.proxy_cost[e.conn] = e.proxy_cost
     s.add(
         "socket_closed",
         e,
@@ -419,7 +422,8 @@ class _Reader:
 def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
     """Read a tearline capture into a ``SourceRecord``. Raises ``InputError`` (from ``read_capture``)."""
     rec = SourceRecord(name="capture", path=str(Path(path)), clock="proxy wall clock")
-    reader = _Reader(_State(rec))
+    state = _State(rec)
+    reader = _Reader(state)
     # A long capture makes millions of observations and no reference cycles: the cyclic collector's passes
     # over them while they are made cost a third of the reading (docs/performance.md), so it waits.
     collecting = gc.isenabled()
@@ -438,6 +442,7 @@ def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
         "complete": cap.complete,
         "events": reader.count,
         "version": cap.source_version,
+        "proxy_cost": state.proxy_cost,  # the recorder's measured delay per client connection
     }
     rec.observations.sort(key=attrgetter("t"))
     return rec

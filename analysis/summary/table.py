@@ -14,6 +14,12 @@ Text: kind, URL, lifetime, messages (or SSE events) and bytes each way, how it e
                   "body_complete": null, "partial_events": 0, "error": null,
                   "end": "close 4000 'bye' by server, answered by proxy"}]}
 
+Each stream also gets ``proxy_cost``: what the recorder measured of the proxy's own delay on
+its client connection (``{"messages", "forwarded", "delay_p50_ms", "delay_p99_ms",
+"delay_max_ms", "hook_p50_ms", "hook_p99_ms", "hook_max_ms"}``, docs/capture-format.md), null
+for captures recorded before it was measured or a connection still open; the top-level
+``proxy_cost`` is the whole capture's (from the footer).
+
 ``kind`` is ``ws``, ``sse`` or ``http-stream`` (``http`` too with ``--all``);
 SSE events count as ``server_messages``; ``close_code`` is the WebSocket close
 code (1006 when no close frame was seen) or null; ``closed_by`` is ``client``,
@@ -29,7 +35,8 @@ from typing import Any
 import click
 from tearline.analysis.summary.rows import stream_rows
 
-from tearline.capture import read_capture
+from tearline.capture import Capture, read_capture
+from tearline.events import CaptureEnd, ConnClose
 
 __all__ = ["summarize", "summary_command"]
 
@@ -85,12 +92,35 @@ def summarize(path: str, *, all_kinds: bool = False) -> dict[str, Any]:
     cap = read_capture(path, totals=True)  # only the sums of the data events are needed
     rows = stream_rows(cap, kinds=None if all_kinds else STREAM_KINDS)  # plain rows: no pandas to import
     streams = [{k: _clean(k, rec[col]) for k, col in _FIELDS.items()} for rec in rows]
+    by_conn, total = proxy_costs(cap)
+    for s, rec in zip(streams, rows, strict=True):
+        s["proxy_cost"] = by_conn.get(rec["conn"])
     return {
         "capture": str(path),
         "complete": cap.complete,
         "warnings": list(cap.warnings),
+        "proxy_cost": total,
         "streams": streams,
     }
+
+
+def proxy_costs(cap: Capture) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The recorder's ``proxy_cost`` figures per client connection, and the footer's (or None)."""
+    by_conn: dict[str, dict[str, Any]] = {}
+    total = None
+    for ev in cap.events:
+        if type(ev) is ConnClose and ev.proxy_cost and ev.conn:
+            by_conn[ev.conn] = ev.proxy_cost
+        elif type(ev) is CaptureEnd and ev.proxy_cost:
+            total = ev.proxy_cost
+    return by_conn, total
+
+
+def cost_text(cost: dict[str, Any] | None) -> str:
+    """``proxy +p99 0.41 ms (max 2.3 ms)``: the proxy's own delay per message, or ""."""
+    if not cost or "delay_p99_ms" not in cost or not cost.get("forwarded", 1):
+        return ""
+    return f"proxy +p99 {cost['delay_p99_ms']:g} ms (max {cost.get('delay_max_ms', 0):g} ms)"
 
 
 def _fmt_line(s: dict[str, Any]) -> str:
@@ -103,7 +133,8 @@ def _fmt_line(s: dict[str, Any]) -> str:
     else:
         counts = f"s→c {s['server_bytes']}B"
     url = (s["url"] or "?").replace("\n", " ")
-    return f"{s['kind']:<11} {url}  {life}  {counts}  {s['end']}"
+    cost = cost_text(s.get("proxy_cost"))
+    return f"{s['kind']:<11} {url}  {life}  {counts}  {s['end']}" + (f"  [{cost}]" if cost else "")
 
 
 @click.command("summary")
