@@ -37,6 +37,7 @@ from tearline.analysis.diagnose.rules_timer import (
 )
 from tearline.analysis.diagnose.streams import Stream, build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
+from tearline.analysis.evidence.runs import MessageRun, line_of
 from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
 
 __all__ = [
@@ -108,8 +109,11 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
     An end whose source does not know its time (``_time_unknown``) is left out of the
     timeline when another source of the same stream saw the end with its time, so the
     picture does not show the end at the wrong moment; it stays in the evidence.
+    A record's folded messages (``SourceRecord.runs``) are rows like any observation, built
+    from their columns, in the order the unfolded record had them (time, then line).
     """
     owner: dict[int, str] = {}
+    run_owner: dict[int, str] = {}
     timed_end: set[str] = set()
     for s in streams:
         for p in s.parts:
@@ -117,13 +121,16 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
                 owner[id(o)] = s.id
                 if o.kind in _END_KINDS and not _time_unknown(o):
                     timed_end.add(s.id)
-    kept = [
-        o
-        for rec in records
-        for o in rec.observations
-        if not (o.kind in _END_KINDS and _time_unknown(o) and owner.get(id(o)) in timed_end)
-    ]
-    n = len(kept)
+            for r in p.runs:
+                run_owner[id(r)] = s.id
+    kept: list[Observation] = []
+    order_keys: list[tuple[int, int]] = []  # (record, line) of each kept observation
+    for i, rec in enumerate(records):
+        for o in rec.observations:
+            if not (o.kind in _END_KINDS and _time_unknown(o) and owner.get(id(o)) in timed_end):
+                kept.append(o)
+                order_keys.append((i, line_of(o) if rec.runs else 0))
+    runs = [(i, r) for i, rec in enumerate(records) for r in rec.runs if len(r)]
     nan = math.nan
     columns: dict[str, Any] = {  # column by column: a million rows as tuples cost pandas seconds
         "t": np.array([o.t for o in kept], dtype=float),
@@ -137,10 +144,56 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
         "text": [o.text if o.text is not None else (o.error or o.reason or o.timer or o.url) for o in kept],
         "url": [o.url for o in kept],
     }
+    n = len(kept) + sum(len(r) for _, r in runs)
+    if runs:
+        columns = _with_runs(columns, runs, run_owner)
+        lengths = np.array([len(r) for _, r in runs])
+        record = np.concatenate(
+            [np.array([k[0] for k in order_keys], dtype=np.int64), np.repeat([i for i, _ in runs], lengths)]
+        )
+        line = np.concatenate(
+            [np.array([k[1] for k in order_keys], dtype=np.int64), *(r.line for _, r in runs)]
+        )
+        seq = np.arange(n)
+        # time, then the record's order: a record's rows in file order among equal times (as unfolded)
+        order = np.lexsort((seq, line, record, columns["t"]))
+        columns = {k: v[order] for k, v in columns.items()}
     df = pd.DataFrame(columns if n else [], columns=list(TIMELINE_COLUMNS))
-    if len(df):
+    if len(df) and not runs:
         df = df.sort_values("t", kind="stable").reset_index(drop=True)
     return df
+
+
+def _with_runs(
+    columns: dict[str, Any], runs: list[tuple[int, MessageRun]], run_owner: dict[int, str]
+) -> dict[str, Any]:
+    """The timeline's columns with the runs' messages appended (constant columns repeated per run)."""
+    lengths = np.array([len(r) for _, r in runs])
+
+    def repeat(values: list[Any]) -> np.ndarray:
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        return np.repeat(column, lengths)
+
+    def objects(values: list[Any]) -> np.ndarray:
+        column = np.empty(len(values), dtype=object)
+        column[:] = values
+        return column
+
+    return {
+        "t": np.concatenate([columns["t"], *(np.asarray(r.t) for _, r in runs)]),
+        "source": np.concatenate([objects(columns["source"]), repeat(["capture"] * len(runs))]),
+        "stream": np.concatenate(
+            [objects(columns["stream"]), repeat([run_owner.get(id(r)) for _, r in runs])]
+        ),
+        "leg": np.concatenate([objects(columns["leg"]), repeat([r.leg for _, r in runs])]),
+        "kind": np.concatenate([objects(columns["kind"]), repeat([r.kind for _, r in runs])]),
+        "direction": np.concatenate([objects(columns["direction"]), repeat([r.direction for _, r in runs])]),
+        "size": np.concatenate([columns["size"], *(np.asarray(r.size, dtype=float) for _, r in runs)]),
+        "code": np.concatenate([columns["code"], np.full(int(lengths.sum()), math.nan)]),
+        "text": np.concatenate([objects(columns["text"]), repeat(["text"] * len(runs))]),
+        "url": np.concatenate([objects(columns["url"]), repeat([r.url for _, r in runs])]),
+    }
 
 
 def _pick(causes: list[Cause]) -> tuple[Cause, tuple[Cause, ...]]:
@@ -275,7 +328,11 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
     aligned = apply_offsets(records, alignment)
     streams, noise, global_obs = build_streams(aligned)
     known = [*timers, *recorded_timers(aligned), *DEFAULT_TIMERS]
-    end = max((o.t for r in aligned for o in r.observations), default=None)
+    end = max(
+        [o.t for r in aligned for o in r.observations]
+        + [float(x.t.max()) for r in aligned for x in r.runs if len(x)],
+        default=None,
+    )
     contexts = [_context(s, global_obs, known, end, [*streams, *noise]) for s in streams]
     results = [_diagnose_stream(ctx) for ctx in contexts]
     repeats = repeat_timers(contexts, results)
@@ -290,7 +347,7 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
         SourceSummary(
             name=rec.name,
             path=rec.path,
-            observations=len(rec.observations),
+            observations=rec.size,
             clock=rec.clock,
             offset=alignment.offsets[i],
             residual_skew=alignment.residual_skew[i],
@@ -341,7 +398,7 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
     return Diagnosis(
         streams=results,
         sources=sources,
-        timeline=timeline_frame(aligned, streams),
+        timeline=lambda: timeline_frame(aligned, streams),  # built when the report reads it
         notes=notes,
     )
 
