@@ -45,10 +45,11 @@ class MessageRun:
     direction: str  # client / server
     url: str | None
     leg: str | None
-    t: np.ndarray | array = field(default_factory=lambda: array("d"))  # wall time (started + ts)
-    raw_t: np.ndarray | array = field(default_factory=lambda: array("d"))  # the proxy's mono clock
-    size: np.ndarray | array = field(default_factory=lambda: array("q"))
-    line: np.ndarray | array = field(default_factory=lambda: array("q"))
+    # the columns: ``array`` while the capture is read, numpy arrays after ``freeze`` (hence ``Any``)
+    t: Any = field(default_factory=lambda: array("d"))  # wall time (started + ts)
+    raw_t: Any = field(default_factory=lambda: array("d"))  # the proxy's mono clock
+    size: Any = field(default_factory=lambda: array("q"))
+    line: Any = field(default_factory=lambda: array("q"))
 
     def add(self, t: float, raw_t: float, size: int, line: int) -> None:
         for append, value in zip(self.appenders(), (t, raw_t, size, line), strict=True):
@@ -56,7 +57,7 @@ class MessageRun:
 
     def appenders(self) -> tuple[Callable[[Any], None], ...]:
         """The ``append`` of each column (t, raw_t, size, line), for a reader adding millions."""
-        return self.t.append, self.raw_t.append, self.size.append, self.line.append  # type: ignore[union-attr]
+        return self.t.append, self.raw_t.append, self.size.append, self.line.append
 
     def freeze(self) -> None:
         """The columns as numpy arrays (no copy)."""
