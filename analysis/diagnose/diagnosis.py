@@ -147,21 +147,29 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
     n = len(kept) + sum(len(r) for _, r in runs)
     if runs:
         columns = _with_runs(columns, runs, run_owner)
-        lengths = np.array([len(r) for _, r in runs])
-        record = np.concatenate(
-            [np.array([k[0] for k in order_keys], dtype=np.int64), np.repeat([i for i, _ in runs], lengths)]
-        )
-        line = np.concatenate(
-            [np.array([k[1] for k in order_keys], dtype=np.int64), *(r.line for _, r in runs)]
-        )
-        seq = np.arange(n)
-        # time, then the record's order: a record's rows in file order among equal times (as unfolded)
-        order = np.lexsort((seq, line, record, columns["t"]))
+        order = _time_order(columns["t"], order_keys, runs)
         columns = {k: v[order] for k, v in columns.items()}
     df = pd.DataFrame(columns if n else [], columns=list(TIMELINE_COLUMNS))
     if len(df) and not runs:
         df = df.sort_values("t", kind="stable").reset_index(drop=True)
     return df
+
+
+def _time_order(
+    t: np.ndarray, order_keys: list[tuple[int, int]], runs: list[tuple[int, MessageRun]]
+) -> np.ndarray:
+    """The rows' order by time, then as the unfolded records had them (record, line, then the order
+    of observations made from one line). Equal times are rare: a stable sort by time alone, unless
+    the sorted times hold a tie."""
+    order = np.argsort(t, kind="stable")
+    if not (np.diff(t[order]) == 0).any():
+        return order
+    lengths = np.array([len(r) for _, r in runs])
+    record = np.concatenate(
+        [np.array([k[0] for k in order_keys], dtype=np.int64), np.repeat([i for i, _ in runs], lengths)]
+    )
+    line = np.concatenate([np.array([k[1] for k in order_keys], dtype=np.int64), *(r.line for _, r in runs)])
+    return np.lexsort((np.arange(len(t)), line, record, t))
 
 
 def _with_runs(
