@@ -21,10 +21,9 @@ import statistics
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
 from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
 from tearline.analysis.diagnose.rule_context import browser_initiated
@@ -39,6 +38,9 @@ from tearline.analysis.diagnose.streams import Stream, build_streams
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.runs import MessageRun, line_of
 from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `diagnose --json` never loads pandas
 
 __all__ = [
     "TIMELINE_COLUMNS",
@@ -112,6 +114,8 @@ def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -
     A record's folded messages (``SourceRecord.runs``) are rows like any observation, built
     from their columns, in the order the unfolded record had them (time, then line).
     """
+    import pandas as pd
+
     owner: dict[int, str] = {}
     run_owner: dict[int, str] = {}
     timed_end: set[str] = set()

@@ -23,10 +23,9 @@ import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pandas as pd
 from tearline.analysis.diagnose.match import cluster_open, match_parts
 from tearline.analysis.diagnose.parts import SourcePart, source_parts, url_path
 from tearline.analysis.evidence.observation import (
@@ -36,6 +35,9 @@ from tearline.analysis.evidence.observation import (
     source_priority,
 )
 from tearline.analysis.evidence.runs import RUN_KINDS
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `diagnose --json` never loads pandas
 
 __all__ = [
     "STREAM_COLUMNS",
@@ -319,6 +321,8 @@ STREAM_COLUMNS: dict[str, str] = {
 
 def df_streams(streams: Iterable[Stream]) -> pd.DataFrame:
     """One row per stream; columns as documented in ``STREAM_COLUMNS`` (times are wall epoch seconds)."""
+    import pandas as pd
+
     rows = []
     for s in streams:
         st = s.stats()
