@@ -17,14 +17,14 @@ the columns; ``SourceRecord.all_observations()`` gives the unfolded list.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from tearline.analysis.evidence.observation import Observation
 
-__all__ = ["RUN_KINDS", "MessageRun", "line_of", "merge_in_order", "run_messages"]
+__all__ = ["RUN_KINDS", "MessageRun", "line_of", "merge_in_order"]
 
 RUN_KINDS = frozenset({"ws_frame_sent", "ws_frame_received"})
 
@@ -50,10 +50,6 @@ class MessageRun:
     raw_t: Any = field(default_factory=lambda: array("d"))  # the proxy's mono clock
     size: Any = field(default_factory=lambda: array("q"))
     line: Any = field(default_factory=lambda: array("q"))
-
-    def add(self, t: float, raw_t: float, size: int, line: int) -> None:
-        for append, value in zip(self.appenders(), (t, raw_t, size, line), strict=True):
-            append(value)
 
     def appenders(self) -> tuple[Callable[[Any], None], ...]:
         """The ``append`` of each column (t, raw_t, size, line), for a reader adding millions."""
@@ -106,11 +102,6 @@ class MessageRun:
         """``(t, line)`` of the message that comes first in time order (file order among equal times)."""
         i = int(np.argmin(self.t))
         return float(self.t[i]), int(self.line[i])
-
-
-def run_messages(runs: Iterable[MessageRun]) -> int:
-    """How many messages the runs hold."""
-    return sum(len(r) for r in runs)
 
 
 def merge_in_order(obs: Sequence[Observation], runs: Sequence[MessageRun]) -> list[Observation]:
