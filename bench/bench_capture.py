@@ -12,7 +12,8 @@ Each command's time is given as a ratio to the naive parse of the same file in t
 (median of the repeats, and the min-max spread), the same for the CPU time the child used (user +
 system: on a machine shared with other work, wall time mostly measures the wait), with its peak RSS (``/usr/bin/time``-free:
 ``wait4``'s rusage of the child). Bytes per WebSocket message line are measured on the files.
-Nothing is asserted: the output is the table docs/performance.md shows. ``--json out`` also
+Nothing is asserted: the output is the table docs/performance.md shows, with the machine's load
+average during each size's run (CPU ratios are what count on a shared machine). ``--json out`` also
 writes the results.
 """
 
@@ -84,12 +85,14 @@ def bench_size(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {k: [] for k in commands}
     cpus: dict[str, list[float]] = {k: [] for k in commands}
     rss: dict[str, float] = dict.fromkeys(commands, 0.0)
+    load = [os.getloadavg()[0]]  # the machine's 1-minute load average, sampled after each command
     for _ in range(repeat):  # interleaved, so load changes hit every command alike
         for name, args in commands.items():
             wall, cpu, peak = run(args)
             times[name].append(wall)
             cpus[name].append(cpu)
             rss[name] = max(rss[name], peak)
+            load.append(os.getloadavg()[0])
     med = {k: statistics.median(v) for k, v in times.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpus.items()}
     rows = {}
@@ -108,6 +111,7 @@ def bench_size(tmp: Path, size: int, repeat: int) -> dict[str, Any]:
         "bytes": {"v2": cur.stat().st_size, "v1": v1.stat().st_size, "zst": zst.stat().st_size},
         "ws_message_line_bytes": {"v2": round(ws_line_bytes(cur), 1), "v1": round(ws_line_bytes(v1), 1)},
         "commands": rows,
+        "load_average": [round(min(load), 2), round(max(load), 2)],
     }
 
 
@@ -123,6 +127,10 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"| {r['events']:,} | {name} | {c['median_s']} | {c['ratio']} ({lo}-{hi}) | {c['cpu_s']} "
                 f"| {c['cpu_ratio']} | {c['peak_rss_mib']} |"
             )
+    lines.append("")
+    for r in results:
+        lo, hi = r["load_average"]
+        lines.append(f"{r['events']:,} events: 1-minute load average {lo}-{hi} during the run")
     lines.append("")
     lines.append("| events | file bytes v1 / v2 / .zst | bytes per ws_message line v1 / v2 |")
     lines.append("|---|---|---|")

@@ -210,6 +210,7 @@ def _open_order(cluster: list[SourcePart]) -> float:
 def on_one_machine(records: Sequence[SourceRecord]) -> bool:
     """Every URL the records name is on this machine (loopback or ``*.localhost``): they share one clock."""
     urls = {o.url for rec in records for o in rec.observations if o.url and "://" in o.url}
+    urls |= {r.url for rec in records for r in rec.runs if r.url and "://" in r.url}
     hosts = {_host(url) for url in urls}  # each URL once: a capture names its URL on every message
     hosts.discard("")
     return bool(hosts) and all(h in LOOPBACK_HOSTS or h.endswith(".localhost") for h in hosts)
@@ -252,6 +253,7 @@ def apply_offsets(records: Sequence[SourceRecord], alignment: Alignment) -> list
                 offset=rec.offset + off,
                 warnings=list(rec.warnings),
                 meta=dict(rec.meta),
+                runs=[r.shifted(off) for r in rec.runs],
             )
         )
     return out

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from tearline.analysis.diagnose.align import apply_offsets, estimate_offsets
 from tearline.analysis.diagnose.model import Cause, Diagnosis, Evidence, SourceSummary, StreamDiagnosis
 from tearline.analysis.diagnose.rule_context import browser_initiated
@@ -36,6 +34,7 @@ from tearline.analysis.diagnose.rules_timer import (
     measures,
 )
 from tearline.analysis.diagnose.streams import Stream, build_streams
+from tearline.analysis.diagnose.timeline import TIMELINE_COLUMNS, timeline_frame
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.timers import DEFAULT_TIMERS, Timer
 
@@ -50,7 +49,6 @@ __all__ = [
     "timeline_frame",
 ]
 
-TIMELINE_COLUMNS = ("t", "source", "stream", "leg", "kind", "direction", "size", "code", "text", "url")
 MAX_ALTERNATIVES = 4
 
 
@@ -91,58 +89,6 @@ def known_timeouts(records: Iterable[SourceRecord]) -> dict[str, float]:
     for rec in records:
         walk(rec.name, rec.meta, 0)
     return out
-
-
-# Observation kinds that say a stream ended (for the timeline's choice of which end to draw).
-_END_KINDS = frozenset(
-    {"request_done", "request_failed", "request_cancelled", "ws_closed", "ws_close_sent", "ws_close_received"}
-)
-
-
-def _time_unknown(o: Observation) -> bool:
-    """An end whose source does not know when it happened (a HAR failure with no receive timing)."""
-    return o.kind in _END_KINDS and (o.time_note or "").startswith("end time unknown")
-
-
-def timeline_frame(records: Sequence[SourceRecord], streams: Sequence[Stream]) -> pd.DataFrame:
-    """All observations on the aligned clock, with the stream id each belongs to (None for global ones).
-
-    An end whose source does not know its time (``_time_unknown``) is left out of the
-    timeline when another source of the same stream saw the end with its time, so the
-    picture does not show the end at the wrong moment; it stays in the evidence.
-    """
-    owner: dict[int, str] = {}
-    timed_end: set[str] = set()
-    for s in streams:
-        for p in s.parts:
-            for o in p.obs:
-                owner[id(o)] = s.id
-                if o.kind in _END_KINDS and not _time_unknown(o):
-                    timed_end.add(s.id)
-    kept = [
-        o
-        for rec in records
-        for o in rec.observations
-        if not (o.kind in _END_KINDS and _time_unknown(o) and owner.get(id(o)) in timed_end)
-    ]
-    n = len(kept)
-    nan = math.nan
-    columns: dict[str, Any] = {  # column by column: a million rows as tuples cost pandas seconds
-        "t": np.array([o.t for o in kept], dtype=float),
-        "source": [o.source for o in kept],
-        "stream": [owner.get(id(o)) for o in kept],
-        "leg": [o.leg for o in kept],
-        "kind": [o.kind for o in kept],
-        "direction": [o.direction for o in kept],
-        "size": np.array([nan if o.size is None else o.size for o in kept], dtype=float),
-        "code": np.array([nan if o.code is None else o.code for o in kept], dtype=float),
-        "text": [o.text if o.text is not None else (o.error or o.reason or o.timer or o.url) for o in kept],
-        "url": [o.url for o in kept],
-    }
-    df = pd.DataFrame(columns if n else [], columns=list(TIMELINE_COLUMNS))
-    if len(df):
-        df = df.sort_values("t", kind="stable").reset_index(drop=True)
-    return df
 
 
 def _pick(causes: list[Cause]) -> tuple[Cause, tuple[Cause, ...]]:
@@ -277,7 +223,11 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
     aligned = apply_offsets(records, alignment)
     streams, noise, global_obs = build_streams(aligned)
     known = [*timers, *recorded_timers(aligned), *DEFAULT_TIMERS]
-    end = max((o.t for r in aligned for o in r.observations), default=None)
+    end = max(
+        [o.t for r in aligned for o in r.observations]
+        + [float(x.t.max()) for r in aligned for x in r.runs if len(x)],
+        default=None,
+    )
     contexts = [_context(s, global_obs, known, end, [*streams, *noise]) for s in streams]
     results = [_diagnose_stream(ctx) for ctx in contexts]
     repeats = repeat_timers(contexts, results)
@@ -292,7 +242,7 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
         SourceSummary(
             name=rec.name,
             path=rec.path,
-            observations=len(rec.observations),
+            observations=rec.size,
             clock=rec.clock,
             offset=alignment.offsets[i],
             residual_skew=alignment.residual_skew[i],
@@ -356,7 +306,7 @@ def diagnose(records: Sequence[SourceRecord], timers: Sequence[Timer] = ()) -> D
     return Diagnosis(
         streams=results,
         sources=sources,
-        timeline=timeline_frame(aligned, streams),
+        timeline=lambda: timeline_frame(aligned, streams),  # built when the report reads it
         notes=notes,
     )
 

@@ -12,10 +12,12 @@ docs/diagnosis.md explains each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `diagnose --json` never loads pandas
 
 __all__ = [
     "ACTORS",
@@ -153,16 +155,36 @@ class SourceSummary:
     warnings: tuple[str, ...] = ()
 
 
+class _Built:
+    """A field given either its value or a function that builds it, built the first time it is read:
+    ``diagnose --json`` never reads the timeline, a report does (a million rows cost a second)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> pd.DataFrame:
+        if obj is None:
+            raise AttributeError(self.slot)  # no default (dataclasses asks the class)
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: pd.DataFrame | Callable[[], pd.DataFrame]) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class Diagnosis:
     streams: list[StreamDiagnosis]
     sources: list[SourceSummary]
-    # The aligned timeline the report draws. Columns:
+    # The aligned timeline the report draws (given as a frame, or a function that builds it when first
+    # read). Columns:
     #   t (float, wall epoch s), source (str), stream (str|None: StreamDiagnosis.id),
     #   leg (str|None: "client"/"server" for proxy captures), kind (str: Observation kind),
     #   direction (str|None), size (float|NaN), code (float|NaN), text (str|None),
     #   url (str|None: Observation.url, e.g. a navigation's destination; unredacted, scrub before showing)
-    timeline: pd.DataFrame
+    timeline: _Built = _Built()
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import urlsplit
 
+import numpy as np
 from tearline.analysis.evidence.observation import SOURCE_ROLES, UNKEYED_SOURCES, Observation, SourceRecord
+from tearline.analysis.evidence.runs import RUN_KINDS, MessageRun, line_of, merge_in_order
 
 __all__ = [
     "CONTROL_OPCODES",
@@ -24,6 +26,7 @@ __all__ = [
     "END_KINDS",
     "GLOBAL_KINDS",
     "OPEN_KINDS",
+    "DataSummary",
     "SourcePart",
     "source_parts",
     "url_path",
@@ -55,6 +58,22 @@ def url_path(url: str | None) -> str | None:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
+@dataclass(frozen=True)
+class DataSummary:
+    """A part's data in one direction (``SourcePart.data``) as the rules read it, without one object per
+    message: how many, their bytes, their times in data order, and the last one whole."""
+
+    count: int
+    bytes: int
+    times: np.ndarray  # wall times, in the order of ``SourcePart.data`` (time, then file order)
+    last: Observation | None  # the last message or chunk, materialised
+
+    @property
+    def latest(self) -> float | None:
+        """The latest time of them (``max``, as ``Stream.stats`` reports it)."""
+        return float(self.times.max()) if self.count else None
+
+
 @dataclass
 class SourcePart:
     """One stream as one file saw it (one ``stream_key`` in one ``SourceRecord``)."""
@@ -63,18 +82,37 @@ class SourcePart:
     source: str  # SourceRecord.name
     key: str | None
     obs: list[Observation] = field(default_factory=list)
+    runs: list[MessageRun] = field(default_factory=list)  # its folded plain messages (``runs.py``)
     # of() and data() per question, computed once like the cached properties (obs is complete by then)
     _data: dict[str, list[Observation]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _of: dict[tuple[str, ...], list[Observation]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _summary: dict[str, DataSummary] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def count(self) -> int:
+        """How many observations the part holds, its folded messages included."""
+        return len(self.obs) + sum(len(r) for r in self.runs)
+
+    def all_obs(self) -> list[Observation]:
+        """Its observations with the folded messages materialised, in time order (file order among equal times)."""
+        return merge_in_order(self.obs, self.runs)
+
+    def first_key(self) -> tuple[float, int]:
+        """``(t, line)`` of its first observation in time order, folded messages included."""
+        keys = [r.first_key() for r in self.runs]
+        if self.obs:
+            keys.append((self.obs[0].t, line_of(self.obs[0])))
+        return min(keys)
 
     @cached_property
     def url(self) -> str | None:
-        for o in self.obs:
-            if o.url:
-                return o.url
-        return None
+        found = next(((o.t, line_of(o), o.url) for o in self.obs if o.url), None)
+        for r in self.runs:
+            if r.url and (found is None or r.first_key() < found[:2]):
+                found = (*r.first_key(), r.url)
+        return found[2] if found else None
 
     @cached_property
     def method(self) -> str | None:
@@ -95,8 +133,15 @@ class SourcePart:
     def of(self, *kinds: str) -> list[Observation]:
         known = self._of.get(kinds)
         if known is None:
-            known = self._of[kinds] = [o for o in self.obs if o.kind in kinds]
+            obs = self.all_obs() if self.runs and RUN_KINDS.intersection(kinds) else self.obs
+            known = self._of[kinds] = [o for o in obs if o.kind in kinds]
         return list(known)
+
+    def first_time(self, *kinds: str) -> float | None:
+        """The earliest time of an observation of these kinds, folded messages included."""
+        times = [o.t for o in self.obs if o.kind in kinds][:1]
+        times += [float(r.t.min()) for r in self.runs if r.kind in kinds and len(r)]
+        return min(times) if times else None
 
     def first(self, *kinds: str) -> Observation | None:
         found = self.of(*kinds)
@@ -112,6 +157,8 @@ class SourcePart:
                 if a.duration is not None and math.isfinite(a.duration) and a.duration > 0:
                     return a.t - a.duration
             return None
+        if self.runs:
+            return self.first_key()[0]
         return self.obs[0].t if self.obs else None
 
     @cached_property
@@ -131,7 +178,7 @@ class SourcePart:
     @cached_property
     def kind(self) -> str:
         """``ws``, ``sse``, ``http-stream`` or ``http`` as far as this part can tell."""
-        if any(o.kind.startswith("ws_") for o in self.obs):
+        if self.runs or any(o.kind.startswith("ws_") for o in self.obs):
             return "ws"
         url = self.url or ""
         if url.startswith(("ws://", "wss://")):
@@ -154,17 +201,50 @@ class SourcePart:
         chunks only: each arrival once, keep-alive comments included."""
         known = self._data.get(direction)
         if known is None:
-            known = self._data[direction] = self._find_data(direction)
+            known = self._data[direction] = merge_in_order(self._find_data(direction), self._runs(direction))
         return list(known)
 
+    def summary(self, direction: str) -> DataSummary:
+        """``data(direction)`` as counts, bytes and times, the folded messages read as columns."""
+        known = self._summary.get(direction)
+        if known is None:
+            known = self._summary[direction] = self._summarise(direction)
+        return known
+
+    def _runs(self, direction: str) -> list[MessageRun]:
+        return [r for r in self.runs if r.direction == direction and len(r)]
+
+    def _summarise(self, direction: str) -> DataSummary:
+        obs, runs = self._find_data(direction), self._runs(direction)
+        if not runs:
+            times = np.array([o.t for o in obs], dtype=float)
+            return DataSummary(len(obs), sum(o.size or 0 for o in obs), times, obs[-1] if obs else None)
+        run_t = np.concatenate([np.asarray(r.t) for r in runs])
+        t = np.concatenate([np.array([o.t for o in obs], dtype=float), run_t])
+        lines = np.concatenate([np.array([line_of(o) for o in obs], dtype=np.int64), *(r.line for r in runs)])
+        order = np.lexsort((lines, t))
+        last = int(order[-1])
+        if last < len(obs):
+            last_obs = obs[last]
+        else:
+            at = last - len(obs)
+            for r in runs:
+                if at < len(r):
+                    last_obs = r.observation(at)
+                    break
+                at -= len(r)
+        total = sum(o.size or 0 for o in obs) + sum(int(np.asarray(r.size).sum()) for r in runs)
+        return DataSummary(len(t), total, t[order], last_obs)
+
     def _find_data(self, direction: str) -> list[Observation]:
+        """The data observations in ``direction`` (not the folded messages: ``_runs``)."""
         out = []
         for o in self.obs:
             d = DATA_KINDS.get(o.kind)
             if d == direction and (o.text or "").lower() not in CONTROL_OPCODES:
                 out.append(o)
         events = [o for o in out if o.event is not None]
-        if events and len(events) < len(out):
+        if events and len(events) < len(out) + sum(len(r) for r in self._runs(direction)):
             return [o for o in out if o.event is None]
         return out
 
@@ -199,6 +279,15 @@ def source_parts(records: Sequence[SourceRecord]) -> tuple[list[SourcePart], lis
             if part is None:
                 part = by_key[o.stream_key] = SourcePart(record=i, source=rec.name, key=o.stream_key)
             part.obs.append(o)
+        if rec.runs:
+            for run in rec.runs:
+                part = by_key.get(run.stream_key)
+                if part is None:
+                    part = by_key[run.stream_key] = SourcePart(record=i, source=rec.name, key=run.stream_key)
+                part.runs.append(run)
+            # in the order each stream was first seen, as without the runs
+            parts.extend(sorted(by_key.values(), key=SourcePart.first_key))
+            continue
         parts.extend(by_key.values())
     global_obs.sort(key=lambda o: o.t)
     return parts, global_obs

@@ -150,9 +150,9 @@ def browser_initiated(ctx: Context) -> Observation | None:
 def established(ctx: Context) -> float:
     """When the stream was open for sure (101 or response headers), else when it started: a
     navigation before that is the page that opened it, not one that left it."""
-    answered = ctx.obs("ws_open", "response_headers", "data_received", "ws_frame_received")
-    if answered:
-        return answered[0].t
+    answered = ctx.stream.first_time("ws_open", "response_headers", "data_received", "ws_frame_received")
+    if answered is not None:
+        return answered
     return ctx.opened if ctx.opened is not None else float("-inf")
 
 

@@ -152,6 +152,7 @@ def run_rules(ctx: Context, rules: Iterable[Rule] = RULES) -> list[Cause]:
     """Every finding of every applicable rule, best first (confidence, then table order)."""
     present_sources = set(ctx.stream.sources) | {o.source for o in ctx.global_obs}
     present_kinds = {o.kind for p in ctx.stream.parts for o in p.obs} | {o.kind for o in ctx.global_obs}
+    present_kinds |= {r.kind for p in ctx.stream.parts for r in p.runs if len(r)}
     found: list[tuple[float, int, Cause]] = []
     for i, rule in enumerate(rules):
         if not (present_sources & set(rule.sources)) or not (present_kinds & set(rule.kinds)):

@@ -5,9 +5,7 @@ runs them is ``tearline.analysis.diagnose.rules.RULES``.
 
 from __future__ import annotations
 
-import itertools
-import statistics
-
+import numpy as np
 from tearline.analysis.diagnose.model import Cause, Evidence
 from tearline.analysis.diagnose.parts import END_KINDS
 from tearline.analysis.diagnose.rule_context import (
@@ -146,18 +144,20 @@ def _how_closed(code: int | None) -> str:
 
 
 def rule_stall(ctx: Context) -> list[Cause]:
-    data = ctx.stream.primary.data("server") if ctx.stream.primary else []
-    if len(data) < 2:
+    data = ctx.stream.primary.summary("server") if ctx.stream.primary else None
+    if data is None or data.count < 2 or data.last is None:
         return []
     end = ctx.ended if ctx.ended is not None else ctx.recording_end
     if end is None:
         return []
-    gaps = [b.t - a.t for a, b in itertools.pairwise(data)]
-    usual = statistics.median(gaps) if gaps else 0.0
-    silence = end - data[-1].t
+    # the median of the gaps between messages in data order (numpy's median of two middles is
+    # statistics.median's (a + b) / 2: the same float)
+    usual = float(np.median(np.diff(data.times)))
+    last = data.last
+    silence = end - last.t
     if silence < max(STALL_MIN, STALL_FACTOR * usual):
         return []
-    if any(o.kind in ("navigation", "page_crash") and data[-1].t < o.t <= end for o in ctx.global_obs):
+    if any(o.kind in ("navigation", "page_crash") and last.t < o.t <= end for o in ctx.global_obs):
         return []  # the page went away: the silence is the browser's, not a stall
     page_ended = browser_initiated(ctx) is not None
     still_open = ctx.ended is None
@@ -181,7 +181,7 @@ def rule_stall(ctx: Context) -> list[Cause]:
             f"Data stopped {silence:.1f} s before the end (usual gap {usual:.2f} s) while the stream stayed open; {how}.",
             conf,
             [
-                ev(data[-1], f"last data received ({len(data)} in all)"),
+                ev(last, f"last data received ({data.count} in all)"),
                 Evidence(source="diagnosis", t=end, text=f"{silence:.1f} s of silence"),
                 *[ev(o, f"console: {o.text}") for o in said[:2]],
             ],

@@ -115,7 +115,7 @@ def hop_rank(o: Observation) -> int:
 
 def _hops(ctx: Context, until: float) -> list[Observation]:
     start = ctx.opened if ctx.opened is not None else until - 60.0
-    own = {id(o) for o in ctx.obs()}
+    own = {id(o) for o in ctx.obs(*HOP_KINDS)}  # the pool holds these kinds only
     pool = [o for s in ctx.others for o in s.obs(*HOP_KINDS)]
     pool += [o for o in ctx.obs(*HOP_KINDS, sources=PROXY_SOURCES) if o.leg == "server"]
     pool += [o for o in ctx.global_obs if o.kind in HOP_KINDS]

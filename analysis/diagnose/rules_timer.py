@@ -72,7 +72,7 @@ def measures(ctx: Context) -> dict[str, float]:
         out["server_idle"] = end - server
     if client is not None:
         out["client_idle"] = end - client
-    if not ctx.obs("response_headers", "ws_open", "data_received", "ws_frame_received"):
+    if ctx.stream.first_time("response_headers", "ws_open", "data_received", "ws_frame_received") is None:
         out["awaiting_headers"] = end - opened
     reloads = [o.t for o in ctx.global_obs if o.kind == "proxy_reload" and opened < o.t <= end]
     if reloads:

@@ -23,10 +23,9 @@ import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pandas as pd
 from tearline.analysis.diagnose.match import cluster_open, match_parts
 from tearline.analysis.diagnose.parts import SourcePart, source_parts, url_path
 from tearline.analysis.evidence.observation import (
@@ -35,6 +34,10 @@ from tearline.analysis.evidence.observation import (
     SourceRecord,
     source_priority,
 )
+from tearline.analysis.evidence.runs import RUN_KINDS
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a frame is built: `diagnose --json` never loads pandas
 
 __all__ = [
     "STREAM_COLUMNS",
@@ -107,14 +110,21 @@ class Stream:
         return list(known[1])
 
     def _find(self, kinds: tuple[str, ...], wanted: set[str] | None) -> list[Observation]:
+        folded = not kinds or RUN_KINDS.intersection(kinds)  # the folded messages are asked for
         out = [
             o
             for p in self.parts
             if wanted is None or p.source in wanted
-            for o in p.obs
+            for o in (p.all_obs() if folded and p.runs else p.obs)
             if not kinds or o.kind in kinds
         ]
         return sorted(out, key=operator.attrgetter("t"))
+
+    def first_time(self, *kinds: str) -> float | None:
+        """The earliest time of an observation of these kinds (``obs(*kinds)[0].t``), without
+        materialising folded messages."""
+        times = [t for p in self.parts if (t := p.first_time(*kinds)) is not None]
+        return min(times) if times else None
 
     def browser_parts(self) -> list[SourcePart]:
         return [p for p in self.parts if p.source in BROWSER_SOURCES]
@@ -124,7 +134,7 @@ class Stream:
         """The part whose view of times and counts is trusted most (browser first)."""
         best = sorted(
             (p for p in self.parts if not p.unkeyed),
-            key=lambda p: (source_priority(p.source), -len(p.obs)),
+            key=lambda p: (source_priority(p.source), -p.count),
         )
         return best[0] if best else (self.parts[0] if self.parts else None)
 
@@ -157,7 +167,7 @@ class Stream:
 
     def last_activity(self, direction: str) -> float | None:
         """Wall time of the last data message or chunk sent by ``direction`` ("client"/"server")."""
-        times = [o.t for p in self.parts for o in p.data(direction)]
+        times = [t for p in self.parts if (t := p.summary(direction).latest) is not None]
         return max(times) if times else None
 
     def stats(self) -> dict[str, Any]:
@@ -165,10 +175,10 @@ class Stream:
         main = self.primary
         out: dict[str, Any] = {}
         for direction in ("client", "server"):
-            data = main.data(direction) if main else []
-            out[f"messages_{direction}"] = len(data)
-            out[f"bytes_{direction}"] = sum(o.size or 0 for o in data)
-            out[f"last_{direction}"] = max((o.t for o in data), default=None)
+            data = main.summary(direction) if main else None
+            out[f"messages_{direction}"] = data.count if data else 0
+            out[f"bytes_{direction}"] = data.bytes if data else 0
+            out[f"last_{direction}"] = data.latest if data else None
         out["counted_by"] = main.label if main else None
         out["ends"] = {p.label: end_text(p) for p in self.parts}
         return out
@@ -311,6 +321,8 @@ STREAM_COLUMNS: dict[str, str] = {
 
 def df_streams(streams: Iterable[Stream]) -> pd.DataFrame:
     """One row per stream; columns as documented in ``STREAM_COLUMNS`` (times are wall epoch seconds)."""
+    import pandas as pd
+
     rows = []
     for s in streams:
         st = s.stats()

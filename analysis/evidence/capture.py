@@ -46,13 +46,13 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from tearline.analysis.evidence.capture_reader import CaptureReader
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.sourcefile import guarded
 from tearline.analysis.evidence.sse_data import data_type
 
 from tearline import events as ev
 from tearline.capture import read_capture
-from tearline.capture_compact import CompactDecoder
 from tearline.faults.table import FAULTS
 
 __all__ = ["ERROR_CLASSES", "HANDLERS", "PROTOCOL_TEXTS", "error_class", "load_capture"]
@@ -322,108 +322,16 @@ HANDLERS: dict[type[ev.Event], Callable[[_State, Any, str], None]] = {
 }
 
 
-# The keys a WebSocket message line may have for ``_Reader.line`` to take it without decoding;
-# ``_PLAIN_WS_KEYS``: those of a text message with no payload kept and not tampered with.
-_PLAIN_WS_KEYS = frozenset({"type", "ts", "mono", "stream", "direction", "size", "index"})
-_WS_KEYS = _PLAIN_WS_KEYS | {
-    "opcode",
-    "injected",
-    "dropped",
-    "payload",
-    "payload_encoding",
-    "payload_truncated",
-}
-_WS_KINDS = {"client": "ws_frame_sent", "server": "ws_frame_received"}
-
-
-class _Reader:
-    """``read_capture``'s sink: each event to its handler, in file order. A version-2 WebSocket
-    message line of a stream already named (the bulk of a long capture) becomes its observation
-    straight from the line object, as ``_ws_message`` would make it, without an event object."""
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-        self.count = 0  # events so far; an event's ``where`` is "line <count + 1>" as ever
-        # short stream id -> (stream id, its connection, url, leg) as of now; any other event may
-        # change the url or leg, so it empties this
-        self.streams: dict[int, tuple[str, str | None, str | None, str | None]] = {}
-
-    def event(self, event: ev.Event) -> None:
-        self.count += 1
-        self.streams.clear()
-        handler = HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self.state, event, f"line {self.count + 1}")
-
-    def line(self, obj: dict[str, Any], decoder: CompactDecoder) -> bool:
-        get = obj.get
-        if get("type") != "ws_message":
-            return False
-        number, ts, mono, size = get("stream"), get("ts"), get("mono"), get("size")
-        if (
-            type(number) is not int
-            or type(ts) is not float
-            or type(mono) is not float
-            or type(size) is not int
-        ):
-            return False
-        direction = get("direction")
-        kind = _WS_KINDS.get(direction)  # type: ignore[arg-type]
-        if kind is None:
-            return False
-        if _PLAIN_WS_KEYS.issuperset(obj):
-            opcode, tampered, payload = "text", None, None
-        else:
-            opcode = get("opcode", "text")
-            injected, dropped = get("injected", False), get("dropped", False)
-            payload, encoding = get("payload"), get("payload_encoding")
-            if (
-                opcode not in ("text", "binary")
-                or type(injected) is not bool
-                or type(dropped) is not bool
-                or encoding not in (None, "utf-8", "base64")
-                or (payload is None) != (encoding is None)
-                or not _WS_KEYS.issuperset(obj)  # "conn" among others: decoded the usual way
-            ):
-                return False  # the event classes judge it (and name what is wrong)
-            tampered = "injected" if injected else "dropped" if dropped else None
-            if encoding != "utf-8":
-                payload = None
-        known = self.streams.get(number)
-        s = self.state
-        if known is None:
-            stream, conn = decoder.stream_home(number)
-            known = self.streams[number] = (stream, conn, s.urls.get(stream), s.legs.get(conn or ""))
-        stream, conn, url, leg = known
-        if conn is not None:
-            s.conn_stream[conn] = stream
-        self.count += 1
-        s.rec.observations.append(
-            Observation(
-                source="capture",
-                kind=kind,
-                t=decoder.started + ts,
-                raw_t=decoder.mono_started + mono,
-                where=f"line {self.count + 1}",
-                stream_key=stream,
-                url=url,
-                leg=leg,
-                size=size,
-                direction=direction,
-                text=opcode,
-                tampered=tampered,
-                payload=payload,
-            )
-        )
-        return True
-
-
 @guarded("tearline capture")
-def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
-    """Read a tearline capture into a ``SourceRecord``. Raises ``InputError`` (from ``read_capture``)."""
+def load_capture(path: str | os.PathLike[str], *, fold: bool = False) -> SourceRecord:
+    """Read a tearline capture into a ``SourceRecord``. Raises ``InputError`` (from ``read_capture``).
+
+    ``fold``: plain WebSocket messages of a version-2 capture become ``SourceRecord.runs`` (columns per
+    stream and direction, ``analysis/evidence/runs.py``) instead of one observation each: what the
+    diagnosis reads (the same diagnosis, a fraction of the time and memory on a long capture)."""
     rec = SourceRecord(name="capture", path=str(Path(path)), clock="proxy wall clock")
     state = _State(rec)
-    reader = _Reader(state)
+    reader = CaptureReader(state, HANDLERS, fold=fold)
     # A long capture makes millions of observations and no reference cycles: the cyclic collector's passes
     # over them while they are made cost a third of the reading (docs/performance.md), so it waits.
     collecting = gc.isenabled()
@@ -445,4 +353,6 @@ def load_capture(path: str | os.PathLike[str]) -> SourceRecord:
         "proxy_cost": state.proxy_cost,  # the recorder's measured delay per client connection
     }
     rec.observations.sort(key=attrgetter("t"))
+    for run in rec.runs:
+        run.freeze()
     return rec

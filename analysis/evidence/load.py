@@ -14,6 +14,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from tearline.analysis.evidence.observation import SourceRecord
@@ -106,7 +107,7 @@ def _importers() -> dict[str, Callable[[str | os.PathLike[str]], SourceRecord]]:
         "har": load_har,
         "console": load_console,
         "caddy": load_caddy_log,
-        "capture": load_capture,
+        "capture": partial(load_capture, fold=True),  # plain messages as runs: what the diagnosis reads
     }
 
 

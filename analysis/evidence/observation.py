@@ -18,7 +18,10 @@ sources happens later, by URL, time and connection.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tearline.analysis.evidence.runs import MessageRun
 
 __all__ = [
     "BROWSER_SOURCES",
@@ -167,3 +170,17 @@ class SourceRecord:
     offset: float = 0.0  # seconds added to the source's raw clock to get wall time
     warnings: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. browser version, capture mode
+    # plain WebSocket messages folded per stream (``load_capture(fold=True)``, ``analysis/evidence/runs.py``);
+    # they are observations too, kept as columns: ``all_observations()`` lists them whole
+    runs: list[MessageRun] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """How many observations the record holds, the folded messages included."""
+        return len(self.observations) + sum(len(r) for r in self.runs)
+
+    def all_observations(self) -> list[Observation]:
+        """Every observation, the folded messages materialised, in time order (file order among equal times)."""
+        from tearline.analysis.evidence.runs import merge_in_order
+
+        return merge_in_order(self.observations, self.runs)

@@ -26,8 +26,18 @@ from tearline.events import (
     WsMessage,
 )
 
-__all__ = ["CONNECTION_COLUMNS", "STREAM_COLUMNS", "conn_rows", "stream_rows"]
+__all__ = ["CONNECTION_COLUMNS", "COUNT_COLUMNS", "STREAM_COLUMNS", "conn_rows", "stream_rows"]
 
+# the stream columns that count data events (``StreamTotals`` has the same names)
+COUNT_COLUMNS = (
+    "client_messages",
+    "server_messages",
+    "client_bytes",
+    "server_bytes",
+    "chunks",
+    "sse_events",
+    "partial_events",
+)
 CONNECTION_COLUMNS = [
     "conn",
     "leg",
@@ -62,13 +72,7 @@ STREAM_COLUMNS = [
     "last_data",
     "ended",
     "lifetime_s",
-    "client_messages",
-    "server_messages",
-    "client_bytes",
-    "server_bytes",
-    "chunks",
-    "sse_events",
-    "partial_events",
+    *COUNT_COLUMNS,
     "body_complete",
     "body_how",
     "close_code",
@@ -188,15 +192,7 @@ def stream_rows(cap: Capture, *, kinds: tuple[str, ...] | None = None) -> list[d
         r = row(sid)
         r.update(first_data=t.first_data, last_data=t.last_data)
         c = counts[sid]
-        for k in (
-            "client_messages",
-            "server_messages",
-            "client_bytes",
-            "server_bytes",
-            "chunks",
-            "sse_events",
-            "partial_events",
-        ):
+        for k in COUNT_COLUMNS:
             c[k] += getattr(t, k)
 
     def data_at(r: dict[str, Any], ts: float) -> None:
@@ -263,10 +259,8 @@ def stream_rows(cap: Capture, *, kinds: tuple[str, ...] | None = None) -> list[d
                 r["server_conn"] = cands[-1]
     for sid, r in streams.items():
         c = counts[sid]
-        for k in ("client_messages", "server_messages", "client_bytes", "server_bytes", "chunks"):
+        for k in COUNT_COLUMNS:
             r[k] = c.get(k, 0)
-        r["sse_events"] = c.get("sse_events", 0)
-        r["partial_events"] = c.get("partial_events", 0)
         if r["kind"] == "sse":
             r["server_messages"] = r["sse_events"]
         if r["kind"] != "ws":
