@@ -14,6 +14,8 @@ text = st.text(max_size=20)
 opt_text = st.none() | text
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
 small_int = st.integers(min_value=-(2**31), max_value=2**31)
+# a capture's integers are read as 64-bit ones (orjson); fault parameters are range-checked far inside that
+int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 # fields whose values are restricted, by name
 BY_NAME: dict[str, Any] = {
@@ -27,7 +29,7 @@ BY_NAME: dict[str, Any] = {
     "action": st.sampled_from(ev.RELAY_ACTIONS),
     "payload_encoding": st.none(),
     "payload": st.none(),
-    "params": st.dictionaries(st.text(max_size=5), st.integers() | text, max_size=3),
+    "params": st.dictionaries(st.text(max_size=5), int64 | text, max_size=3),
     "proxy_cost": st.none() | st.dictionaries(st.text(max_size=12), small_int | finite, max_size=8),
 }
 BY_CLASS_FIELD: dict[tuple[str, str], Any] = {
