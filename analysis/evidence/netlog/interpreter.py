@@ -89,11 +89,6 @@ def wanted_types(constants: dict[str, Any]) -> frozenset[int]:
     return frozenset(v for k, v in types.items() if k in EVENT_NAMES and type(v) is int)
 
 
-def _int(value: Any) -> int | None:
-    """``as_int`` with the common case (already an int) first."""
-    return value if type(value) is int else as_int(value)
-
-
 class Interpreter:
     def __init__(self, path: str, constants: dict[str, Any]) -> None:
         self.path = path
@@ -180,16 +175,41 @@ class Interpreter:
 
     # --- the event loop -------------------------------------------------------------------------
     def feed(self, index: int, e: dict[str, Any]) -> None:
+        try:  # Chrome's own shapes: ints, and the time as a string of digits
+            tick, src, type_id, phase_id = int(e["time"]), e["source"], e["type"], e["phase"]
+            sid, stype_id = src["id"], src["type"]
+        except (KeyError, TypeError, ValueError):
+            return self._feed_any(index, e)
+        if type(type_id) is not int or type(phase_id) is not int or type(sid) is not int:
+            return self._feed_any(index, e)
+        if type(e["time"]) is not str or type(stype_id) is not int:
+            return self._feed_any(index, e)
+        self._dispatch(
+            index,
+            sid,
+            tick,
+            self.ev.get(type_id, ""),
+            self.src.get(stype_id, ""),
+            self.phase.get(phase_id, "PHASE_NONE"),
+            e.get("params"),
+        )
+
+    def _feed_any(self, index: int, e: dict[str, Any]) -> None:
+        """Any other shape, decoded value by value (``as_int``) as the file allows."""
         tick = as_int(e.get("time"))
         src = e.get("source") or {}
-        sid = _int(src.get("id"))
+        sid = as_int(src.get("id"))
         if tick is None or sid is None:
             return
-        type_id, stype_id, phase_id = _int(e.get("type")), _int(src.get("type")), _int(e.get("phase"))
+        type_id, stype_id, phase_id = as_int(e.get("type")), as_int(src.get("type")), as_int(e.get("phase"))
         name = self.ev.get(type_id, "") if type_id is not None else ""
         stype = self.src.get(stype_id, "") if stype_id is not None else ""
         phase = self.phase.get(phase_id, "PHASE_NONE") if phase_id is not None else "PHASE_NONE"
-        params = e.get("params")
+        self._dispatch(index, sid, tick, name, stype, phase, e.get("params"))
+
+    def _dispatch(
+        self, index: int, sid: int, tick: int, name: str, stype: str, phase: str, params: Any
+    ) -> None:
         if type(params) is not dict:
             params = obj(params)
         where = f"event {index}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from itertools import compress
 from operator import itemgetter
 from typing import IO, Any
@@ -32,9 +32,9 @@ MAX_HEAD = 64 << 20  # a constants line longer than this is not Chrome's layout
 # an event line's tail: its time, its type, and whether the events array ends on this line
 _TAIL = re.compile(rb'"time":"(\d+)","type":(\d+)\}(\]?),?\n')
 _EVENTS = b'"events": ['
-_TICK, _KIND = itemgetter(0), itemgetter(1)
-_OPEN = ord("{")
-_COMMA = ord(",")
+_CLOSE = re.compile(rb"\}\],?\n")  # the end of the events array's last line
+_TICK, _KIND, _CLOSED = itemgetter(0), itemgetter(1), itemgetter(2)
+_OPEN, _COMMA, _BRACKET = ord("{"), ord(","), ord("]")
 
 
 def chrome_head(fh: IO[bytes]) -> dict[str, Any] | None:
@@ -84,58 +84,82 @@ class LineScan:
                 pending = data
                 continue
             pending = data[cut:]
-            stopped = yield from self._block(data, cut)
+            events, stopped = self._block(data, cut)
+            yield from events
             if stopped:
                 return
             self.offset += cut
 
-    def _block(self, data: bytes, cut: int) -> Generator[tuple[int, dict[str, Any]], None, bool]:
-        """The event lines of ``data[:cut]``; True when the scan stopped inside it (``offset`` moved)."""
+    def _block(self, data: bytes, cut: int) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+        """The wanted events of ``data[:cut]``, and True when the scan stopped inside it (``offset``
+        moved there)."""
         tails = _TAIL.findall(data, 0, cut)
+        if self._regular(data, cut, tails):
+            return self._lines(data, cut, tails)
+        end = _CLOSE.search(data, 0, cut)  # the array's last line: the lines up to it may be regular
+        if end is not None:
+            tails = _TAIL.findall(data, 0, end.end())
+            if self._regular(data, end.end(), tails):
+                return self._lines(data, end.end(), tails)
+        return self._careful(data, cut)
+
+    @staticmethod
+    def _regular(data: bytes, cut: int, tails: list[tuple[bytes, bytes, bytes]]) -> bool:
+        """One tail per line (a tail ends its line), every line an object, the array closed on the
+        last line if at all: the common case, done with C loops."""
         lines = data.count(b"\n", 0, cut)
-        # one tail per line (a tail ends its line), every line an object, the array still open: the
-        # common case, done with C loops; anything else line by line
-        if (
+        return (
             len(tails) == lines
             and data.count(b"\n{", 0, cut) + (data[0] == _OPEN) == lines
-            and not tails[-1][2]
-        ):
-            return (yield from self._lines(data, cut, tails))
-        return (yield from self._careful(data, cut))
+            and not any(map(_CLOSED, tails[:-1]))
+        )
 
     def _lines(
         self, data: bytes, cut: int, tails: list[tuple[bytes, bytes, bytes]]
-    ) -> Generator[tuple[int, dict[str, Any]], None, bool]:
+    ) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
         base = self.index
         lines = data[:cut].split(b"\n")
         hits: Iterable[int] = range(len(tails))
         if self.wanted is not None:  # the wanted lines' numbers, picked in C loops
             hits = compress(hits, map(self.wanted.__contains__, map(_KIND, tails)))
+        out: list[tuple[int, dict[str, Any]]] = []
+        loads = orjson.loads
         for i in hits:
             line = lines[i]
+            if line[-1] == _COMMA:  # without the ',' (or '],') after it
+                line = line[:-2] if line[-2] == _BRACKET else line[:-1]
             try:
-                event = self._decode(line[:-1] if line[-1] == _COMMA else line)
-            except ValueError:  # not JSON: the general parser takes it from this line on
-                self._ticks(tails[:i])
-                self.count += i
-                self.index = base + i
-                self.offset += sum(map(len, lines[:i])) + i
-                return True
-            if event is None:
+                event = loads(line)
+            except orjson.JSONDecodeError:
+                try:
+                    event = self._decode(line)
+                except ValueError:  # not JSON: the general parser takes it from this line on
+                    self._ticks(tails[:i])
+                    self.count += i
+                    self.index = base + i
+                    self.offset += sum(map(len, lines[:i])) + i
+                    return out, True
+            if type(event) is dict and type(event.get("source")) is dict:
+                out.append((base + i, event))
+            else:
                 self.skipped += 1
                 self.count -= 1
-            else:
-                yield base + i, event
         self._ticks(tails)
         self.count += len(tails)
         self.index = base + len(tails)
-        return False
+        if tails and tails[-1][2]:  # the events array ends on this block's last line
+            self.in_array = False
+            self.offset += data.rindex(b"]", 0, cut) + 1
+            return out, True
+        return out, False
 
-    def _careful(self, data: bytes, cut: int) -> Generator[tuple[int, dict[str, Any]], None, bool]:
+    def _careful(self, data: bytes, cut: int) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+        """Line by line, up to the first line that is not one of Chrome's event lines."""
         wanted = self.wanted
         start = 0  # start of the current line
         index = self.index
         ticks: list[tuple[bytes, bytes, bytes]] = []
+        out: list[tuple[int, dict[str, Any]]] = []
         stopped = False
         for m in _TAIL.finditer(data, 0, cut):
             at = m.start()
@@ -154,7 +178,7 @@ class LineScan:
                     self.skipped += 1
                 else:
                     self.count += 1
-                    yield index, event
+                    out.append((index, event))
             else:
                 self.count += 1
             ticks.append(tail)
@@ -165,20 +189,24 @@ class LineScan:
                 self.offset += m.end(3)  # just after the ']'
                 self._ticks(ticks)
                 self.index = index
-                return True
+                return out, True
         if start != cut:
             stopped = True
         self._ticks(ticks)
         self.index = index
         if stopped:
             self.offset += start
-        return stopped
+        return out, stopped
 
     def _ticks(self, tails: list[tuple[bytes, bytes, bytes]]) -> None:
         if not tails:
             return
-        values = list(map(int, map(_TICK, tails)))
-        lo, hi = min(values), max(values)
+        ticks = list(map(_TICK, tails))
+        if min(map(len, ticks)) == max(map(len, ticks)):  # digits alike: compared as bytes, as numbers
+            lo, hi = int(min(ticks)), int(max(ticks))
+        else:
+            values = list(map(int, ticks))
+            lo, hi = min(values), max(values)
         self.first_tick = lo if self.first_tick is None else min(self.first_tick, lo)
         self.last_tick = hi if self.last_tick is None else max(self.last_tick, hi)
 
