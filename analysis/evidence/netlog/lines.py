@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Iterator
 from itertools import compress
 from operator import itemgetter
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -166,7 +166,7 @@ class LineScan:
             if data[start] != _OPEN or data.find(b"\n", start, at) >= 0:
                 stopped = True  # this line is not one of Chrome's event lines
                 break
-            tail = m.groups()
+            tail = cast(tuple[bytes, bytes, bytes], m.groups())
             kind, close = tail[1], tail[2]
             if wanted is None or kind in wanted:
                 try:

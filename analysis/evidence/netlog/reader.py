@@ -2,9 +2,13 @@
 
 A NetLog is one JSON object ``{"constants": {...}, "events": [ ... ], "polledData": {...}}``
 written incrementally by Chrome: one event per line, the closing ``]`` and ``}``
-only when logging stops cleanly. Files can be hundreds of megabytes, so the
-events array is parsed element by element with ``json.JSONDecoder.raw_decode``
+only when logging stops cleanly. Files can be hundreds of megabytes. A file in
+Chrome's own layout is scanned by lines as bytes (``lines.py``): only the events
+of the types the caller wants (``events(wanted)``) are decoded. Anything else, and
+whatever the scan does not take (an unusual line, the keys after the events array,
+a torn tail), is parsed element by element with ``json.JSONDecoder.raw_decode``
 over 1 MiB chunks; memory holds one chunk, the constants and the caller's state.
+A bounded-mode log (``--net-log-max-size-mb``) is stitched by ``bounded.py``.
 
 A file that ends early (Chrome killed, crashed or still logging) yields every
 complete event and sets ``NetLogStream.truncated`` with a warning; a file that
@@ -13,15 +17,13 @@ is not a NetLog at all raises ``InputError`` naming the file and the byte offset
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
+from tearline.analysis.evidence.netlog.bounded import PLACEHOLDER, open_netlog
 from tearline.analysis.evidence.netlog.lines import LineScan, chrome_head
 from tearline.analysis.evidence.netlog.state import as_int
 from tearline.analysis.evidence.sourcefile import open_text, read_head
@@ -107,36 +109,6 @@ class _Buffer:
             return True, value
 
 
-_PLACEHOLDER = "Logging is in progress writing data to:"
-
-
-class _Chain(io.TextIOBase):
-    """Several text files read as one (for ``_Buffer``: only ``read(n)`` and context management)."""
-
-    def __init__(self, parts: list[Path], flag: str | None) -> None:
-        self.parts = parts
-        self.flag = flag
-        self.current: IO[str] | None = None
-
-    def read(self, size: int | None = -1) -> str:
-        while self.parts or self.current is not None:
-            if self.current is None:
-                self.current = open_text(self.parts.pop(0), flag=self.flag)
-            chunk = self.current.read(size if size is not None else -1)
-            if chunk:
-                return chunk
-            self.current.close()
-            self.current = None
-        return ""
-
-    def close(self) -> None:
-        if self.current is not None:
-            with contextlib.suppress(OSError):
-                self.current.close()
-            self.current = None
-        super().close()
-
-
 class NetLogStream:
     """Iterate a NetLog's events; ``constants`` is available once ``events()`` has started.
 
@@ -165,43 +137,7 @@ class NetLogStream:
 
     def _open(self) -> IO[str]:
         """The NetLog as one text stream, stitching a bounded-mode ``.inprogress`` directory if needed."""
-        p = Path(self.path)
-        if p.is_dir():
-            return self._stitch(p)
-        fh = open_text(p, flag=self.flag)
-        head = fh.read(512)
-        if not head.startswith(_PLACEHOLDER):
-            fh.seek(0)
-            return fh
-        fh.close()
-        m = re.search(r"writing data to:\s*(\S+)", head)
-        where = Path(m.group(1)) if m else None
-        if where is None or not (where / "constants.json").exists():
-            raise InputError(
-                f"Chrome never stitched this NetLog; its data was in {where or 'a temporary directory'}, "
-                "which is gone",
-                path=p,
-                hint="re-record without --net-log-max-size-mb, or pass the .inprogress directory if you kept it",
-            )
-        return self._stitch(where)
-
-    def _stitch(self, d: Path) -> IO[str]:
-        """Chain constants.json, the event files (oldest first) and end_netlog.json of a bounded-mode log."""
-        if not (d / "constants.json").exists():
-            raise InputError(
-                "is a directory without constants.json, not a NetLog .inprogress directory",
-                path=d,
-                hint="pass a NetLog file (or the .inprogress directory Chrome wrote) to --netlog",
-            )
-        events = sorted(d.glob("event_file_*.json"), key=lambda f: (f.stat().st_mtime_ns, f.name))
-        parts = [d / "constants.json", *events]
-        if (d / "end_netlog.json").exists():
-            parts.append(d / "end_netlog.json")
-        self.warnings.append(
-            f"{self.path}: stitched from {d} ({len(events)} event file(s)); in bounded mode the oldest events "
-            "may have been dropped"
-        )
-        return cast(IO[str], _Chain(parts, self.flag))
+        return open_netlog(self.path, self.flag, self.warnings)
 
     def _bad(self, buf: _Buffer, what: str) -> InputError:
         return InputError(
@@ -254,7 +190,7 @@ class NetLogStream:
         p = Path(self.path)
         if not p.is_file():
             return None
-        head = read_head(p, len(_PLACEHOLDER), flag=self.flag)
+        head = read_head(p, len(PLACEHOLDER), flag=self.flag)
         if not head.startswith(b'{"constants":'):
             return None
         with open(p, "rb") as fh:
