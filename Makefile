@@ -1,7 +1,7 @@
 # tearline's two commands: `make demo` (the main job) and `make test`.
 # Each does its whole set-up on a fresh Debian machine: Chromium from Debian
 # (as root), Python 3.12 via pyenv or the system, a virtualenv in .venv with
-# tearline and its lab, app and test extras; `make test` also builds the real
+# tearline and its lab, app, parquet and test extras; `make test` also builds the real
 # CopilotKit app (Node.js from Debian, npm ci, next build; cached).
 
 SHELL := /bin/bash
@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	  $$py -c 'import sys; sys.exit(sys.version_info < (3, 12))' || { echo "tearline needs Python >= 3.12 (found $$($$py --version))"; exit 1; }; \
 	  $$py -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[lab,test,app]'
+	$(BIN)/pip install -q -e '.[lab,test,app,parquet]'
 	@touch $(STAMP)
 
 /usr/bin/npm:

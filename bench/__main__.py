@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_capture.py", "bench_recorder.py", "bench_report.py")
+BENCHMARKS = ("bench_capture.py", "bench_recorder.py", "bench_report.py", "bench_netlog.py")
 
 
 def main() -> int:
@@ -24,6 +24,8 @@ def main() -> int:
             args.append("--quick")
         if quick and name == "bench_capture.py":
             args += ["--sizes", "10000", "--repeat", "1"]
+        if quick and name == "bench_netlog.py":
+            args += ["--mb", "10", "--repeat", "1"]
         status |= subprocess.call(args)
     return status
 

@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tearline.analysis.report.cli:report_command",
         "Write a self-contained HTML timeline report (and PNG).",
     ),
+    "export": (
+        "tearline.analysis.export.parquet:export_command",
+        "Write a capture as Parquet, for DuckDB or pandas.",
+    ),
     "demo": ("tearline.lab.demo:demo_command", "Reproduce the bundled incident end to end and report it."),
     "run": ("tearline.runs.cli:run_command", "Run a run file against an app, record both legs, diagnose."),
     "matrix": (

@@ -32,6 +32,7 @@ Emitted kinds (``stream_key`` = the URL_REQUEST source id as a string):
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 from collections.abc import Callable
 from typing import Any
@@ -48,8 +49,13 @@ from tearline.analysis.evidence.netlog.state import (
     first_close,
     invert,
 )
-from tearline.analysis.evidence.netlog.transport import on_h2, on_quic, on_socket
-from tearline.analysis.evidence.netlog.url_request import on_channel, on_request
+from tearline.analysis.evidence.netlog.transport import H2_EVENTS, SOCKET_EVENTS, on_h2, on_quic, on_socket
+from tearline.analysis.evidence.netlog.url_request import (
+    CHANNEL_EVENTS,
+    REQUEST_EVENTS,
+    on_channel,
+    on_request,
+)
 from tearline.analysis.evidence.observation import Observation, SourceRecord
 from tearline.analysis.evidence.sourcefile import guarded
 
@@ -68,6 +74,19 @@ SOURCES: dict[str, SourceHandler] = {
     "WEBSOCKET_CHANNEL": on_channel,
     "QUIC_SESSION": on_quic,
 }
+
+
+# every event name a handler reads: the handlers' tables, and the names handled outside them (``on_quic``,
+# ``feed``). A handler that reads an event not in its table must add its name here, or the reader skips it.
+EVENT_NAMES: frozenset[str] = frozenset(
+    {*REQUEST_EVENTS, *CHANNEL_EVENTS, *SOCKET_EVENTS, *H2_EVENTS, "QUIC_SESSION_CLOSED", "NETWORK_CHANGED"}
+)
+
+
+def wanted_types(constants: dict[str, Any]) -> frozenset[int]:
+    """The file's event type ids of ``EVENT_NAMES``: events of any other type are never interpreted."""
+    types = obj(constants.get("logEventTypes"))
+    return frozenset(v for k, v in types.items() if k in EVENT_NAMES and type(v) is int)
 
 
 class Interpreter:
@@ -105,8 +124,6 @@ class Interpreter:
         self.h2_hosts: dict[int, str] = {}  # session -> host:port
         self.h2_last: dict[int, float] = {}  # session -> tick of its last stream activity (headers, data)
         self.ws_channels: dict[int, str] = {}  # channel source id -> request key
-        self.first_tick: float | None = None
-        self.last_tick: float | None = None
 
     # --- helpers ---------------------------------------------------------------------------------
     def net_error(self, value: Any) -> int | None:
@@ -158,18 +175,43 @@ class Interpreter:
 
     # --- the event loop -------------------------------------------------------------------------
     def feed(self, index: int, e: dict[str, Any]) -> None:
+        try:  # Chrome's own shapes: ints, and the time as a string of digits
+            tick, src, type_id, phase_id = int(e["time"]), e["source"], e["type"], e["phase"]
+            sid, stype_id = src["id"], src["type"]
+        except (KeyError, TypeError, ValueError):
+            return self._feed_any(index, e)
+        if type(type_id) is not int or type(phase_id) is not int or type(sid) is not int:
+            return self._feed_any(index, e)
+        if type(e["time"]) is not str or type(stype_id) is not int:
+            return self._feed_any(index, e)
+        self._dispatch(
+            index,
+            sid,
+            tick,
+            self.ev.get(type_id, ""),
+            self.src.get(stype_id, ""),
+            self.phase.get(phase_id, "PHASE_NONE"),
+            e.get("params"),
+        )
+
+    def _feed_any(self, index: int, e: dict[str, Any]) -> None:
+        """Any other shape, decoded value by value (``as_int``) as the file allows."""
         tick = as_int(e.get("time"))
         src = e.get("source") or {}
         sid = as_int(src.get("id"))
         if tick is None or sid is None:
             return
-        self.first_tick = tick if self.first_tick is None else min(self.first_tick, tick)
-        self.last_tick = tick if self.last_tick is None else max(self.last_tick, tick)
         type_id, stype_id, phase_id = as_int(e.get("type")), as_int(src.get("type")), as_int(e.get("phase"))
         name = self.ev.get(type_id, "") if type_id is not None else ""
         stype = self.src.get(stype_id, "") if stype_id is not None else ""
         phase = self.phase.get(phase_id, "PHASE_NONE") if phase_id is not None else "PHASE_NONE"
-        params = obj(e.get("params"))
+        self._dispatch(index, sid, tick, name, stype, phase, e.get("params"))
+
+    def _dispatch(
+        self, index: int, sid: int, tick: int, name: str, stype: str, phase: str, params: Any
+    ) -> None:
+        if type(params) is not dict:
+            params = obj(params)
         where = f"event {index}"
         handler = SOURCES.get(stype)
         if handler is not None:
@@ -220,10 +262,16 @@ def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") 
     """
     stream = NetLogStream(path, flag=flag)
     interp: Interpreter | None = None
-    for index, event in stream.events():
-        if interp is None:
-            interp = Interpreter(str(path), stream.constants)
-        interp.feed(index, event)
+    collecting = gc.isenabled()
+    gc.disable()  # the cyclic collector's passes over the growing state cost more than the reading
+    try:
+        for index, event in stream.events(wanted_types):
+            if interp is None:
+                interp = Interpreter(str(path), stream.constants)
+            interp.feed(index, event)
+    finally:
+        if collecting:
+            gc.enable()
     if interp is None:
         interp = Interpreter(str(path), stream.constants)
     interp.finish()
@@ -243,7 +291,7 @@ def load_netlog(path: str | os.PathLike[str], *, flag: str | None = "--netlog") 
             "capture_mode": c.get("logCaptureMode"),
             "events": stream.count,
             "truncated": stream.truncated,
-            "first_t": None if interp.first_tick is None else (interp.first_tick + interp.offset_ms) / 1000.0,
-            "last_t": None if interp.last_tick is None else (interp.last_tick + interp.offset_ms) / 1000.0,
+            "first_t": None if stream.first_tick is None else (stream.first_tick + interp.offset_ms) / 1000.0,
+            "last_t": None if stream.last_tick is None else (stream.last_tick + interp.offset_ms) / 1000.0,
         },
     )

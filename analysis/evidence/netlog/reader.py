@@ -2,9 +2,13 @@
 
 A NetLog is one JSON object ``{"constants": {...}, "events": [ ... ], "polledData": {...}}``
 written incrementally by Chrome: one event per line, the closing ``]`` and ``}``
-only when logging stops cleanly. Files can be hundreds of megabytes, so the
-events array is parsed element by element with ``json.JSONDecoder.raw_decode``
+only when logging stops cleanly. Files can be hundreds of megabytes. A file in
+Chrome's own layout is scanned by lines as bytes (``lines.py``): only the events
+of the types the caller wants (``events(wanted)``) are decoded. Anything else, and
+whatever the scan does not take (an unusual line, the keys after the events array,
+a torn tail), is parsed element by element with ``json.JSONDecoder.raw_decode``
 over 1 MiB chunks; memory holds one chunk, the constants and the caller's state.
+A bounded-mode log (``--net-log-max-size-mb``) is stitched by ``bounded.py``.
 
 A file that ends early (Chrome killed, crashed or still logging) yields every
 complete event and sets ``NetLogStream.truncated`` with a warning; a file that
@@ -13,16 +17,16 @@ is not a NetLog at all raises ``InputError`` naming the file and the byte offset
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
-from tearline.analysis.evidence.sourcefile import open_text
+from tearline.analysis.evidence.netlog.bounded import PLACEHOLDER, open_netlog
+from tearline.analysis.evidence.netlog.lines import LineScan, chrome_head
+from tearline.analysis.evidence.netlog.state import as_int
+from tearline.analysis.evidence.sourcefile import open_text, read_head
 
 from tearline.errors import InputError
 
@@ -31,6 +35,8 @@ __all__ = ["NetLogStream"]
 CHUNK = 1 << 20  # characters read per refill
 MAX_VALUE = 64 << 20  # a single JSON value larger than this is garbage
 _WS = " \t\r\n"
+# given a NetLog's constants, the event type ids a reader wants (NetLogStream.events)
+Wanted = Callable[[dict[str, Any]], frozenset[int]]
 
 
 class _Buffer:
@@ -103,36 +109,6 @@ class _Buffer:
             return True, value
 
 
-_PLACEHOLDER = "Logging is in progress writing data to:"
-
-
-class _Chain(io.TextIOBase):
-    """Several text files read as one (for ``_Buffer``: only ``read(n)`` and context management)."""
-
-    def __init__(self, parts: list[Path], flag: str | None) -> None:
-        self.parts = parts
-        self.flag = flag
-        self.current: IO[str] | None = None
-
-    def read(self, size: int | None = -1) -> str:
-        while self.parts or self.current is not None:
-            if self.current is None:
-                self.current = open_text(self.parts.pop(0), flag=self.flag)
-            chunk = self.current.read(size if size is not None else -1)
-            if chunk:
-                return chunk
-            self.current.close()
-            self.current = None
-        return ""
-
-    def close(self) -> None:
-        if self.current is not None:
-            with contextlib.suppress(OSError):
-                self.current.close()
-            self.current = None
-        super().close()
-
-
 class NetLogStream:
     """Iterate a NetLog's events; ``constants`` is available once ``events()`` has started.
 
@@ -153,46 +129,15 @@ class NetLogStream:
         self.count = 0
         self.skipped = 0
         self.has_polled = False
+        self.first_tick: int | None = None  # of every well-formed event with a source id, wanted or not
+        self.last_tick: int | None = None
+        self.wanted: frozenset[int] | None = None
+        self._wanted_of: Wanted | None = None
+        self._raw: IO[bytes] | None = None
 
     def _open(self) -> IO[str]:
         """The NetLog as one text stream, stitching a bounded-mode ``.inprogress`` directory if needed."""
-        p = Path(self.path)
-        if p.is_dir():
-            return self._stitch(p)
-        fh = open_text(p, flag=self.flag)
-        head = fh.read(512)
-        if not head.startswith(_PLACEHOLDER):
-            fh.seek(0)
-            return fh
-        fh.close()
-        m = re.search(r"writing data to:\s*(\S+)", head)
-        where = Path(m.group(1)) if m else None
-        if where is None or not (where / "constants.json").exists():
-            raise InputError(
-                f"Chrome never stitched this NetLog; its data was in {where or 'a temporary directory'}, "
-                "which is gone",
-                path=p,
-                hint="re-record without --net-log-max-size-mb, or pass the .inprogress directory if you kept it",
-            )
-        return self._stitch(where)
-
-    def _stitch(self, d: Path) -> IO[str]:
-        """Chain constants.json, the event files (oldest first) and end_netlog.json of a bounded-mode log."""
-        if not (d / "constants.json").exists():
-            raise InputError(
-                "is a directory without constants.json, not a NetLog .inprogress directory",
-                path=d,
-                hint="pass a NetLog file (or the .inprogress directory Chrome wrote) to --netlog",
-            )
-        events = sorted(d.glob("event_file_*.json"), key=lambda f: (f.stat().st_mtime_ns, f.name))
-        parts = [d / "constants.json", *events]
-        if (d / "end_netlog.json").exists():
-            parts.append(d / "end_netlog.json")
-        self.warnings.append(
-            f"{self.path}: stitched from {d} ({len(events)} event file(s)); in bounded mode the oldest events "
-            "may have been dropped"
-        )
-        return cast(IO[str], _Chain(parts, self.flag))
+        return open_netlog(self.path, self.flag, self.warnings)
 
     def _bad(self, buf: _Buffer, what: str) -> InputError:
         return InputError(
@@ -201,9 +146,35 @@ class NetLogStream:
             hint="pass a file from chrome://net-export or --log-net-log to --netlog",
         )
 
-    def events(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Yield (index in the events array, event object) for every well-formed event."""
+    def events(self, wanted: Wanted | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield (index in the events array, event object) for every well-formed event.
+
+        ``wanted``: given the constants, the event type ids the caller reads; an event whose type is
+        another number is counted (``count``, ``first_tick``, ``last_tick``) but not yielded, and in
+        Chrome's own layout not even decoded (``analysis/evidence/netlog/lines.py``).
+        """
         decoder = json.JSONDecoder()
+        self._wanted_of = wanted
+        scan = self._scan()
+        if scan is not None:
+            try:
+                yield from scan.events()
+            finally:
+                self._close_raw()
+            self.count += scan.count
+            self.skipped += scan.skipped
+            self._tick(scan.first_tick)
+            self._tick(scan.last_tick)
+            with self._text_from(scan.offset) as fh:
+                buf = _Buffer(fh)
+                buf.base = scan.offset
+                if scan.in_array:
+                    yield from self._items(buf, decoder, scan.index)
+                if self.truncated:
+                    self._end(seen_events=True)
+                else:
+                    yield from self._top(buf, decoder, seen_events=True)
+            return
         with self._open() as fh:
             buf = _Buffer(fh)
             if buf.peek() is None:
@@ -212,71 +183,124 @@ class NetLogStream:
                 )
             if not buf.expect("{"):
                 raise self._bad(buf, "does not start with '{'")
-            early: list[tuple[int, dict[str, Any]]] = []  # events seen before constants (unusual writers)
-            seen_events = False
-            while True:
-                ch = buf.peek()
-                if ch is None:
-                    if not seen_events or not self.constants:
-                        break
-                    self._truncated("after the events array (no closing '}')")
+            yield from self._top(buf, decoder, seen_events=False)
+
+    def _scan(self) -> LineScan | None:
+        """A scan of Chrome's own layout (constants read), or None for any other file."""
+        p = Path(self.path)
+        if not p.is_file():
+            return None
+        head = read_head(p, len(PLACEHOLDER), flag=self.flag)
+        if not head.startswith(b'{"constants":'):
+            return None
+        with open(p, "rb") as fh:
+            constants = chrome_head(fh)
+            if constants is None or "logEventTypes" not in constants:
+                return None
+            offset = fh.tell()
+        self._set_constants(constants)
+        return LineScan(self._bytes_from(p, offset), offset, self.wanted)
+
+    def _bytes_from(self, p: Path, offset: int) -> IO[bytes]:
+        fh = open(p, "rb")  # noqa: SIM115 - closed by the scan's owner (_close)
+        fh.seek(offset)
+        self._raw = fh
+        return fh
+
+    def _close_raw(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+    def _text_from(self, offset: int) -> IO[str]:
+        """The file as text from byte ``offset`` (a line start) on, for the general parser."""
+        fh = open_text(self.path, flag=self.flag)
+        fh.seek(offset)  # UTF-8 has no decoder state between lines: a byte offset is a valid cookie
+        return fh
+
+    def _set_constants(self, value: dict[str, Any]) -> None:
+        self.constants = value
+        self.wanted = self._wanted_of(value) if self._wanted_of is not None else None
+
+    def _tick(self, tick: int | None) -> None:
+        if tick is None:
+            return
+        self.first_tick = tick if self.first_tick is None else min(self.first_tick, tick)
+        self.last_tick = tick if self.last_tick is None else max(self.last_tick, tick)
+
+    def _top(
+        self, buf: _Buffer, decoder: json.JSONDecoder, *, seen_events: bool
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The top-level object's keys, from just after its '{' (or after the events array)."""
+        early: list[tuple[int, dict[str, Any]]] = []  # events seen before constants (unusual writers)
+        while True:
+            ch = buf.peek()
+            if ch is None:
+                if not seen_events or not self.constants:
                     break
-                if ch == "}":
-                    buf.pos += 1
+                self._truncated("after the events array (no closing '}')")
+                break
+            if ch == "}":
+                buf.pos += 1
+                break
+            if ch == ",":
+                buf.pos += 1
+                continue
+            try:
+                ok, key = buf.value(decoder)
+            except json.JSONDecodeError:
+                raise self._bad(buf, "a malformed key") from None
+            if not ok:
+                self._truncated("inside a top-level key")
+                break
+            if not isinstance(key, str) or not buf.expect(":"):
+                raise self._bad(buf, 'expected a "key": value pair')
+            if key == "events":
+                seen_events = True
+                if not buf.expect("["):
+                    raise self._bad(buf, "'events' is not an array")
+                for item in self._items(buf, decoder, 0):
+                    if self.constants:
+                        yield item
+                    else:
+                        early.append(item)
+                if self.truncated:
                     break
-                if ch == ",":
-                    buf.pos += 1
-                    continue
-                try:
-                    ok, key = buf.value(decoder)
-                except json.JSONDecodeError:
-                    raise self._bad(buf, "a malformed key") from None
-                if not ok:
-                    self._truncated("inside a top-level key")
-                    break
-                if not isinstance(key, str) or not buf.expect(":"):
-                    raise self._bad(buf, 'expected a "key": value pair')
-                if key == "events":
-                    seen_events = True
-                    for item in self._array(buf, decoder):
-                        if self.constants:
-                            yield item
-                        else:
-                            early.append(item)
-                    if self.truncated:
-                        break
-                    continue
-                try:
-                    ok, value = buf.value(decoder)
-                except json.JSONDecodeError:
-                    raise self._bad(buf, f"malformed JSON in {key!r}") from None
-                if not ok:
-                    if key == "constants":
-                        raise InputError(
-                            "the file ends inside its constants block, before any event",
-                            path=self.path,
-                            hint="the NetLog was cut too early to be read; record it again",
-                        )
-                    self._truncated(f"inside {key!r}")
-                    break
+                continue
+            try:
+                ok, value = buf.value(decoder)
+            except json.JSONDecodeError:
+                raise self._bad(buf, f"malformed JSON in {key!r}") from None
+            if not ok:
                 if key == "constants":
-                    if not isinstance(value, dict) or "logEventTypes" not in value:
-                        raise self._bad(buf, "'constants' lacks logEventTypes")
-                    self.constants = value
-                    yield from early
-                    early.clear()
-                elif key == "polledData":
-                    self.has_polled = True
-            if not self.constants:
-                raise InputError(
-                    "no 'constants' block: this JSON is not a Chrome NetLog",
-                    path=self.path,
-                    hint="pass a file from chrome://net-export or --log-net-log to --netlog",
-                )
-            if not seen_events:
-                raise InputError("no 'events' array", path=self.path, hint="pass a complete Chrome NetLog")
-            if self.skipped:
-                self.warnings.append(f"{self.path}: {self.skipped} malformed event(s) skipped")
+                    raise InputError(
+                        "the file ends inside its constants block, before any event",
+                        path=self.path,
+                        hint="the NetLog was cut too early to be read; record it again",
+                    )
+                self._truncated(f"inside {key!r}")
+                break
+            if key == "constants":
+                if not isinstance(value, dict) or "logEventTypes" not in value:
+                    raise self._bad(buf, "'constants' lacks logEventTypes")
+                self._set_constants(value)
+                yield from (item for item in early if self._wants(item[1]))
+                early.clear()
+            elif key == "polledData":
+                self.has_polled = True
+        self._end(seen_events=seen_events)
+
+    def _end(self, *, seen_events: bool) -> None:
+        if not self.constants:
+            raise InputError(
+                "no 'constants' block: this JSON is not a Chrome NetLog",
+                path=self.path,
+                hint="pass a file from chrome://net-export or --log-net-log to --netlog",
+            )
+        if not seen_events:
+            raise InputError("no 'events' array", path=self.path, hint="pass a complete Chrome NetLog")
+        if self.skipped:
+            self.warnings.append(f"{self.path}: {self.skipped} malformed event(s) skipped")
 
     def _truncated(self, where: str) -> None:
         if not self.truncated:
@@ -286,10 +310,15 @@ class NetLogStream:
                 "(Chrome did not finish writing it: killed, crashed or still logging); events kept"
             )
 
-    def _array(self, buf: _Buffer, decoder: json.JSONDecoder) -> Iterator[tuple[int, dict[str, Any]]]:
-        if not buf.expect("["):
-            raise self._bad(buf, "'events' is not an array")
-        index = 0
+    def _wants(self, event: dict[str, Any]) -> bool:
+        """Whether the caller reads this event (an event type that is not a number always goes)."""
+        kind = event.get("type")
+        return self.wanted is None or type(kind) is not int or kind in self.wanted
+
+    def _items(
+        self, buf: _Buffer, decoder: json.JSONDecoder, index: int
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The events array's items from the position (just after '[' or a whole item) on."""
         while True:
             ch = buf.peek()
             if ch is None:
@@ -315,7 +344,10 @@ class NetLogStream:
                 and isinstance(value.get("source"), dict)
             ):
                 self.count += 1
-                yield index, value
+                if as_int(value["source"].get("id")) is not None:
+                    self._tick(as_int(value.get("time")))
+                if self._wants(value):
+                    yield index, value
             else:
                 self.skipped += 1
             index += 1

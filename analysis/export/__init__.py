@@ -1,0 +1,1 @@
+"""Exporting a capture to other formats (``tearline export``)."""
