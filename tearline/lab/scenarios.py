@@ -278,7 +278,7 @@ def record_scenario(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--tls] [--out DIR] NAME...``: record them.
+    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--tls] [--caddy BIN] [--out DIR] NAME...``.
 
     Prints one line per scenario: its name, where it went, and the ``tearline diagnose`` arguments.
     """
@@ -292,12 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-caddy", action="store_true", help="leave Caddy out")
     parser.add_argument("--no-proxy", action="store_true", help="leave the mitmdump recorders out")
     parser.add_argument("--tls", action="store_true", help="HTTPS (HTTP/2) between the browser and Caddy")
+    parser.add_argument("--caddy", type=Path, default=None, metavar="BIN", help="another caddy executable")
     args = parser.parse_args(argv)
     status = 0
     for name in args.names or list(SCENARIOS):
         try:
             b = record_scenario(
-                name, args.out / name, caddy=not args.no_caddy, proxy=not args.no_proxy, tls=args.tls
+                name,
+                args.out / name,
+                caddy=not args.no_caddy,
+                proxy=not args.no_proxy,
+                tls=args.tls,
+                caddy_binary=args.caddy,
             )
         except ScenarioSkipped as e:
             print(f"{name}: skipped: {e}")
