@@ -112,6 +112,44 @@ def test_sse_stall_stays_open_and_logs_when_the_client_leaves(incident_backend: 
     assert msgs[-1] == "client went away"
 
 
+def backend_log(backend: RunningBackend, until: str) -> list[dict[str, object]]:
+    """The back end's log lines once one says ``until`` (polled: the server writes from its own thread)."""
+    lines: list[dict[str, object]] = []
+    for _ in range(200):
+        lines = [json.loads(x) for x in backend.log_path.read_text().splitlines()]
+        if any(d["msg"] == until for d in lines):
+            return lines
+        time.sleep(0.05)
+    raise AssertionError(f"no {until!r} in the back end's log: {lines}")
+
+
+@pytest.mark.parametrize("finish_body", [True, False], ids=["ended", "cut"])
+def test_sse_reads_a_streamed_upload_while_answering(
+    incident_backend: RunningBackend, finish_body: bool
+) -> None:
+    """A chunked request body (a browser's streamed upload) is read as it arrives while the answer streams;
+    a body cut off mid-upload (a proxy's read timeout) is logged as cut and ends the run."""
+    sock = socket.create_connection(("127.0.0.1", incident_backend.port), timeout=10)
+    sock.sendall(
+        b"POST /agent/run?deltas=100&interval_ms=20 HTTP/1.1\r\nHost: x\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n"
+    )
+    first = sock.recv(4096)
+    assert first.startswith(b"HTTP/1.1 200") and b"text/event-stream" in first  # answering mid-upload
+    backend_log(incident_backend, "request body chunk")
+    if finish_body:
+        sock.sendall(b"1\r\n \r\n0\r\n\r\n")
+        lines = backend_log(incident_backend, "request body ended")
+        assert [d.get("bytes_received") for d in lines if d["msg"] == "request body ended"] == [3]
+        assert "client went away" not in [d["msg"] for d in lines]  # the run goes on after the body
+        sock.close()
+        backend_log(incident_backend, "client went away")
+    else:
+        sock.close()
+        lines = backend_log(incident_backend, "client went away")
+        assert [d.get("bytes_received") for d in lines if d["msg"] == "request body cut"] == [2]
+
+
 async def ws_run(port: int, query: str) -> tuple[list[str], int | None, str]:
     types: list[str] = []
     async with websockets.connect(f"ws://127.0.0.1:{port}/ws?{query}", open_timeout=10) as ws:

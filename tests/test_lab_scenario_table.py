@@ -16,6 +16,7 @@ def test_table_has_a_row_named_for_every_cause_kind() -> None:
         "renderer_crash",
         "proxy_read_timeout",
         "server_write_timeout",
+        "server_read_timeout",
         "stream_close_delay",
         "proxy_idle_timeout",
     }
@@ -27,7 +28,15 @@ def test_rows_use_real_end_behaviours_and_page_parameters() -> None:
     for row in rows:
         assert set(row.streams) <= {"sse", "ws"} and row.streams, row.name
         assert set(row.streams.values()) <= set(END_BEHAVIOURS), row.name
-        assert set(row.page) <= {"deltas", "after", "interval_ms", "stop_after", "give_up_ms"}, row.name
+        assert set(row.page) <= {
+            "deltas",
+            "after",
+            "interval_ms",
+            "stop_after",
+            "give_up_ms",
+            "upload_gap_ms",
+            "upload_pause_ms",
+        }, row.name
         assert all(isinstance(v, str) and v.isdigit() for v in row.page.values()), row.name
         assert set(row.ai_site) <= {
             "stream_timeout",
@@ -39,6 +48,9 @@ def test_rows_use_real_end_behaviours_and_page_parameters() -> None:
             "idle_timeout",
         }, row.name
         assert set(row.browser_leg) <= {"tcp_timeout"}, row.name
+        assert set(row.both_legs) <= {"stream_large_bodies"}, row.name
+        # a row that needs HTTP/2 says why, and every such row streams an upload
+        assert (row.tls_only is not None) == ("upload_pause_ms" in row.page), row.name
 
 
 def test_variants_keep_their_kind() -> None:

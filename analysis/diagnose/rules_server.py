@@ -29,6 +29,8 @@ from tearline.analysis.diagnose.signatures import (
 from tearline.analysis.evidence.observation import BROWSER_SOURCES, PROXY_SOURCES, Observation
 from tearline.analysis.evidence.timers import Timer
 
+from tearline.flow_errors import H2_ERROR_CODES, h2_reset
+
 __all__ = [
     "rule_abrupt",
     "rule_going_away",
@@ -233,14 +235,23 @@ def rule_protocol_error(ctx: Context) -> list[Cause]:
     ]
 
 
+def browser_cancel(o: Observation) -> bool:
+    """An HTTP/2 stream the browser cancelled (RST_STREAM CANCEL from the client, as a proxy recorded it):
+    the page's abort, not a TCP reset (a page giving up on a silent stream over HTTP/2)."""
+    text = o.text or ""
+    return o.leg == "client" and "reset by client" in text and h2_reset(text) == H2_ERROR_CODES["CANCEL"]
+
+
 def rule_reset(ctx: Context) -> list[Cause]:
     evidence: list[Evidence] = []
     done = handshake_done(ctx)
     actor = "server"  # the peer sent the RST (a middlebox could too; nothing here tells them apart)
     upstream = False
     for o in ctx.obs("request_failed", "socket_error", "socket_closed", "ws_error"):
-        if (o.error == "ERR_CONNECTION_RESET" or o.code == -101 or o.error_class == "reset") and (
-            done is None or o.t < done
+        if (
+            (o.error == "ERR_CONNECTION_RESET" or o.code == -101 or o.error_class == "reset")
+            and (done is None or o.t < done)
+            and not browser_cancel(o)
         ):
             evidence.append(ev(o, f"{o.kind}: {o.error or o.text or 'reset'}"))
     for o in proxy_upstream_failures(ctx):

@@ -8,6 +8,8 @@ Caddy's internal CA instead). Every log line goes as JSON to one file. The admin
 free loopback port so tests can force a config reload (``Caddy.reload()``), which makes Caddy close
 upgraded WebSockets with 1001 unless ``stream_close_delay`` is set.
 
+``binary=`` (both) runs another Caddy executable than ``caddy_binary()``'s (e.g. an older release).
+
 ``run_caddy_json(config, work_dir, ...)`` starts Caddy from any JSON config (``tearline run`` uses it for
 a user's Caddyfile adapted with ``adapt_caddyfile`` and rewritten); both write ``caddy.json`` into the
 run's directory, the file ``tearline diagnose --caddy-config`` reads Caddy's timers from.
@@ -59,6 +61,7 @@ class Caddy:
     sites: tuple[CaddySite, ...]
     proc: subprocess.Popen[bytes]
     tls: bool = False  # HTTPS with Caddy's internal CA
+    binary: str = ""  # the executable that runs
 
     @property
     def scheme(self) -> str:
@@ -144,9 +147,16 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def run_caddy(
-    sites: Sequence[CaddySite], work_dir: Path, *, tls: bool = False, startup_timeout: float = 30.0
+    sites: Sequence[CaddySite],
+    work_dir: Path,
+    *,
+    tls: bool = False,
+    startup_timeout: float = 30.0,
+    binary: str | Path | None = None,
 ) -> Iterator[Caddy]:
     """Start Caddy for ``sites`` with its files in ``work_dir``; stop it on exit.
+
+    ``binary``: the caddy executable (default ``caddy_binary()``); a missing one is a ``UsageError``.
 
     Files: ``caddy.json`` (the config, ``lab_config``), ``caddy.log`` (JSON lines; started afresh, an earlier
     run's log there is removed, as Caddy would append to it), ``caddy.stderr``,
@@ -156,9 +166,10 @@ def run_caddy(
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    exe = _executable(binary)
     for attempt in range(3):
         try:
-            caddy = _start(sites, work_dir, startup_timeout, tls)
+            caddy = _start(sites, work_dir, startup_timeout, tls, exe)
             break
         except _PortTaken:
             if attempt == 2:
@@ -175,14 +186,28 @@ class _PortTaken(Exception):
     """Another process took a chosen port before Caddy bound it."""
 
 
-def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, tls: bool) -> Caddy:
+def _executable(binary: str | Path | None) -> str:
+    """``binary`` checked (an executable file), or ``caddy_binary()`` when None."""
+    if binary is None:
+        return caddy_binary()
+    path = Path(binary)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise UsageError(
+            "no executable caddy there", path=path, hint="give the path of a caddy binary (chmod +x)"
+        )
+    return str(path)
+
+
+def _start(
+    sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, tls: bool, binary: str
+) -> Caddy:
     port, admin_port = free_port(), free_port()
     log_path = work_dir / "caddy.log"
     config = lab_config(
         sites, port=port, admin_port=admin_port, log_path=log_path, data_dir=work_dir / "caddy-data", tls=tls
     )
     config_path = _write_config(config, work_dir)
-    proc = _spawn(config_path, work_dir)
+    proc = _spawn(config_path, work_dir, binary)
     hosts = [site.host for site in sites] if tls else []
 
     def ready() -> bool:
@@ -202,6 +227,7 @@ def _start(sites: Sequence[CaddySite], work_dir: Path, startup_timeout: float, t
         sites=tuple(sites),
         proc=proc,
         tls=tls,
+        binary=binary,
     )
 
 
@@ -212,7 +238,7 @@ def _write_config(config: dict[str, Any], work_dir: Path) -> Path:
     return config_path
 
 
-def _spawn(config_path: Path, work_dir: Path) -> subprocess.Popen[bytes]:
+def _spawn(config_path: Path, work_dir: Path, binary: str) -> subprocess.Popen[bytes]:
     """``caddy run --config caddy.json`` in ``work_dir``: its state there, a fresh ``caddy.log`` (Caddy
     appends to its log file), stdout and stderr in ``caddy.stderr``."""
     (work_dir / "caddy.log").unlink(missing_ok=True)
@@ -221,7 +247,7 @@ def _spawn(config_path: Path, work_dir: Path) -> subprocess.Popen[bytes]:
     env["XDG_DATA_HOME"] = str(work_dir / "caddy-data")
     with (work_dir / "caddy.stderr").open("wb") as stderr:
         return subprocess.Popen(
-            [caddy_binary(), "run", "--config", str(config_path)],
+            [binary, "run", "--config", str(config_path)],
             stdin=subprocess.DEVNULL,
             stdout=stderr,
             stderr=stderr,
@@ -324,13 +350,14 @@ def run_caddy_json(
     admin_port: int,
     ports: Sequence[int],
     startup_timeout: float = 30.0,
+    binary: str | Path | None = None,
 ) -> Iterator[CaddyJson]:
     """Start Caddy with ``config`` written to ``work_dir/caddy.json``; ready once the admin API on
     ``admin_port`` and every port of ``ports`` answer; stopped (SIGTERM, then SIGKILL) on exit."""
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = _write_config(config, work_dir)
-    proc = _spawn(config_path, work_dir)
+    proc = _spawn(config_path, work_dir, _executable(binary))
     try:
         failed = _await(
             proc,

@@ -56,6 +56,9 @@ def act_reload_caddy(run: Run) -> None:
     assert run.caddy is not None
     run.caddy.reload()
     wait_ends(run)
+    # Caddy keeps running after the close, as a user's does: its own stop at the end of the recording must
+    # not fall within the 2 s in which the diagnosis ties a proxy reload to a 1001 close
+    run.browser.pump(2.5)
 
 
 def act_crash_renderer(run: Run) -> None:
@@ -84,6 +87,8 @@ class Scenario:
     needs_caddy: bool = False
     trace_payload: str | None = None  # the recorder's trace_payload option (e.g. "preview:512"), None: none
     browser_leg: dict[str, object] = field(default_factory=dict)  # more options of the browser-leg mitmdump
+    both_legs: dict[str, object] = field(default_factory=dict)  # more options of both mitmdumps
+    tls_only: str | None = None  # why the row needs HTTPS (HTTP/2) to the browser; None: any protocol
 
 
 _LONG = {"deltas": "100"}  # ~10 s of deltas: still streaming when something happens mid-stream
@@ -215,6 +220,21 @@ SCENARIOS: dict[str, Scenario] = {
             page=_LONG,
             ai_site={"write_timeout": 3.0},
             needs_caddy=True,
+        ),
+        Scenario(
+            name="server_read_timeout",
+            summary="The page streams its request body (fetch with a ReadableStream, duplex half): the JSON, "
+            "1 s later a space, then 10 s of silence; Caddy's server read timeout (2 s, timeouts read_body, "
+            "counted from the request's start) ends the request while its body is still being uploaded.",
+            expected_kind="proxy_timeout",
+            expected_actor="proxy",
+            streams={"sse": "finish"},
+            page={**_LONG, "upload_gap_ms": "1000", "upload_pause_ms": "10000"},
+            ai_site={"server_read_timeout": 2.0},
+            needs_caddy=True,
+            # both mitmdumps pass the upload on as it arrives (mitmproxy buffers request bodies otherwise)
+            both_legs={"stream_large_bodies": "64"},
+            tls_only="Chromium streams a request body over HTTP/2 only (HTTP/1.1: ERR_H2_OR_QUIC_REQUIRED)",
         ),
         Scenario(
             name="proxy_idle_timeout",

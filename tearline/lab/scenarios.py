@@ -143,6 +143,7 @@ def record_scenario(
     proxy: bool = True,
     backend_leg: bool = True,
     tls: bool = False,
+    caddy_binary: str | Path | None = None,
 ) -> EvidenceBundle:
     """Record scenario ``name`` into ``out_dir`` (created) and return its ``EvidenceBundle``.
 
@@ -153,7 +154,8 @@ def record_scenario(
     recorder (mitmdump + ``addons/ws_trace.py``) on the browser leg, and with
     ``backend_leg`` also between Caddy and the back end. ``tls``: the browser
     speaks HTTPS (HTTP/2 for the page and the fetch) to Caddy, or to the browser-leg
-    mitmdump when there is no Caddy; the back end stays plain HTTP. Raises
+    mitmdump when there is no Caddy; the back end stays plain HTTP. ``caddy_binary``: the Caddy
+    executable to run (default: the one next to this Python, ``.venv/bin/caddy``). Raises
     ``UsageError`` for an unknown name, ``ScenarioSkipped`` when a part it needs is missing.
     """
     if name not in SCENARIOS:
@@ -166,6 +168,8 @@ def record_scenario(
         if sc.needs_caddy:
             raise ScenarioSkipped(f"scenario {name!r} needs Caddy (its timer is Caddy's stream_timeout)")
         sc = sc.without_caddy or sc
+    if sc.tls_only is not None and not tls:
+        raise ScenarioSkipped(f"scenario {name!r} needs tls=True: {sc.tls_only}")
     if sc.browser_leg and not proxy:
         raise ScenarioSkipped(f"scenario {name!r} needs the proxy (its timer is the browser-leg mitmdump's)")
     if sc.fault is not None and not (proxy and FAULTS.exists()):
@@ -189,7 +193,16 @@ def record_scenario(
             if proxy and backend_leg and not sc.ai_down:
                 capture = out_dir / "capture-backend.jsonl" if tracing else None
                 leg2 = stack.enter_context(
-                    _started(_mitmdump(out_dir, ai_upstream, capture, None, trace_payload=sc.trace_payload))
+                    _started(
+                        _mitmdump(
+                            out_dir,
+                            ai_upstream,
+                            capture,
+                            None,
+                            trace_payload=sc.trace_payload,
+                            extra=sc.both_legs,
+                        )
+                    )
                 )
                 ai_upstream = f"127.0.0.1:{leg2.port}"
                 if capture is not None:
@@ -198,7 +211,7 @@ def record_scenario(
                 CaddySite(host="www.localhost", upstream=backend.address),
                 CaddySite(host="ai.localhost", upstream=ai_upstream, **sc.ai_site),
             ]
-            lab_caddy = stack.enter_context(run_caddy(sites, out_dir, tls=tls))
+            lab_caddy = stack.enter_context(run_caddy(sites, out_dir, tls=tls, binary=caddy_binary))
             front = f"127.0.0.1:{lab_caddy.port}"
         else:
             front = backend.address
@@ -220,7 +233,7 @@ def record_scenario(
                             fault_file,
                             "https" if tls and caddy else "http",
                             trace_payload=sc.trace_payload,
-                            extra=sc.browser_leg,
+                            extra={**sc.both_legs, **sc.browser_leg},
                         )
                     )
                 )
@@ -265,7 +278,7 @@ def record_scenario(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--tls] [--out DIR] NAME...``: record them.
+    """``python -m tearline.lab.scenarios [--no-caddy] [--no-proxy] [--tls] [--caddy BIN] [--out DIR] NAME...``.
 
     Prints one line per scenario: its name, where it went, and the ``tearline diagnose`` arguments.
     """
@@ -279,12 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-caddy", action="store_true", help="leave Caddy out")
     parser.add_argument("--no-proxy", action="store_true", help="leave the mitmdump recorders out")
     parser.add_argument("--tls", action="store_true", help="HTTPS (HTTP/2) between the browser and Caddy")
+    parser.add_argument("--caddy", type=Path, default=None, metavar="BIN", help="another caddy executable")
     args = parser.parse_args(argv)
     status = 0
     for name in args.names or list(SCENARIOS):
         try:
             b = record_scenario(
-                name, args.out / name, caddy=not args.no_caddy, proxy=not args.no_proxy, tls=args.tls
+                name,
+                args.out / name,
+                caddy=not args.no_caddy,
+                proxy=not args.no_proxy,
+                tls=args.tls,
+                caddy_binary=args.caddy,
             )
         except ScenarioSkipped as e:
             print(f"{name}: skipped: {e}")

@@ -8,6 +8,8 @@ break the protocol on purpose) serves:
   ``fetch``: ``RUN_STARTED``, ``TEXT_MESSAGE_START``, one
   ``TEXT_MESSAGE_CONTENT`` delta every ``interval_ms``, ``TEXT_MESSAGE_END``,
   ``RUN_FINISHED``; only ``data:`` lines, as the Python AG-UI encoder writes.
+  A chunked request body (a streamed upload) is read while the answer streams
+  (``request body ended`` / ``request body cut`` in the log).
 - ``GET /ws``: a WebSocket streaming the same events as text messages.
 - ``POST /agent/cancel``: body ``{"runIds": [...]}`` (the page's ``sendBeacon`` on
   ``pagehide``): those runs stop producing, logged as ``run cancelled``.
@@ -181,7 +183,8 @@ class IncidentBackend:
             await self._cancel(writer, body)
             return True
         if url.path == "/agent/run":
-            await self._sse(reader, writer, RunPlan.from_query(url.query), target)
+            chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+            await self._sse(reader, writer, RunPlan.from_query(url.query), target, chunked)
             return False
         await self._static(writer, url.path)
         return True
@@ -212,8 +215,32 @@ class IncidentBackend:
         )
         await writer.drain()
 
+    async def _upload_then_eof(self, reader: asyncio.StreamReader, run_id: str) -> bytes:
+        """Read a chunked request body as it arrives (a streamed upload), then wait for the client's EOF.
+
+        Returns b"" when the client (or the proxy) hung up, before or after the body's end."""
+        received = 0
+        try:
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")  # no trailers: the empty line
+                    break
+                received += len(await reader.readexactly(size + 2)) - 2
+                self.log("request body chunk", run_id=run_id, bytes=size)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ConnectionError, OSError):
+            self.log("request body cut", run_id=run_id, bytes_received=received)
+            return b""
+        self.log("request body ended", run_id=run_id, bytes_received=received)
+        return await reader.read(1)
+
     async def _sse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, plan: RunPlan, target: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        plan: RunPlan,
+        target: str,
+        chunked_body: bool = False,
     ) -> None:
         run_id = uuid.uuid4().hex[:8]
         self.log("run started", transport="sse", run_id=run_id, target=target, end=plan.end)
@@ -222,7 +249,10 @@ class IncidentBackend:
             + _CORS
             + b"Transfer-Encoding: chunked\r\n\r\n"
         )
-        gone = asyncio.ensure_future(reader.read(1))  # b"" when the client (or proxy) hangs up
+        # done when the client (or proxy) hangs up; a streamed upload is read first
+        gone = asyncio.ensure_future(
+            self._upload_then_eof(reader, run_id) if chunked_body else reader.read(1)
+        )
         sent = 0
         try:
             for event in agui_events(plan, run_id):
