@@ -36,7 +36,8 @@ ABORT_AFTER_MS = (0, 1, 2, 3, 5, 8)
 def diagnose_json(args: list[str]) -> dict[str, Any]:
     result = CliRunner().invoke(cli, ["diagnose", "--json", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    doc: dict[str, Any] = json.loads(result.output)
+    return doc
 
 
 def _capture_conns(path: Path) -> tuple[dict[str, Any], dict[str, Any], set[str]]:
