@@ -507,11 +507,11 @@ def test_idle_sockets_the_pool_closes(tmp_path: Path) -> None:
             ("SOCKET_IN_USE", 2, "SOCKET", 30, 1000, None),
             ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 30, 7500, {"reason": "Remote side closed connection"}),
             ("SOCKET_ALIVE", 2, "SOCKET", 30, 7500, None),
-            # socket 31: preconnected, never used, Chrome's 10 s timer
+            # socket 31: preconnected, never used, Chrome's 60 s timer
             ("SOCKET_ALIVE", 1, "SOCKET", 31, 0, {}),
             ("TCP_CONNECT", 2, "SOCKET", 31, 50, {"remote_address": "127.0.0.1:8081"}),
-            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 31, 10_300, {"reason": "Idle time limit expired"}),
-            ("SOCKET_ALIVE", 2, "SOCKET", 31, 10_300, None),
+            ("SOCKET_POOL_CLOSING_SOCKET", 0, "SOCKET", 31, 60_300, {"reason": "Idle time limit expired"}),
+            ("SOCKET_ALIVE", 2, "SOCKET", 31, 60_300, None),
             # socket 32: used, then Chrome's 5 min timer
             ("SOCKET_ALIVE", 1, "SOCKET", 32, 0, {}),
             ("TCP_CONNECT", 2, "SOCKET", 32, 10, {"remote_address": "127.0.0.1:8082"}),
@@ -532,8 +532,8 @@ def test_idle_sockets_the_pool_closes(tmp_path: Path) -> None:
     peer, unused, used, gone = (closed[f"127.0.0.1:808{i}"] for i in range(4))
     assert (peer.how, peer.by, peer.timer, peer.duration) == ("fin", "peer", None, 6.5)
     assert "Remote side closed connection" in (peer.text or "")
-    assert (unused.how, unused.by, unused.duration) == ("timeout", "local", 10.25)
-    assert unused.timer == "Chrome unused idle socket timeout (10 s)"
+    assert (unused.how, unused.by, unused.duration) == ("timeout", "local", 60.25)
+    assert unused.timer == "Chrome unused idle socket timeout (60 s)"
     assert (used.how, used.by, used.duration) == ("timeout", "local", 300.1)
     assert used.timer == "Chrome used idle socket timeout (5 min)"
     assert (gone.how, gone.by, gone.timer) == ("closed", "local", None)

@@ -307,11 +307,47 @@ def test_idle_connection_notes_name_the_keepalive_timer() -> None:
     # 7 min idle: Caddy's default 5 min fits; the reverse_proxy keep-alive (2 min) is Caddy's own upstream leg
     (note,) = idle_connection_notes([_pool_close("fin", "peer", 420.0)], DEFAULT_TIMERS)
     assert "Caddy server idle_timeout (default 5m) (300 s, known default) fits" in note
-    own = [_pool_close("timeout", "local", 10.2, "Chrome unused idle socket timeout (10 s)")]
+    own = [_pool_close("timeout", "local", 65.2, "Chrome unused idle socket timeout (60 s)")]
     (note,) = idle_connection_notes(own, DEFAULT_TIMERS)
-    assert note.startswith("Chrome closed 1 idle connection(s) itself after 10.2 s") and "(10 s)" in note
+    assert note.startswith("Chrome closed 1 idle connection(s) itself after 65.2 s") and "limit 60 s" in note
     # a socket the pool closed because the browser went away, and stream sockets, say nothing
     assert idle_connection_notes([_pool_close("closed", "local", 1.0)], DEFAULT_TIMERS) == []
     assert (
         idle_connection_notes([o("netlog", "socket_closed", 3.0, how="fin", by="peer")], DEFAULT_TIMERS) == []
     )
+
+
+def test_upstream_keepalive_and_the_taps_view_of_chromes_own_idle_close() -> None:
+    """A recorder between a proxy and its upstream sees its client (the proxy) close a connection 2.0 s
+    after its last response: the proxy's configured keep-alive toward the upstream, named with its value;
+    without a fitting upstream timer (only the 2 min default), nothing is named. Chrome's own idle close
+    is corroborated by a recorder that saw the browser close a connection with no request on it."""
+    from tearline.analysis.diagnose.keepalive_notes import upstream_keepalive_notes
+    from tearline.analysis.diagnose.rules_timer import idle_connection_notes
+
+    done = o("capture", "request_done", 10.0, key="s1")
+    close = o("capture", "socket_closed", 12.02, key="s1", leg="client", by="peer", how="fin")
+    keepalive = Timer(
+        name="Caddy reverse_proxy keep_alive idle_timeout",
+        seconds=2.0,
+        clock="between_requests",
+        inferred_from="config",
+        source="caddy.json: apps.http.servers.srv0.routes[0].handle[0].transport.keep_alive.idle_timeout",
+        leg="upstream",
+    )
+    (note,) = idle_connection_notes([done, close], [keepalive, *DEFAULT_TIMERS])
+    assert "closed 1 idle keep-alive connection(s) to its upstream 2.02 s after their last response" in note
+    assert "Caddy reverse_proxy keep_alive idle_timeout (2 s, config: caddy.json" in note
+    assert upstream_keepalive_notes([close], {"s1": 10.0}, DEFAULT_TIMERS) == []
+    # a close by the proxy itself, or one 5 s after the response, is not this timer
+    by_proxy = o("capture", "socket_closed", 12.02, key="s1", leg="client", by="proxy", how="closed")
+    late = o("capture", "socket_closed", 15.0, key="s1", leg="client", by="peer", how="fin")
+    assert upstream_keepalive_notes([by_proxy, late], {"s1": 10.0}, [keepalive]) == []
+
+    own = _pool_close("timeout", "local", 65.2, "Chrome unused idle socket timeout (60 s)")
+    tap = o("capture", "socket_closed", 10.4, key=None, leg="client", by="peer", how="fin")
+    (note,) = idle_connection_notes([own, tap], DEFAULT_TIMERS)
+    assert "saw the browser close 1 connection(s) that carried no request" in note
+    far = o("capture", "socket_closed", 40.0, key=None, leg="client", by="peer", how="fin")
+    (note,) = idle_connection_notes([own, far], DEFAULT_TIMERS)
+    assert "saw the browser" not in note

@@ -17,6 +17,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
+from tearline.analysis.diagnose.keepalive_notes import tap_saw_browser_close, upstream_keepalive_notes
 from tearline.analysis.diagnose.model import Cause, Evidence
 from tearline.analysis.diagnose.rule_context import Context, browser_initiated, cause, end_ev, ev
 from tearline.analysis.diagnose.signatures import NEAR
@@ -254,22 +255,43 @@ def idle_connection_notes(observations: Iterable[Observation], timers: Sequence[
     (the server's idle timer, to the millisecond). The server's closes are tied to the keep-alive timer
     that fits. Such a close ends a connection, never a stream: the note says so."""
     own: dict[str, list[float]] = {}
+    own_at: list[float] = []
     peer: dict[tuple[str, bool], list[float]] = {}
     urls: dict[str, str | None] = {}
+    tap_closes: list[Observation] = []  # a recorder's view of connections ending (keepalive_notes.py)
+    done_at: dict[str, float] = {}
     for o in observations:
+        if o.source == "capture":
+            if o.kind == "socket_closed":
+                tap_closes.append(o)
+            elif o.kind == "request_done" and o.stream_key is not None:
+                done_at[o.stream_key] = o.t
+            continue
         if o.source != "netlog" or o.kind not in ("socket_closed", "h2_goaway") or o.duration is None:
             continue
         if o.how == "timeout" and o.by == "local" and o.timer:
             own.setdefault(o.timer, []).append(o.duration)
+            own_at.append(o.t)
         elif o.how == "fin" and o.by == "peer":
             origin = _origin(o.url)
             peer.setdefault((origin, o.kind == "h2_goaway"), []).append(o.duration)
             urls.setdefault(origin, o.url)
     notes: list[str] = []
+    unused = [c.t for c in tap_closes if c.leg == "client" and c.by == "peer" and c.stream_key is None]
+    seen = tap_saw_browser_close(own_at, unused)
+    tap = (
+        f"; the recorder between Chrome and the server saw the browser close {seen} connection(s) that"
+        " carried no request at that time"
+        if seen
+        else ""
+    )
     for timer, idles in sorted(own.items()):
+        value = next((t.seconds for t in timers if t.name == timer), None)
+        limit = f", limit {value:g} s" if value is not None else ""
         notes.append(
             f"Chrome closed {len(idles)} idle connection(s) itself after {max(idles):.1f} s idle in its pool"
-            f" ({timer}): between requests, no stream was open on them."
+            f" ({timer}{limit}; Chrome checks its idle sockets when it next asks its pool for a connection,"
+            f" so the idle time is at least the limit){tap}: between requests, no stream was open on them."
         )
     for (origin, exact), idles in sorted(peer.items()):
         longest = max(idles)
@@ -296,4 +318,5 @@ def idle_connection_notes(observations: Iterable[Observation], timers: Sequence[
                 f" idle in Chrome's pool (Chrome found them closed after at most {longest:.1f} s idle)"
             )
         notes.append(f"{what}; {why}: between requests, no stream was open on them.")
+    notes.extend(upstream_keepalive_notes(tap_closes, done_at, timers))
     return notes

@@ -147,10 +147,11 @@ DEFAULT_TIMERS: tuple[Timer, ...] = (
         actor="browser",
     ),
     _default(
-        "Chrome unused idle socket timeout (10 s)",
-        10.0,
+        "Chrome unused idle socket timeout (60 s)",
+        60.0,
         "between_requests",
-        "https://source.chromium.org/chromium/chromium/src/+/main:net/socket/client_socket_pool.cc (kUnusedIdleSocketTimeout)",
+        "https://source.chromium.org/chromium/chromium/src/+/main:net/socket/client_socket_pool_manager.cc"
+        " (unused_idle_socket_timeout: kPreconnectIntervalSec = 60; 10 s before 2021)",
         actor="browser",
     ),
     _default(

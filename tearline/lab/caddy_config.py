@@ -14,6 +14,8 @@ text templating. The same file is what ``tearline diagnose --caddy-config`` read
 ``stream_timeout``            ``reverse_proxy.stream_timeout``
 ``stream_close_delay``        ``reverse_proxy.stream_close_delay``
 ``read_timeout``              ``reverse_proxy.transport`` (``http``) ``read_timeout``
+``keepalive_idle``            ``reverse_proxy.transport`` (``http``) ``keep_alive.idle_timeout``
+                              (how long Caddy keeps an idle connection to the upstream)
 ``write_timeout``             the server's ``write_timeout`` (the smallest any site asks for)
 ``server_read_timeout``       the server's ``read_timeout`` (request body; the smallest asked for)
 ``idle_timeout``              the server's ``idle_timeout`` (keep-alive; the smallest asked for)
@@ -59,6 +61,9 @@ class CaddySite:
         None  # seconds: the server's read timeout (global, like write_timeout)
     )
     idle_timeout: float | None = None  # seconds: the server's keep-alive idle timeout (global)
+    keepalive_idle: float | None = (
+        None  # seconds: reverse_proxy keep_alive idle_timeout (toward the upstream)
+    )
 
     def __post_init__(self) -> None:
         # Caddy's JSON takes any dial string and fails only when a request comes: say it here instead
@@ -82,8 +87,13 @@ def _reverse_proxy(site: CaddySite) -> dict[str, Any]:
         value = getattr(site, key)
         if value is not None:
             handler[key] = nanoseconds(value)
+    transport: dict[str, Any] = {}
     if site.read_timeout is not None:
-        handler["transport"] = {"protocol": "http", "read_timeout": nanoseconds(site.read_timeout)}
+        transport["read_timeout"] = nanoseconds(site.read_timeout)
+    if site.keepalive_idle is not None:
+        transport["keep_alive"] = {"idle_timeout": nanoseconds(site.keepalive_idle)}
+    if transport:
+        handler["transport"] = {"protocol": "http", **transport}
     return handler
 
 

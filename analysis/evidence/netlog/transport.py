@@ -134,7 +134,7 @@ CHROME_IDLE_EXPIRED = "idle time limit expired"
 # ... and for one the server closed while it sat idle in the pool (Chrome notices when it next looks)
 REMOTE_CLOSED_IDLE = "remote side closed connection"
 CHROME_USED_IDLE_TIMER = "Chrome used idle socket timeout (5 min)"
-CHROME_UNUSED_IDLE_TIMER = "Chrome unused idle socket timeout (10 s)"
+CHROME_UNUSED_IDLE_TIMER = "Chrome unused idle socket timeout (60 s)"
 
 
 def _pool_close_fields(s: SocketState) -> dict[str, Any]:
