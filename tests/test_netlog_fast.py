@@ -148,31 +148,3 @@ def test_a_damaged_line_it_does_not_read_is_counted_not_checked(tmp_path: Path) 
     good, bad, _ = damaged(tmp_path, wanted_line=False)
     g, b = load_netlog(good), load_netlog(bad)
     assert b.observations == g.observations and b.meta == g.meta
-
-
-@pytest.mark.timeout(600)
-def test_netlog_bench_smoke(tmp_path: Path) -> None:
-    """The NetLog bench at a tiny size produces its table (no time is asserted)."""
-    import subprocess
-
-    out = tmp_path / "b.json"
-    res = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "bench_netlog.py"),
-            "--mb",
-            "0.2",
-            "--repeat",
-            "1",
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert res.returncode == 0, res.stderr
-    result = json.loads(out.read_text())
-    assert set(result["commands"]) == {"naive json.load", "import", "import (unterminated)"}
-    assert all(c["median_s"] > 0 and c["peak_rss_mib"] > 0 for c in result["commands"].values())
-    assert "| import |" in res.stdout
