@@ -8,7 +8,7 @@ Streaming APIs put the kind of each event inside its ``data:`` JSON. ``sse_data_
 - OpenAI-style chat completions: the ``object`` field (``chat.completion.chunk``), ``error`` for an error
   object, and ``[DONE]`` for the end marker;
 - the Vercel AI SDK's data stream parts (``0:"text"``, ``3:"error"``, ``d:{...}``): ``ai-sdk:<part>``
-  (``ai-sdk:text``, ``ai-sdk:error``, ``ai-sdk:finish_message``).
+  (``ai-sdk:text``, ``ai-sdk:error``, ``ai-sdk:finish_message``), when what follows the colon is JSON.
 
 Only a short identifier-like name is returned (letters, digits, ``_.:/-``, at most 64 characters), so
 no message text can leak through it; anything else gives ``None``.
@@ -74,6 +74,21 @@ def sse_data_type(data: str) -> str | None:
             if key in obj:
                 return _name(obj[key])
         return "error" if "error" in obj else None
-    if len(text) >= 2 and text[1] == ":" and text[0] in _AI_SDK_PARTS:
+    if len(text) >= 2 and text[1] == ":" and text[0] in _AI_SDK_PARTS and _is_json(text[2:]):
         return "ai-sdk:" + _AI_SDK_PARTS[text[0]]
     return None
+
+
+def _is_json(value: str) -> bool:
+    """A data-stream part's value is JSON (``3:"An error occurred."``); ``3:abc`` is plain text that only
+    starts like a part (the lab's numbered messages, a log line), not an AI SDK part."""
+    value = value.strip()
+    if not value:
+        return False
+    if len(value) > _PARSE_LIMIT:
+        return value[0] in '"{['
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True

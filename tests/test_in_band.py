@@ -21,6 +21,7 @@ AGENT = "http://agent.localhost:8080/agent/run"
         ('{"type":"error","errorText":"boom"}', "error", True),
         ('3:"An error occurred."', "ai-sdk:error", True),  # as the recorder types it
         ('0:"text part"', "ai-sdk:text", False),
+        ("3:xxxxxxxx", None, False),  # a numbered message, not an AI SDK part
         ('{"object":"chat.completion.chunk","choices":[]}', "chat.completion.chunk", False),
         ("not json", None, False),
         (None, None, False),

@@ -31,6 +31,8 @@ from tearline.sse_types import sse_data_type
         ('0:"Hello"', "ai-sdk:text"),
         ('3:"An error occurred."', "ai-sdk:error"),
         ('d:{"finishReason":"stop"}', "ai-sdk:finish_message"),
+        ("3:xxxxxxxxxxxx", None),  # starts like a part, but no JSON follows: the lab's numbered messages
+        ("0: hello", None),
         ("plain text, no JSON", None),
         ('{"delta":"no type here"}', None),
         ("[1, 2]", None),
