@@ -94,6 +94,22 @@ def test_user_stop_is_the_page_closing_the_run() -> None:
     assert run.cause.evidence[2].t == 1_780_000_002.0  # the in-band event's own time
 
 
+def test_user_stop_with_the_runtime_resetting_the_hop_is_still_the_page() -> None:
+    """The runtime hung up on the agent hop with an RST (it left with data unread): the recorder on that hop
+    saw its client leg reset by its peer. That is the runtime leaving, not a reset behind it."""
+    reset_by_client = [
+        o("capture", "socket_closed", 1.9, key="hop", leg="client", how="rst", by="peer", error_class="reset")
+    ]
+    d = diagnose(
+        [rec("capture", *run_stream(), *agent_hop(end=reset_by_client)), rec("netlog", *stop_request(1.5))]
+    )
+    run = the_run(d)
+    assert (run.cause.kind, run.cause.actor, run.outcome) == ("client_app_close", "page", "expected"), (
+        run.cause
+    )
+    assert "left by its client" in run.cause.evidence[1].text
+
+
 def test_a_get_during_the_run_is_no_stop() -> None:
     d = diagnose(
         [rec("capture", *run_stream(), *agent_hop(end=CLIENT_LEFT)), rec("netlog", *stop_request(1.5, "GET"))]

@@ -70,6 +70,8 @@ def in_band_failures(ctx: Context) -> list[Observation]:
 
 def hop_kind(o: Observation) -> str | None:
     """The cause kind a failure seen on a hop stands for, None when the observation is no failure."""
+    if _client_left(o):
+        return None  # the hop's own client (the runtime) hung up, with a FIN or an RST: no failure behind
     if o.kind == "fault":
         return "injected_fault"
     if o.kind == "proxy_timeout":
@@ -129,9 +131,15 @@ def _hops(ctx: Context, until: float) -> list[Observation]:
     return sorted(found, key=lambda o: (hop_rank(o), -o.t))
 
 
+def _client_left(o: Observation) -> bool:
+    """A recorder's connection end on its client leg, by that client: the hop's client (the runtime, for the
+    hop behind it) closed or reset it; a reset then says only that it left with data unread."""
+    return o.kind == "socket_closed" and o.source == "capture" and o.leg == "client" and o.by == "peer"
+
+
 def _client_gone(o: Observation) -> bool:
     """A hop's line saying its *client* (the runtime, for the hop behind it) hung up."""
-    if o.error_class == "client_gone":
+    if o.error_class == "client_gone" or _client_left(o):
         return True
     return o.kind == "proxy_abort" and o.leg == "client" and "context canceled" in (o.text or "").lower()
 
@@ -155,9 +163,20 @@ def page_stop(ctx: Context, until: float) -> tuple[Observation, Observation | No
     if not requests:
         return None
     stop = min(requests, key=lambda o: o.t)
-    left = [o for s in ctx.others for o in s.obs("request_failed", "proxy_abort") if _client_gone(o)]
-    left = [o for o in left if stop.t <= o.t <= until + HOP_AFTER]
-    return stop, min(left, key=lambda o: o.t) if left else None
+    # a hop's own words first (its request failed: client gone; Caddy's "context canceled"), else a
+    # recorder's view of a stream's connection closed by its client
+    for kinds in (("request_failed", "proxy_abort"), ("socket_closed",)):
+        left = [
+            o
+            for s in ctx.others
+            for o in s.obs(*kinds)
+            if _client_gone(o)
+            and stop.t <= o.t <= until + HOP_AFTER
+            and (o.kind != "socket_closed" or o.stream_key is not None)
+        ]
+        if left:
+            return stop, min(left, key=lambda o: o.t)
+    return stop, None
 
 
 def in_band_message(ctx: Context, f: Observation) -> str | None:
