@@ -60,7 +60,10 @@ def _capture_conns(path: Path) -> tuple[dict[str, Any], dict[str, Any], set[str]
     return opened, closed, used
 
 
-@pytest.mark.parametrize("tls", [False, True], ids=["http1", "http2"])
+# Over TLS the aborts land while the handshake runs, so every aborted request leaves its socket unused (6 of 6 in
+# every run). Over plain HTTP the loopback connect often completes before the abort: the socket is then handed
+# to the request and counts as used, and a run may leave none unused (seen in CI), so HTTP/1.1 is not a test.
+@pytest.mark.parametrize("tls", [True], ids=["http2"])
 def test_chrome_closes_an_unused_idle_socket_on_its_own_timer(tls: bool, tmp_path: Path) -> None:
     """Requests cancelled while their connections were being set up leave sockets Chrome never used; 60 s
     later the next request makes Chrome close them itself ("Idle time limit expired"). The diagnosis
